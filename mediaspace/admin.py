@@ -1,0 +1,168 @@
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _, ngettext
+
+from . import services
+from .models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule, UserRole
+
+
+class UserRoleInline(admin.StackedInline):
+    model = UserRole
+    can_delete = False
+    verbose_name_plural = _("portal role")
+
+
+User = get_user_model()
+# Add the portal role to the user pages, keeping whatever user admin the project has.
+BaseUserAdmin = type(admin.site.get_model_admin(User)) if admin.site.is_registered(User) else UserAdmin
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(BaseUserAdmin):
+    inlines = [*BaseUserAdmin.inlines, UserRoleInline]
+    list_display = [*BaseUserAdmin.list_display, "portal_role_display"]
+    list_filter = [*BaseUserAdmin.list_filter, "portal_role__role"]
+    list_select_related = ["portal_role"]
+
+    @admin.display(description=_("portal role"), ordering="portal_role__role")
+    def portal_role_display(self, user):
+        role = getattr(user, "portal_role", None)
+        return role.role if role else _("(default)")
+
+
+@admin.register(UserRole)
+class UserRoleAdmin(admin.ModelAdmin):
+    list_display = ["user", "role"]
+    list_filter = ["role"]
+    list_editable = ["role"]
+    search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user"]
+
+
+class CaptionTrackInline(admin.TabularInline):
+    model = CaptionTrack
+    extra = 0
+    fields = ["label", "language", "file", "reference_id", "created"]
+    readonly_fields = ["created"]
+
+
+class CollaboratorInline(admin.TabularInline):
+    model = Collaborator
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class PublicationInline(admin.TabularInline):
+    model = Publication
+    extra = 0
+    autocomplete_fields = ["category", "published_by"]
+    readonly_fields = ["created", "decided"]
+
+
+@admin.register(MediaEntry)
+class MediaEntryAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "status_display", "source", "size_display", "created"]
+    list_filter = ["status", "source", "created"]
+    search_fields = ["name", "description", "tags", "owner__username", "owner__email", "reference_id"]
+    list_select_related = ["owner"]
+    autocomplete_fields = ["owner"]
+    date_hierarchy = "created"
+    readonly_fields = ["media", "size", "content_type", "duration", "bytes_expected", "bytes_received",
+                       "heartbeat_at", "source", "reference_id", "created", "updated"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "tags", "owner"]}),
+        (_("Status"), {"fields": ["status", "error", "bytes_expected", "bytes_received", "heartbeat_at"]}),
+        (_("Media"), {"fields": ["media", "size", "content_type", "duration"]}),
+        (_("Origin"), {"fields": ["source", "reference_id", "created", "updated"]}),
+    ]
+    inlines = [CollaboratorInline, CaptionTrackInline, PublicationInline]
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, entry):
+        if entry.status == MediaEntry.Status.FAILED:
+            return format_html('<span title="{}" style="color:#ba2121">{} ⚠</span>', entry.error,
+                               entry.get_status_display())
+        if entry.is_in_progress and entry.progress_percent is not None:
+            return f"{entry.get_status_display()} ({entry.progress_percent}%)"
+        return entry.get_status_display()
+
+    @admin.display(description=_("size"), ordering="size")
+    def size_display(self, entry):
+        return filesizeformat(entry.size) if entry.size is not None else "—"
+
+    def delete_model(self, request, entry):
+        services.entry_delete(entry=entry)
+
+    def delete_queryset(self, request, queryset):
+        for entry in queryset:
+            services.entry_delete(entry=entry)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "moderated", "created"]
+    list_filter = ["moderated"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["parent"]
+    list_select_related = ["parent__parent"]
+
+
+@admin.register(Publication)
+class PublicationAdmin(admin.ModelAdmin):
+    list_display = ["entry", "category", "status", "published_by", "created", "decided"]
+    list_filter = ["status", "category"]
+    search_fields = ["entry__name", "category__name", "published_by__username"]
+    autocomplete_fields = ["entry", "category", "published_by"]
+    list_select_related = ["entry", "category__parent", "published_by"]
+    actions = ["approve", "reject"]
+
+    @admin.action(description=_("Approve the selected publications"), permissions=["change"])
+    def approve(self, request, queryset):
+        changed = services.publications_decide(publications=queryset, approve=True)
+        self.message_user(request, ngettext("%d publication approved.", "%d publications approved.", changed)
+                          % changed, messages.SUCCESS)
+
+    @admin.action(description=_("Reject the selected publications"), permissions=["change"])
+    def reject(self, request, queryset):
+        changed = services.publications_decide(publications=queryset, approve=False)
+        self.message_user(request, ngettext("%d publication rejected.", "%d publications rejected.", changed)
+                          % changed, messages.SUCCESS)
+
+
+@admin.register(Collaborator)
+class CollaboratorAdmin(admin.ModelAdmin):
+    list_display = ["entry", "user", "is_co_viewer", "is_co_editor", "is_co_publisher"]
+    list_filter = ["is_co_viewer", "is_co_editor", "is_co_publisher"]
+    search_fields = ["entry__name", "user__username", "user__email"]
+    autocomplete_fields = ["entry", "user"]
+    list_select_related = ["entry", "user"]
+
+
+class ModuleAdmin(admin.ModelAdmin):
+    """A module is one row: the list opens it, it cannot be added twice or deleted."""
+
+    list_display = ["__str__", "enabled", "allowed_roles", "updated"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        module = self.model.load()
+        opts = self.model._meta
+        return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[module.pk]))
+
+
+@admin.register(UploadModule)
+class UploadModuleAdmin(ModuleAdmin):
+    fieldsets = [(None, {"fields": ["enabled", "allowed_roles", "max_size_mb"]}),
+                 (_("allowedMediaTypes"), {"fields": ["allow_video", "allow_audio", "allow_image"]})]

@@ -1,0 +1,32 @@
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import Error, register
+
+from .conf import setting
+from .roles import Role
+
+
+@register()
+def check_encryption_key(app_configs, **kwargs):
+    keys = getattr(settings, "FIELD_ENCRYPTION_KEY", "")
+    if not keys:
+        return [Error("FIELD_ENCRYPTION_KEY is not set, so stored secrets cannot be encrypted.",
+                      hint="Generate one with cryptography's Fernet.generate_key() and set it in the environment.",
+                      id="mediaspace.E001")]
+    for key in (keys.split(",") if isinstance(keys, str) else keys):
+        try:
+            Fernet(key.strip())
+        except (ValueError, TypeError):
+            return [Error("FIELD_ENCRYPTION_KEY is not a valid key: it must be 32 url-safe base64-encoded bytes.",
+                          hint="Generate one with cryptography's Fernet.generate_key().", id="mediaspace.E002")]
+    return []
+
+
+@register()
+def check_default_role(app_configs, **kwargs):
+    value = setting("MEDIASPACE_DEFAULT_ROLE")
+    if value not in Role.values or value == Role.ANONYMOUS:
+        return [Error(f"MEDIASPACE_DEFAULT_ROLE is {value!r}, which is not a role a signed-in user can have.",
+                      hint="Use one of: " + ", ".join(v for v in Role.values if v != Role.ANONYMOUS),
+                      id="mediaspace.E003")]
+    return []

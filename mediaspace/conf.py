@@ -1,0 +1,18 @@
+"""The portal's own settings with their defaults, so a host project only sets what it changes."""
+from django.conf import settings
+
+DEFAULTS = {
+    "MEDIASPACE_DEFAULT_ROLE": "privateOnlyRole",
+    "MEDIASPACE_PAGE_SIZE": 24,
+    # Bytes read from a source per step while streaming into storage.
+    "MEDIASPACE_INGEST_CHUNK_SIZE": 1024 * 1024,
+    # An import whose worker has not reported progress for this long is taken to be dead and
+    # may be taken over by another worker.
+    "MEDIASPACE_INGEST_LEASE_SECONDS": 120,
+    "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",
+    "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com",
+}
+
+
+def setting(name):
+    return getattr(settings, name, DEFAULTS[name])

@@ -1,0 +1,74 @@
+"""Serving stored media with HTTP Range support (RFC 9110 §14), so players can seek."""
+import re
+
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+
+_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK_SIZE = 256 * 1024
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str, size: int):
+    """(start, end) inclusive for a single satisfiable byte range; None to send the whole file.
+
+    A malformed header, or one asking for several ranges, is ignored (the whole file is sent), as
+    RFC 9110 allows. A well-formed range that lies outside the file raises RangeNotSatisfiable.
+    """
+    match = _SINGLE_RANGE.match(header.strip().replace(" ", "")) if header else None
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None  # invalid: ignore it
+    if start >= size:
+        raise RangeNotSatisfiable
+    return start, end
+
+
+def _read_span(fileobj, start, length):
+    try:
+        fileobj.seek(start)
+        while length > 0:
+            data = fileobj.read(min(CHUNK_SIZE, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        fileobj.close()
+
+
+def serve_file(request, fieldfile, *, content_type, filename=None):
+    """A 200 or 206 response that streams `fieldfile` (never read whole into memory)."""
+    size = fieldfile.size
+    try:
+        span = parse_range(request.headers.get("Range", ""), size)
+    except RangeNotSatisfiable:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        response["Accept-Ranges"] = "bytes"
+        return response
+    fileobj = fieldfile.storage.open(fieldfile.name, "rb")
+    if span is None:
+        response = FileResponse(fileobj, content_type=content_type, filename=filename)
+        response["Content-Length"] = str(size)
+    else:
+        start, end = span
+        response = StreamingHttpResponse(_read_span(fileobj, start, end - start + 1), status=206,
+                                         content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,220 @@
+"""The ingest service: one place that turns a byte stream plus metadata into a media entry.
+
+Both integrations and the upload page call it. The stream is copied to storage chunk by chunk (memory
+stays flat whatever the size); (source, reference id) identifies the entry, so a retry never makes a
+second one; a worker holds an import by reporting progress, so a dead worker's import can be taken
+over; a failed import leaves the entry `failed` with the reason and no file behind.
+"""
+import io
+import logging
+import posixpath
+import time
+from datetime import timedelta
+
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .conf import setting
+from .media_types import HEAD_SIZE, sniff
+from .models import MediaEntry, entry_folder, entry_media_path
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_SECONDS = 1.0
+
+
+class IngestAborted(Exception):
+    """The import was taken over by another worker, or the entry was deleted meanwhile."""
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file-like reader over an iterator of byte chunks (for example `requests`' iter_content)."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class _ProgressReader:
+    """Reads the source for storage, counting bytes, keeping the head and reporting progress."""
+
+    def __init__(self, source, entry):
+        self._read = source.read if hasattr(source, "read") else io.BufferedReader(_ChunkReader(source)).read
+        self._entry = entry
+        self._last_report = time.monotonic()
+        self.count = 0
+        self.head = b""
+
+    def read(self, size=-1):
+        data = self._read(size)
+        self.count += len(data)
+        if len(self.head) < HEAD_SIZE:
+            self.head += data[: HEAD_SIZE - len(self.head)]
+        if time.monotonic() - self._last_report >= PROGRESS_INTERVAL_SECONDS:
+            self._report()
+        return data
+
+    def _report(self):
+        self._last_report = time.monotonic()
+        still_ours = MediaEntry.objects.filter(
+            pk=self._entry.pk, status=MediaEntry.Status.IMPORTING, heartbeat_at=self._entry.heartbeat_at
+        ).update(bytes_received=self.count, heartbeat_at=_now_for(self._entry))
+        if not still_ours:
+            raise IngestAborted(f"Import of entry {self._entry.pk} was taken over or the entry was deleted.")
+
+
+def _now_for(entry):
+    entry.heartbeat_at = timezone.now()
+    return entry.heartbeat_at
+
+
+def entry_prepare(*, source, reference_id, owner, name, description="", tags="", bytes_expected=None):
+    """The entry for (source, reference_id): created `pending` on the first call, returned as is after.
+
+    Returns (entry, created).
+    """
+    defaults = {
+        "owner": owner,
+        "name": name[:255],
+        "description": description,
+        "tags": tags[:500],
+        "bytes_expected": bytes_expected,
+    }
+    try:
+        with transaction.atomic():
+            return MediaEntry.objects.get_or_create(source=source, reference_id=reference_id, defaults=defaults)
+    except IntegrityError:  # created by a concurrent call between the get and the create
+        return MediaEntry.objects.get(source=source, reference_id=reference_id), False
+
+
+def entry_claim(entry) -> bool:
+    """Take the import of `entry` for this worker, unless another live worker holds it or it is ready."""
+    stale = timezone.now() - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
+    claimable = Q(status__in=[MediaEntry.Status.PENDING, MediaEntry.Status.FAILED]) | Q(
+        status=MediaEntry.Status.IMPORTING
+    ) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
+    claimed = (
+        MediaEntry.objects.filter(claimable, pk=entry.pk)
+        .update(status=MediaEntry.Status.IMPORTING, heartbeat_at=_now_for(entry), bytes_received=0, error="")
+    )
+    if claimed:
+        entry.status, entry.bytes_received, entry.error = MediaEntry.Status.IMPORTING, 0, ""
+    return bool(claimed)
+
+
+def entry_fail(entry, reason: str):
+    """Mark the entry failed with a reason the owner can read; removes any partial file."""
+    remove_entry_files(entry)
+    MediaEntry.objects.filter(pk=entry.pk).exclude(status=MediaEntry.Status.READY).update(
+        status=MediaEntry.Status.FAILED, error=reason[:2000], heartbeat_at=None, media=""
+    )
+    return _reloaded(entry)
+
+
+def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=None, duration=None):
+    """Stream `stream` (a file-like object or an iterator of byte chunks) into the entry's media file.
+
+    Returns the entry: `ready`, or `failed` with the reason. An entry that is already ready, or that
+    another live worker is importing, is returned unchanged and the stream is not read.
+    """
+    if entry.status == MediaEntry.Status.READY or not entry_claim(entry):
+        return _reloaded(entry)
+    if bytes_expected is not None:
+        MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=bytes_expected)
+    remove_entry_files(entry)  # left behind by a worker that died mid-import
+    reader = _ProgressReader(stream, entry)
+    storage = entry.media.storage
+    target = entry_media_path(entry, filename)
+    try:
+        stored_name = storage.save(target, File(reader, name=filename))
+    except IngestAborted:
+        logger.info("Import of entry %s stopped: another worker holds it now, or it was deleted.", entry.pk)
+        remove_tree(storage, posixpath.dirname(target))
+        return _reloaded(entry)
+    except Exception as exc:
+        logger.warning("Import of entry %s failed: %s", entry.pk, exc, exc_info=True)
+        remove_tree(storage, posixpath.dirname(target))
+        _finish_if_ours(entry, status=MediaEntry.Status.FAILED, error=_reason(exc)[:2000], media="")
+        return _reloaded(entry)
+    finished = _finish_if_ours(
+        entry,
+        status=MediaEntry.Status.READY,
+        media=stored_name,
+        size=reader.count,
+        bytes_received=reader.count,
+        content_type=content_type or sniff(reader.head, filename),
+        duration=duration,
+        error="",
+    )
+    if not finished:  # deleted (or taken over) while we were copying: do not leave our file behind
+        remove_tree(storage, posixpath.dirname(target))
+    return _reloaded(entry)
+
+
+def _finish_if_ours(entry, **fields) -> bool:
+    """Record the outcome of this worker's import, unless another worker has taken it over since."""
+    return bool(
+        MediaEntry.objects.filter(
+            pk=entry.pk, status=MediaEntry.Status.IMPORTING, heartbeat_at=entry.heartbeat_at
+        ).update(heartbeat_at=None, **fields)
+    )
+
+
+def entry_ingest(*, source, reference_id, owner, name, stream, filename, description="", tags="",
+                 content_type="", bytes_expected=None, duration=None):
+    """Prepare and receive in one call: the whole ingest for a source whose bytes are at hand."""
+    entry, _created = entry_prepare(
+        source=source, reference_id=reference_id, owner=owner, name=name, description=description,
+        tags=tags, bytes_expected=bytes_expected,
+    )
+    return entry_receive(
+        entry, stream=stream, filename=filename, content_type=content_type, bytes_expected=bytes_expected,
+        duration=duration,
+    )
+
+
+def remove_entry_files(entry):
+    """Delete whatever lies in the entry's own folder of the storage (partial or orphaned files)."""
+    remove_tree(entry.media.storage, entry_folder(entry))
+
+
+def remove_tree(storage, folder):
+    """Delete every file below `folder` of the storage."""
+    try:
+        folders, files = storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        storage.delete(posixpath.join(folder, name))
+    for name in folders:
+        remove_tree(storage, posixpath.join(folder, name))
+
+
+def _reloaded(entry):
+    """The entry as stored now (as it was, if it has been deleted meanwhile)."""
+    try:
+        entry.refresh_from_db()
+    except MediaEntry.DoesNotExist:
+        pass
+    return entry
+
+
+def _reason(exc) -> str:
+    message = str(exc).strip()
+    return message if message else f"The import stopped unexpectedly ({type(exc).__name__})."

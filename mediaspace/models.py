@@ -1,0 +1,324 @@
+import posixpath
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext_lazy as _
+
+from .modules import Module, registry
+from .roles import SIGNED_IN_ROLES, default_role
+
+
+class UserRole(models.Model):
+    """The one role of a signed-in user (users without a row have the default role)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="portal_role"
+    )
+    role = models.CharField(
+        _("role"),
+        max_length=32,
+        choices=SIGNED_IN_ROLES,
+        default=default_role,
+        help_text=_("What this user may do in the portal. Each role includes the ones below it."),
+    )
+
+    class Meta:
+        verbose_name = _("portal role")
+        verbose_name_plural = _("portal roles")
+
+    def __str__(self):
+        return f"{self.user}: {self.role}"
+
+
+class MediaEntryQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def shared_with(self, user):
+        return self.filter(collaborators__user=user).exclude(owner=user).distinct()
+
+    def published(self):
+        return self.filter(status=MediaEntry.Status.READY, publications__status=Publication.Status.APPROVED)
+
+    def search(self, text):
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(Q(name__icontains=text) | Q(description__icontains=text) | Q(tags__icontains=text))
+
+
+def entry_folder(entry):
+    return posixpath.join("entries", str(entry.pk))
+
+
+def entry_media_path(entry, filename):
+    """A fresh folder per import attempt, so an abandoned attempt's file is easy to find and remove."""
+    return posixpath.join(entry_folder(entry), uuid.uuid4().hex[:12], get_valid_filename(filename) or "media")
+
+
+def caption_path(track, filename):
+    return posixpath.join("captions", str(track.entry_id), f"{uuid.uuid4().hex}.vtt")
+
+
+class MediaEntry(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        IMPORTING = "importing", _("Importing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("Upload")
+        TEAMS = "teams", _("Microsoft Teams")
+        ONEDRIVE = "onedrive", _("OneDrive")
+
+    name = models.CharField(_("name"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    tags = models.CharField(_("tags"), max_length=500, blank=True, help_text=_("Separate tags with commas."))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="media_entries", verbose_name=_("owner")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(_("error"), blank=True, help_text=_("Why the last import failed."))
+    media = models.FileField(_("media file"), upload_to=entry_media_path, max_length=500, blank=True)
+    size = models.BigIntegerField(_("size (bytes)"), null=True, blank=True)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    duration = models.FloatField(_("duration (seconds)"), null=True, blank=True)
+    bytes_expected = models.BigIntegerField(_("bytes expected"), null=True, blank=True)
+    bytes_received = models.BigIntegerField(_("bytes received"), default=0)
+    heartbeat_at = models.DateTimeField(
+        _("last progress"), null=True, blank=True, help_text=_("When the importing worker last reported progress.")
+    )
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    reference_id = models.CharField(
+        _("reference id"),
+        max_length=255,
+        default=uuid.uuid4,
+        help_text=_("The item's id at its source; an entry exists once per source and reference id."),
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = MediaEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("media entry")
+        verbose_name_plural = _("media entries")
+        ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "reference_id"], name="mediaentry_unique_source_reference")
+        ]
+        indexes = [models.Index(fields=["owner", "-created"]), models.Index(fields=["status"])]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("mediaspace:entry", args=[self.pk])
+
+    @property
+    def kind(self) -> str:
+        """video, audio, image, or '' when the content type is not a media type."""
+        major = self.content_type.partition("/")[0]
+        return major if major in ("video", "audio", "image") else ""
+
+    @property
+    def progress_percent(self):
+        if self.status == self.Status.READY:
+            return 100
+        if not self.bytes_expected:
+            return None
+        return min(99, self.bytes_received * 100 // self.bytes_expected)
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.IMPORTING)
+
+    def tag_list(self):
+        return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
+class CaptionTrack(models.Model):
+    """A WebVTT caption track of an entry, for example a Teams transcript."""
+
+    entry = models.ForeignKey(MediaEntry, on_delete=models.CASCADE, related_name="captions", verbose_name=_("entry"))
+    label = models.CharField(_("label"), max_length=100)
+    language = models.CharField(_("language"), max_length=16, help_text=_("A language tag such as en or fr-CA."))
+    file = models.FileField(_("WebVTT file"), upload_to=caption_path, max_length=500)
+    reference_id = models.CharField(
+        _("reference id"), max_length=255, blank=True, help_text=_("The track's id at its source, if any.")
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("caption track")
+        verbose_name_plural = _("caption tracks")
+        ordering = ["label", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "reference_id"], condition=~Q(reference_id=""), name="caption_unique_reference"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.label} ({self.language})"
+
+
+class Collaborator(models.Model):
+    """A user's extra rights on someone else's entry; one row may hold several of them."""
+
+    entry = models.ForeignKey(
+        MediaEntry, on_delete=models.CASCADE, related_name="collaborators", verbose_name=_("entry")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collaborations", verbose_name=_("user")
+    )
+    is_co_viewer = models.BooleanField(_("co-viewer"), default=False, help_text=_("May watch the entry."))
+    is_co_editor = models.BooleanField(_("co-editor"), default=False, help_text=_("May edit the entry's details."))
+    is_co_publisher = models.BooleanField(
+        _("co-publisher"), default=False, help_text=_("May publish the entry to categories.")
+    )
+
+    class Meta:
+        verbose_name = _("collaborator")
+        verbose_name_plural = _("collaborators")
+        constraints = [models.UniqueConstraint(fields=["entry", "user"], name="collaborator_unique_user")]
+
+    def __str__(self):
+        return f"{self.user} on {self.entry}: {', '.join(self.permission_labels())}"
+
+    def permission_labels(self):
+        return [
+            str(field.verbose_name)
+            for field in (self._meta.get_field(name) for name in ("is_co_viewer", "is_co_editor", "is_co_publisher"))
+            if getattr(self, field.name)
+        ]
+
+
+class CategoryQuerySet(models.QuerySet):
+    def tree(self):
+        """The categories with `.path` ('Parent › Child') and `.depth`, in tree order, in one query."""
+        by_parent = {}
+        for category in self:
+            by_parent.setdefault(category.parent_id, []).append(category)
+        ordered = []
+
+        def walk(parent_id, prefix, depth):
+            for category in sorted(by_parent.get(parent_id, []), key=lambda c: c.name.lower()):
+                category.path, category.depth = prefix + category.name, depth
+                ordered.append(category)
+                walk(category.pk, category.path + " › ", depth + 1)
+
+        walk(None, "", 0)
+        return ordered
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children", verbose_name=_("parent")
+    )
+    description = models.TextField(_("description"), blank=True)
+    moderated = models.BooleanField(
+        _("moderated"),
+        default=False,
+        help_text=_("Entries published here by adminRole users wait for an administrator's approval."),
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = CategoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="category_unique_name_in_parent"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(parent__isnull=True), name="category_unique_top_level_name"
+            ),
+        ]
+
+    def __str__(self):
+        return " › ".join(category.name for category in self.ancestors_and_self())
+
+    def get_absolute_url(self):
+        return reverse("mediaspace:category", args=[self.pk])
+
+    def ancestors_and_self(self):
+        chain, node, seen = [], self, set()
+        while node is not None and node.pk not in seen:
+            seen.add(node.pk)
+            chain.append(node)
+            node = node.parent
+        return list(reversed(chain))
+
+    def clean(self):
+        node = self.parent
+        while node is not None:
+            if self.pk and node.pk == self.pk:
+                raise ValidationError({"parent": _("A category cannot be placed inside itself.")})
+            node = node.parent
+
+
+class Publication(models.Model):
+    """An entry published to a category; in a moderated category it first waits for approval."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending approval")
+        APPROVED = "approved", _("Published")
+        REJECTED = "rejected", _("Rejected")
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="publications", verbose_name=_("category")
+    )
+    entry = models.ForeignKey(
+        MediaEntry, on_delete=models.CASCADE, related_name="publications", verbose_name=_("entry")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("published by")
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    decided = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("publication")
+        verbose_name_plural = _("publications")
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["category", "entry"], name="publication_unique_entry")]
+
+    def __str__(self):
+        return f"{self.entry} in {self.category}"
+
+
+@registry.register
+class UploadModule(Module):
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("Set to 'Yes' to let users upload media from their computer.")
+    )
+    max_size_mb = models.PositiveIntegerField(
+        _("maxFileSize (MiB)"), default=2048, help_text=_("The largest file a user may upload, in MiB.")
+    )
+    allow_video = models.BooleanField(_("video"), default=True, help_text=_("Allow video files."))
+    allow_audio = models.BooleanField(_("audio"), default=True, help_text=_("Allow audio files."))
+    allow_image = models.BooleanField(_("image"), default=True, help_text=_("Allow image files."))
+
+    menu_label = _("Upload media")
+    menu_url_name = "mediaspace:upload"
+
+    class Meta:
+        verbose_name = _("Upload module")
+        verbose_name_plural = _("Upload module")
+
+    @property
+    def max_size_bytes(self) -> int:
+        return self.max_size_mb * 1024 * 1024
+
+    def allowed_kinds(self):
+        return [kind for kind in ("video", "audio", "image") if getattr(self, f"allow_{kind}")]

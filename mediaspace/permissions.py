@@ -1,0 +1,35 @@
+"""Who may do what with an entry. Views, templates and tests ask these and nothing else."""
+from .models import Collaborator, Publication
+from .roles import Role, has_role
+
+
+class EntryAccess:
+    """What `user` may do with `entry`, worked out with at most two queries."""
+
+    def __init__(self, user, entry):
+        signed_in = user.is_authenticated
+        self.is_owner = signed_in and entry.owner_id == user.pk
+        collaborator = None
+        if signed_in and not self.is_owner:
+            collaborator = Collaborator.objects.filter(entry=entry, user=user).first()
+        self.collaborator = collaborator
+        is_co_viewer = bool(collaborator and collaborator.is_co_viewer)
+        is_co_editor = bool(collaborator and collaborator.is_co_editor)
+        is_co_publisher = bool(collaborator and collaborator.is_co_publisher)
+
+        self.can_edit = self.is_owner or is_co_editor
+        self.can_delete = self.is_owner
+        self.can_manage_collaborators = self.is_owner
+        self.can_publish = (self.is_owner or is_co_publisher) and has_role(user, Role.ADMIN)
+        self.can_view = (
+            self.is_owner
+            or is_co_viewer
+            or is_co_editor
+            or is_co_publisher
+            or (signed_in and user.is_staff)
+            or (
+                has_role(user, Role.VIEWER)
+                and entry.status == entry.Status.READY
+                and entry.publications.filter(status=Publication.Status.APPROVED).exists()
+            )
+        )

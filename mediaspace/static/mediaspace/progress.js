@@ -1,0 +1,28 @@
+// Keeps the status and progress of entries that are still importing up to date.
+(function () {
+  const nodes = () => Array.from(document.querySelectorAll("[data-entry]")).filter(
+    (node) => ["pending", "importing"].includes(node.dataset.status || node.className.match(/status-(\w+)/)?.[1]));
+  const statusUrl = document.getElementById("entries")?.dataset.statusUrl || "/my-media/status/";
+  async function refresh() {
+    const waiting = nodes();
+    if (!waiting.length) return;
+    const ids = waiting.map((node) => node.dataset.entry).join(",");
+    try {
+      const response = await fetch(`${statusUrl}?ids=${ids}`, { credentials: "same-origin" });
+      const states = await response.json();
+      let finished = false;
+      for (const node of waiting) {
+        const state = states[node.dataset.entry];
+        if (!state) continue;
+        const bar = node.querySelector("progress");
+        if (bar && state.percent !== null) bar.value = state.percent;
+        const label = node.querySelector(".status-label");
+        if (label) label.textContent = state.status_label;
+        if (!["pending", "importing"].includes(state.status)) finished = true;
+      }
+      if (finished) { window.location.reload(); return; }
+    } catch (error) { /* try again on the next tick */ }
+    setTimeout(refresh, 2000);
+  }
+  setTimeout(refresh, 2000);
+})();

@@ -1,0 +1,306 @@
+import uuid
+from functools import wraps
+from pathlib import PurePath
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services
+from .captions import CaptionError
+from .conf import setting
+from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
+from .http_range import serve_file
+from .ingest import entry_ingest
+from .models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
+from .modules import forbidden, module_required
+from .permissions import EntryAccess
+from .uploads import MaxSizeUploadHandler, body_too_large
+
+DENIED = {
+    "can_view": "You do not have access to this entry.",
+    "can_edit": "Only the owner and co-editors may change this entry.",
+    "can_delete": "Only the owner may delete this entry.",
+    "can_manage_collaborators": "Only the owner may change who collaborates on this entry.",
+    "can_publish": "Only the owner and co-publishers with the role adminRole or higher may publish this entry.",
+}
+
+
+def entry_view(permission):
+    """Load the entry named by `pk` and let the view run only if the user has `permission` on it."""
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(request, pk, *args, **kwargs):
+            entry = get_object_or_404(MediaEntry.objects.select_related("owner"), pk=pk)
+            access = EntryAccess(request.user, entry)
+            if not getattr(access, permission):
+                if not request.user.is_authenticated:
+                    return redirect_to_login(request.get_full_path())
+                return forbidden(request, _(DENIED[permission]))
+            return view(request, entry, access, *args, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
+def paginate(request, queryset):
+    return Paginator(queryset, setting("MEDIASPACE_PAGE_SIZE")).get_page(request.GET.get("page"))
+
+
+def home(request):
+    return redirect("mediaspace:my_media" if request.user.is_authenticated else "mediaspace:login")
+
+
+@login_required
+@require_GET
+def my_media(request):
+    tab = "shared" if request.GET.get("tab") == "shared" else "mine"
+    query = request.GET.get("q", "")[:200]
+    entries = MediaEntry.objects.shared_with(request.user) if tab == "shared" else MediaEntry.objects.owned_by(request.user)
+    page = paginate(request, entries.search(query).select_related("owner"))
+    return render(request, "mediaspace/my_media.html", {
+        "page": page, "query": query, "tab": tab, "show_owner": tab == "shared",
+        "any_in_progress": any(entry.is_in_progress for entry in page),
+    })
+
+
+@login_required
+@require_GET
+def my_media_status(request):
+    """Status and progress of the user's own entries named in ?ids=1,2,3 (for the progress bars)."""
+    ids = [int(part) for part in request.GET.get("ids", "").split(",")[:100] if part.strip().isdigit()]
+    entries = MediaEntry.objects.owned_by(request.user).filter(pk__in=ids)
+    return JsonResponse({
+        str(entry.pk): {
+            "status": entry.status, "status_label": entry.get_status_display(),
+            "percent": entry.progress_percent, "error": entry.error,
+        }
+        for entry in entries.only("pk", "status", "bytes_expected", "bytes_received", "error")
+    })
+
+
+@require_GET
+@entry_view("can_view")
+def entry_detail(request, entry, access):
+    publications = entry.publications.select_related("category__parent")
+    context = {
+        "entry": entry,
+        "access": access,
+        "captions": entry.captions.all(),
+        "publications": [p for p in publications if p.status == Publication.Status.APPROVED or access.can_publish
+                         or access.can_edit],
+    }
+    if access.can_manage_collaborators or access.can_edit:
+        context["collaborators"] = entry.collaborators.select_related("user")
+    if access.can_manage_collaborators:
+        context["collaborator_form"] = CollaboratorForm(entry=entry)
+    if access.can_publish:
+        context["publish_form"] = PublishForm()
+    if access.can_edit:
+        context["caption_form"] = CaptionForm()
+    return render(request, "mediaspace/entry_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@entry_view("can_edit")
+def entry_edit(request, entry, access):
+    form = EntryForm(request.POST or None, instance=entry)
+    if request.method == "POST" and form.is_valid():
+        services.entry_update(entry=entry, **{name: form.cleaned_data[name] for name in form.fields})
+        messages.success(request, _("Saved."))
+        return redirect(entry)
+    return render(request, "mediaspace/entry_edit.html", {"entry": entry, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@entry_view("can_delete")
+def entry_delete(request, entry, access):
+    if request.method == "POST":
+        name = entry.name
+        services.entry_delete(entry=entry)
+        messages.success(request, _("Deleted “%(name)s”.") % {"name": name})
+        return redirect("mediaspace:my_media")
+    return render(request, "mediaspace/entry_confirm_delete.html", {"entry": entry})
+
+
+@require_http_methods(["GET", "HEAD"])
+@entry_view("can_view")
+def entry_media(request, entry, access):
+    if entry.status != MediaEntry.Status.READY or not entry.media:
+        return HttpResponse(_("This entry has no playable media yet."), status=404, content_type="text/plain")
+    return serve_file(request, entry.media, content_type=entry.content_type or "application/octet-stream",
+                      filename=PurePath(entry.media.name).name)
+
+
+@require_GET
+def caption_file(request, pk):
+    track = get_object_or_404(CaptionTrack.objects.select_related("entry"), pk=pk)
+    if not EntryAccess(request.user, track.entry).can_view:
+        return forbidden(request, _(DENIED["can_view"]))
+    return serve_file(request, track.file, content_type="text/vtt; charset=utf-8")
+
+
+@require_POST
+@entry_view("can_edit")
+def caption_add(request, entry, access):
+    form = CaptionForm(request.POST, request.FILES)
+    if form.is_valid():
+        services.caption_add(entry=entry, **form.caption_values())
+        messages.success(request, _("Caption track added."))
+    else:
+        messages.error(request, _("The caption track was not added: %(why)s") % {"why": _form_errors(form)})
+    return redirect(entry)
+
+
+@require_POST
+@entry_view("can_edit")
+def caption_remove(request, entry, access, track_pk):
+    services.caption_delete(track=get_object_or_404(CaptionTrack, pk=track_pk, entry=entry))
+    messages.success(request, _("Caption track removed."))
+    return redirect(entry)
+
+
+@require_POST
+@entry_view("can_manage_collaborators")
+def collaborator_add(request, entry, access):
+    form = CollaboratorForm(request.POST, entry=entry)
+    if form.is_valid():
+        data = form.cleaned_data
+        services.collaborator_grant(entry=entry, user=data["user"], co_viewer=data["is_co_viewer"],
+                                    co_editor=data["is_co_editor"], co_publisher=data["is_co_publisher"])
+        messages.success(request, _("%(user)s is now a collaborator.") % {"user": data["user"]})
+    else:
+        messages.error(request, _("No collaborator was added: %(why)s") % {"why": _form_errors(form)})
+    return redirect(entry)
+
+
+@require_POST
+@entry_view("can_manage_collaborators")
+def collaborator_remove(request, entry, access, collaborator_pk):
+    services.collaborator_remove(collaborator=get_object_or_404(Collaborator, pk=collaborator_pk, entry=entry))
+    messages.success(request, _("Collaborator removed."))
+    return redirect(entry)
+
+
+@require_POST
+@entry_view("can_publish")
+def publish(request, entry, access):
+    form = PublishForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Not published: %(why)s") % {"why": _form_errors(form)})
+        return redirect(entry)
+    publication = services.entry_publish(entry=entry, category=form.cleaned_data["category"], user=request.user)
+    if publication.status == Publication.Status.APPROVED:
+        messages.success(request, _("Published to %(category)s.") % {"category": publication.category})
+    else:
+        messages.info(request, _("%(category)s is moderated: the entry appears there once an administrator "
+                                 "approves it.") % {"category": publication.category})
+    return redirect(entry)
+
+
+@require_POST
+@entry_view("can_publish")
+def unpublish(request, entry, access, category_pk):
+    services.entry_unpublish(entry=entry, category=get_object_or_404(Category, pk=category_pk))
+    messages.success(request, _("Removed from the category."))
+    return redirect(entry)
+
+
+@login_required
+@require_GET
+def category_list(request):
+    counts = dict(
+        Publication.objects.filter(status=Publication.Status.APPROVED, entry__status=MediaEntry.Status.READY)
+        .values_list("category").annotate(n=Count("pk"))
+    )
+    categories = Category.objects.tree()
+    for category in categories:
+        category.entry_count = counts.get(category.pk, 0)
+    return render(request, "mediaspace/category_list.html", {"categories": categories})
+
+
+@login_required
+@require_GET
+def category_detail(request, pk):
+    category = get_object_or_404(Category, pk=pk)
+    query = request.GET.get("q", "")[:200]
+    entries = (
+        MediaEntry.objects.filter(
+            status=MediaEntry.Status.READY,
+            publications__category=category,
+            publications__status=Publication.Status.APPROVED,
+        )
+        .search(query)
+        .select_related("owner")
+    )
+    return render(request, "mediaspace/category_detail.html", {
+        "category": category, "children": category.children.all(), "page": paginate(request, entries),
+        "query": query,
+    })
+
+
+@module_required(UploadModule)
+@csrf_exempt
+def upload(request):
+    """Upload media from the computer. The size limit is enforced while the file arrives."""
+    size_limit = None
+    if request.method == "POST":
+        if body_too_large(request, request.module.max_size_bytes):
+            return render(request, "mediaspace/upload.html", {
+                "form": UploadForm(module=request.module), "error": too_large_message(request.module.max_size_mb),
+            }, status=413)
+        size_limit = MaxSizeUploadHandler(request.module.max_size_bytes, request)
+        request.upload_handlers.insert(0, size_limit)
+    return _upload(request, size_limit)
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def _upload(request, size_limit):
+    module = request.module
+    if request.method != "POST":
+        return render(request, "mediaspace/upload.html", {"form": UploadForm(module=module)})
+    form = UploadForm(request.POST, request.FILES, module=module)
+    if size_limit.exceeded:
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error("file", too_large_message(module.max_size_mb))
+        return render(request, "mediaspace/upload.html", {"form": form}, status=413)
+    if not form.is_valid():
+        return render(request, "mediaspace/upload.html", {"form": form}, status=400)
+    data, media_file = form.cleaned_data, form.cleaned_data["file"]
+    entry = entry_ingest(
+        source=MediaEntry.Source.UPLOAD,
+        reference_id=uuid.uuid4().hex,
+        owner=request.user,
+        name=data["name"] or PurePath(media_file.name).stem or media_file.name,
+        description=data["description"],
+        tags=data["tags"],
+        stream=media_file,
+        filename=media_file.name,
+        content_type=form.content_type,
+        bytes_expected=media_file.size,
+    )
+    if entry.status != MediaEntry.Status.READY:
+        messages.error(request, _("The upload failed: %(why)s") % {"why": entry.error})
+        return redirect(entry)
+    if data.get("caption_file"):
+        services.caption_add(entry=entry, **form.caption_values())
+    messages.success(request, _("Uploaded “%(name)s”.") % {"name": entry.name})
+    return redirect(entry)
+
+
+def _form_errors(form):
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)

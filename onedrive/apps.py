@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OnedriveConfig(AppConfig):
+    name = "onedrive"
+    verbose_name = _("OneDrive module")
+    default_auto_field = "django.db.models.BigAutoField"
