@@ -1,0 +1,62 @@
+import io
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from mediaspace.ingest import entry_ingest
+from mediaspace.models import MediaEntry, UserRole
+from mediaspace.roles import Role
+
+# The smallest bytes `sniff` recognises as each kind; enough for permission and flow tests.
+WEBM_HEAD = b"\x1aE\xdf\xa3" + b"\x00" * 60
+MP3_HEAD = b"ID3\x03\x00" + b"\x00" * 59
+PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
+
+_usernames = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test stores its files in a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role=Role.PRIVATE_ONLY, username=None, **extra):
+        username = username or f"user{next(_usernames)}"
+        user = get_user_model().objects.create_user(
+            username=username, password="pw-for-tests-1", email=extra.pop("email", f"{username}@example.com"), **extra
+        )
+        UserRole.objects.update_or_create(user=user, defaults={"role": role})
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_entry(db):
+    def make(owner, *, content=WEBM_HEAD + b"video" * 100, filename="clip.webm", name="A clip", **extra):
+        return entry_ingest(
+            source=extra.pop("source", MediaEntry.Source.UPLOAD),
+            reference_id=extra.pop("reference_id", f"ref-{next(_usernames)}"),
+            owner=owner, name=name, stream=io.BytesIO(content), filename=filename, **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client signed in as the given user (or anonymous for None)."""
+
+    def sign_in(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in
