@@ -126,4 +126,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # urllib3 logs whole URLs at DEBUG, and pre-authenticated download URLs carry tokens in their query.
+    "loggers": {"urllib3": {"level": "INFO"}, "msal": {"level": "INFO"}},
 }
