@@ -119,11 +119,13 @@ def entry_claim(entry) -> bool:
 
 
 def entry_fail(entry, reason: str):
-    """Mark the entry failed with a reason the owner can read; removes any partial file."""
-    remove_entry_files(entry)
-    MediaEntry.objects.filter(pk=entry.pk).exclude(status=MediaEntry.Status.READY).update(
+    """Mark the entry failed with a reason the owner can read and remove any partial file.
+    A ready entry is left as it is."""
+    failed = MediaEntry.objects.filter(pk=entry.pk).exclude(status=MediaEntry.Status.READY).update(
         status=MediaEntry.Status.FAILED, error=reason[:2000], heartbeat_at=None, media=""
     )
+    if failed:
+        remove_entry_files(entry)
     return _reloaded(entry)
 
 

@@ -2,6 +2,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+admin.site.site_header = admin.site.site_title = "MediaSpace administration"
+admin.site.index_title = "Configuration console"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("mediaspace.urls")),
