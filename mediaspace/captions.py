@@ -4,6 +4,7 @@ import re
 MAX_CAPTION_BYTES = 5 * 1024 * 1024
 
 _SRT_TIMING = re.compile(r"^(\d{1,2}:\d{2}:\d{2}),(\d{3}) --> (\d{1,2}:\d{2}:\d{2}),(\d{3})", re.MULTILINE)
+_VTT_SIGNATURE = re.compile(r"^WEBVTT(?:[ \t\n]|$)")
 _VTT_TIMING = re.compile(r"^(?:\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(?:\d{1,2}:)?\d{2}:\d{2}\.\d{3}", re.MULTILINE)
 
 
@@ -20,7 +21,7 @@ def to_webvtt(raw: bytes) -> str:
     except UnicodeDecodeError:
         raise CaptionError("The caption file is not UTF-8 text.") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if text.startswith("WEBVTT"):
+    if _VTT_SIGNATURE.match(text):
         if not _VTT_TIMING.search(text):
             raise CaptionError("The WebVTT file has no cues (no 'start --> end' timing line).")
         return text

@@ -7,11 +7,13 @@ over; a failed import leaves the entry `failed` with the reason and no file behi
 """
 import io
 import logging
+import os
 import posixpath
 import time
 from datetime import timedelta
 
 from django.core.files import File
+from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -144,7 +146,7 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
     storage = entry.media.storage
     target = entry_media_path(entry, filename)
     try:
-        stored_name = storage.save(target, File(reader, name=filename))
+        stored_name = storage.save(target, _chunked_file(reader, filename))
     except IngestAborted:
         logger.info("Import of entry %s stopped: another worker holds it now, or it was deleted.", entry.pk)
         remove_tree(storage, posixpath.dirname(target))
@@ -167,6 +169,12 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
     if not finished:  # deleted (or taken over) while we were copying: do not leave our file behind
         remove_tree(storage, posixpath.dirname(target))
     return _reloaded(entry)
+
+
+def _chunked_file(reader, filename):
+    content = File(reader, name=filename)
+    content.DEFAULT_CHUNK_SIZE = setting("MEDIASPACE_INGEST_CHUNK_SIZE")  # what storage.save() reads per step
+    return content
 
 
 def _finish_if_ours(entry, **fields) -> bool:
@@ -206,6 +214,11 @@ def remove_tree(storage, folder):
         storage.delete(posixpath.join(folder, name))
     for name in folders:
         remove_tree(storage, posixpath.join(folder, name))
+    if isinstance(storage, FileSystemStorage):  # object stores have no folders to leave behind
+        try:
+            os.rmdir(storage.path(folder))
+        except OSError:
+            pass
 
 
 def _reloaded(entry):

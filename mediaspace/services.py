@@ -42,11 +42,10 @@ def entry_publish(*, entry, category, user) -> Publication:
     publication, created = Publication.objects.select_for_update().get_or_create(
         category=category, entry=entry, defaults={"status": status, "published_by": user}
     )
-    if not created and publication.status != Publication.Status.APPROVED and publication.status != status:
-        publication.status, publication.published_by, publication.decided = status, user, None
+    if created or (publication.status != Publication.Status.APPROVED and publication.status != status):
+        publication.status, publication.published_by = status, user
+        publication.decided = timezone.now() if direct else None
         publication.save(update_fields=["status", "published_by", "decided"])
-    if direct and created:
-        Publication.objects.filter(pk=publication.pk).update(decided=timezone.now())
     return publication
 
 
@@ -87,8 +86,8 @@ def caption_add(*, entry, label, language, content: bytes, reference_id="") -> C
     old_name = track.file.name if track else None
     track = track or CaptionTrack(entry=entry, reference_id=reference_id)
     track.label, track.language = label, language
+    track.full_clean(exclude=["file"])  # before writing, so a refused track leaves no file behind
     track.file.save(posixpath.basename(f"{label}.vtt"), ContentFile(text.encode("utf-8")), save=False)
-    track.full_clean()
     track.save()
     if old_name:
         track.file.storage.delete(old_name)

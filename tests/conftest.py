@@ -21,6 +21,7 @@ def media_root(settings, tmp_path):
     """Every test stores its files in a folder of its own."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; not what is tested
     return settings.MEDIA_ROOT
 
 
