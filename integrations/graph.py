@@ -236,6 +236,8 @@ class AppTokenProvider:
 
     def _discovery_error(self):
         answer = self._http.last_error
+        if answer is not None and answer.status_code in RETRY_STATUSES:
+            return GraphThrottled.from_response(answer)  # msal cannot read a throttled answer either
         if answer is not None and answer.status_code < 500:
             return TokenError.from_response(answer)
         return TokenError("Microsoft has no sign-in configuration for this tenant", code="invalid_tenant")
@@ -302,13 +304,13 @@ class GraphClient:
     """Calls Microsoft Graph with a token from ``token_provider`` (a callable returning a token string)."""
 
     def __init__(self, token_provider, *, base_url=None, session=None, timeout=(10, 60), max_tries=5,
-                 sleep=time.sleep):
+                 sleep=None):
         self.token_provider = token_provider
         self.base_url = (base_url or f"{setting('MICROSOFT_GRAPH_URL')}/v1.0").rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
         self.max_tries = max_tries
-        self.sleep = sleep
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # looked up late, so tests can patch it
 
     def get(self, path, **params) -> dict:
         return self._json("GET", self._url(path), params=params or None)

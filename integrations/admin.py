@@ -1,0 +1,267 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from . import services
+from .forms import SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
+from .models import TeamsIntegration
+from .teams.diagnosis import troubleshooting
+
+sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
+
+
+@admin.register(TeamsIntegration)
+class TeamsIntegrationAdmin(admin.ModelAdmin):
+    """The Teams integration console: the seed's list, add form, edit form and row actions."""
+
+    add_form = TeamsIntegrationCreateForm
+    form = TeamsIntegrationForm
+    add_fieldsets = [(None, {"fields": ["name", "tenant_id", "client_id", "client_secret"]})]
+    fieldsets = [
+        (None, {"fields": ["name", "tenant_id", "client_id", "categories"]}),
+        (_("Upload recordings management"), {"fields": ["upload_policy", "groups_text"]}),
+        (None, {"fields": ["transcription"]}),
+        (_("Assign users permissions for uploaded recordings"),
+         {"fields": ["co_organizer_permission", "presenter_permission", "attendee_permission"]}),
+        (_("Set owner for recordings"),
+         {"fields": ["user_id_source", "upn_rule", "postfix", "find_user_by", "missing_user", "default_user"],
+          "description": _("In Azure, user identification may differ from the portal's. This setting matches "
+                           "Azure and portal users by adding or removing a postfix (e.g. @company.com) or by "
+                           "keeping the same user ID as in Azure.")}),
+        (_("Application (client) secret"), {"fields": ["secret_expires_on", "secret_action"]}),
+        (_("Status"), {"fields": ["status_display", "last_error_with_tip", "last_error_at", "last_success_at"]}),
+    ]
+    list_display = ["name_with_marker", "created", "updated", "status_display", "row_actions"]
+    list_display_links = ["name_with_marker"]
+    search_fields = ["name", "tenant_id", "client_id"]
+    list_filter = ["enabled"]
+    autocomplete_fields = ["categories", "default_user"]
+    actions = ["enable_selected", "disable_selected", "test_selected"]
+
+    class Media:
+        css = {"all": ["integrations/admin.css"]}
+
+    # -- forms ---------------------------------------------------------------------------------
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["tenant_id", "client_id", "secret_action", "status_display", "last_error_with_tip", "last_error_at",
+                "last_success_at"]
+
+    @sensitive_secret
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "title": _("Add new Teams integration")}
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_save_and_add_another": False, "title": _("Edit Teams account")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.integration_create(integration=obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            services.integration_set_groups(integration=form.instance, groups=form.cleaned_data["groups_text"])
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # "Click Create. The edit window displays."
+        messages.info(request, _("The integration was created in 'Disabled' status. Complete its settings, "
+                                 "then enable it."))
+        return redirect(reverse("admin:integrations_teamsintegration_change", args=[obj.pk]))
+
+    # -- list ----------------------------------------------------------------------------------
+
+    def get_list_display(self, request):
+        if self.has_change_permission(request):
+            return self.list_display
+        return [column for column in self.list_display if column != "row_actions"]
+
+    @admin.display(description=_("Name"), ordering="name")
+    def name_with_marker(self, integration):
+        marker = ""
+        if integration.last_error:
+            marker = format_html('<a class="teams-error" href="{}" title="{}" aria-label="{}">!</a>',
+                                 reverse("admin:integrations_teamsintegration_test", args=[integration.pk]),
+                                 integration.last_error, integration.last_error)
+        warning = ""
+        if integration.secret_expires_soon():
+            days = (integration.secret_expires_on - timezone.localdate()).days
+            text = (_("The application secret has expired.") if days < 0 else
+                    _("The application secret expires in %(days)s days.") % {"days": days})
+            warning = format_html('<span class="teams-secret-warning" title="{}">⚠ {}</span>', text, text)
+        return format_html("{}{}{}", integration.name, marker, warning)
+
+    @admin.display(description=_("Last error"))
+    def last_error_with_tip(self, integration):
+        if not integration.last_error:
+            return "—"
+        return format_html('<strong class="teams-error-text">{}</strong><div class="help">{}</div>',
+                           integration.last_error, troubleshooting(integration.last_error))
+
+    @admin.display(description=_("Status"), ordering="enabled")
+    def status_display(self, integration):
+        return _("Enabled") if integration.enabled else _("Disabled")
+
+    @admin.display(description=_("Actions"))
+    def row_actions(self, integration):
+        links = [
+            (reverse("admin:integrations_teamsintegration_change", args=[integration.pk]), _("Edit")),
+            (reverse("admin:integrations_teamsintegration_secret", args=[integration.pk]),
+             _("Update application (client) secret")),
+            (reverse("admin:integrations_teamsintegration_toggle", args=[integration.pk]),
+             _("Disable") if integration.enabled else _("Enable")),
+            (reverse("admin:integrations_teamsintegration_test", args=[integration.pk]), _("Test connection")),
+            (reverse("admin:integrations_teamsintegration_delete", args=[integration.pk]), _("Delete")),
+        ]
+        return format_html('<details class="teams-actions"><summary title="{}" aria-label="{}">⋯</summary>'
+                           '<ul>{}</ul></details>', _("Actions"), _("Actions"),
+                           format_html_join("", '<li><a href="{}">{}</a></li>', links))
+
+    @admin.display(description=_("Application (client) Secret"))
+    def secret_action(self, integration):
+        return format_html('<a class="button" href="{}">{}</a> {}',
+                           reverse("admin:integrations_teamsintegration_secret", args=[integration.pk]),
+                           _("Update application (client) secret"),
+                           _("(the stored secret is never shown)"))
+
+    # -- row actions ---------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/secret/", view(self.secret_view), name="integrations_teamsintegration_secret"),
+            path("<int:pk>/toggle/", view(self.toggle_view), name="integrations_teamsintegration_toggle"),
+            path("<int:pk>/test/", view(self.test_view), name="integrations_teamsintegration_test"),
+        ] + super().get_urls()
+
+    def _integration_for_change(self, request, pk):
+        integration = get_object_or_404(TeamsIntegration, pk=pk)
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        return integration
+
+    def _page(self, request, template, integration, **context):
+        return TemplateResponse(request, f"admin/integrations/teamsintegration/{template}", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "original": integration,
+            "title": context.pop("title"), **context,
+        }, status=context.pop("status", 200))
+
+    @sensitive_secret
+    def secret_view(self, request, pk):
+        integration = self._integration_for_change(request, pk)
+        form = SecretUpdateForm(request.POST or None, instance=integration)
+        if request.method == "POST" and form.is_valid():
+            report = services.integration_update_secret(
+                integration=integration, client_secret=form.cleaned_data["client_secret"],
+                secret_expires_on=form.cleaned_data["secret_expires_on"])
+            self.log_change(request, integration, [{"changed": {"fields": ["Application (client) Secret"]}}])
+            self._report_outcome(request, report, success=_("The new secret was saved and works."))
+            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
+        return self._page(request, "secret_form.html", integration, form=form,
+                          title=_("Update application (client) secret"), status=400 if form.errors else 200)
+
+    def toggle_view(self, request, pk):
+        integration = self._integration_for_change(request, pk)
+        if request.method == "POST":
+            enable = request.POST.get("status") == "enable"
+            if enable == integration.enabled:  # a second submit, or a page another administrator made stale
+                self.message_user(request, _("%(name)s is already %(status)s.") % {
+                    "name": integration, "status": self.status_display(integration).lower()}, messages.INFO)
+            else:
+                self._toggle(request, integration, enable=enable)
+            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
+        title = _("Disable integration") if integration.enabled else _("Enable integration")
+        return self._page(request, "toggle_confirm.html", integration, title=title)
+
+    def test_view(self, request, pk):
+        integration = self._integration_for_change(request, pk)
+        report = None
+        if request.method == "POST":
+            report = services.integration_check(integration=integration)
+            self.log_change(request, integration, _("Tested the connection: %(outcome)s") % {
+                "outcome": report.problem.message if report.problem else _("passed")})
+        message = report.problem.message if report and report.problem else integration.last_error
+        return self._page(request, "test_connection.html", integration, report=report, title=_("Test connection"),
+                          last_error=integration.last_error, tip=troubleshooting(message))
+
+    def _toggle(self, request, integration, *, enable):
+        if not enable:
+            services.integration_disable(integration=integration)
+            self.log_change(request, integration, _("Disabled"))
+            self.message_user(request, _("%(name)s is disabled.") % {"name": integration}, messages.SUCCESS)
+            return
+        report = services.integration_enable(integration=integration)
+        if integration.enabled:
+            self.log_change(request, integration, _("Enabled"))
+        self._report_outcome(request, report, success=_("%(name)s is enabled.") % {"name": integration},
+                             enabled=integration.enabled, name=integration.name)
+
+    def _report_outcome(self, request, report, *, success, enabled=None, name=""):
+        if report.problem is None:
+            self.message_user(request, success, messages.SUCCESS)
+        elif enabled and report.problem.transient:
+            self.message_user(request, _("%(name)s is enabled, but the connection could not be checked: "
+                                         "%(problem)s") % {"name": name, "problem": report.problem}, messages.WARNING)
+        elif enabled is False:
+            self.message_user(request, _("%(name)s stays disabled: %(problem)s") % {
+                "name": name, "problem": report.problem}, messages.ERROR)
+        else:
+            self.message_user(request, report.problem.message, messages.ERROR)
+
+    # -- bulk actions --------------------------------------------------------------------------
+
+    @admin.action(description=_("Enable selected integrations"), permissions=["change"])
+    def enable_selected(self, request, queryset):
+        for integration in queryset.filter(enabled=False):
+            self._toggle(request, integration, enable=True)
+
+    @admin.action(description=_("Disable selected integrations"), permissions=["change"])
+    def disable_selected(self, request, queryset):
+        for integration in queryset.filter(enabled=True):
+            self._toggle(request, integration, enable=False)
+
+    @admin.action(description=_("Test connection of selected integrations"), permissions=["change"])
+    def test_selected(self, request, queryset):
+        for integration in queryset:
+            report = services.integration_check(integration=integration)
+            self._report_outcome(request, report, success=_("%(name)s: the connection works.") % {
+                "name": integration})
+
+    # -- delete --------------------------------------------------------------------------------
+
+    def delete_view(self, request, object_id, extra_context=None):
+        integration = TeamsIntegration.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if integration is not None and integration.enabled:
+            self.message_user(request, services.DELETE_ENABLED_REFUSED, messages.ERROR)
+            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        services.integration_delete(integration=obj)
+
+    def get_actions(self, request):
+        # Deleting goes through the row's Delete, which refuses an enabled integration with the seed's message.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

@@ -1,0 +1,122 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .models import TeamsIntegration
+from .validators import GUID
+
+YES_NO = [(True, _("Yes")), (False, _("No"))]
+
+
+class SecretField(forms.CharField):
+    """Write-only: the secret is never rendered back, not even masked."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Application (client) Secret"))
+        kwargs.setdefault("help_text", _("The Value of the client secret from Certificates & secrets (shown only "
+                                         "once in Azure), not its Secret ID."))
+        super().__init__(widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                         max_length=255, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value and (len(value) < 8 or any(character.isspace() for character in value)):
+            raise ValidationError(_("This does not look like a client secret value: paste the Value column of the "
+                                    "secret exactly, without spaces."))
+        return value
+
+
+class TeamsIntegrationCreateForm(forms.ModelForm):
+    """'Add new Teams integration': exactly the seed's four fields."""
+
+    client_secret = SecretField()
+
+    class Meta:
+        model = TeamsIntegration
+        fields = ["name", "tenant_id", "client_id", "client_secret"]
+
+    def clean_tenant_id(self):
+        return self.cleaned_data["tenant_id"].strip().lower()
+
+    def clean_client_id(self):
+        return self.cleaned_data["client_id"].strip().lower()
+
+
+class SecretUpdateForm(forms.ModelForm):
+    """'Update application (client) secret'."""
+
+    client_secret = SecretField(label=_("New application (client) Secret"))
+
+    class Meta:
+        model = TeamsIntegration
+        fields = ["client_secret", "secret_expires_on"]
+        widgets = {"secret_expires_on": forms.DateInput(attrs={"type": "date"})}
+
+
+class TeamsIntegrationForm(forms.ModelForm):
+    """'Edit Teams account': the seed's settings in the seed's order."""
+
+    groups_text = forms.CharField(
+        label=_("Groups"), required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
+        help_text=_("For opt-in or opt-out groups: one group per line, its Object ID (Microsoft Entra ID > Groups) "
+                    "optionally followed by its display name."),
+    )
+
+    class Meta:
+        model = TeamsIntegration
+        fields = [
+            "name", "categories", "upload_policy", "transcription", "co_organizer_permission",
+            "presenter_permission", "attendee_permission", "user_id_source", "upn_rule", "postfix",
+            "find_user_by", "missing_user", "default_user", "secret_expires_on",
+        ]
+        widgets = {
+            "upload_policy": forms.RadioSelect,
+            "transcription": forms.RadioSelect(choices=YES_NO),
+            "user_id_source": forms.RadioSelect,
+            "upn_rule": forms.RadioSelect,
+            "find_user_by": forms.RadioSelect,
+            "missing_user": forms.RadioSelect,
+            "secret_expires_on": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["groups_text"] = "\n".join(
+                f"{group.group_id} {group.display_name}".strip() for group in self.instance.groups.all()
+            )
+
+    def clean_postfix(self):
+        postfix = self.cleaned_data["postfix"].strip()
+        if any(character.isspace() for character in postfix):
+            raise ValidationError(_("A postfix cannot contain spaces."))
+        return postfix
+
+    def clean_groups_text(self):
+        groups, seen = [], set()
+        for number, line in enumerate(self.cleaned_data["groups_text"].splitlines(), start=1):
+            group_id, _space, display_name = line.strip().partition(" ")
+            if not group_id:
+                continue
+            if not GUID.match(group_id):
+                raise ValidationError(
+                    _("Line %(number)s: “%(value)s” is not a group Object ID (00000000-0000-0000-0000-000000000000).")
+                    % {"number": number, "value": group_id[:60]})
+            if group_id.lower() not in seen:
+                seen.add(group_id.lower())
+                groups.append((group_id.lower(), display_name.strip()[:256]))
+        return groups
+
+    def clean(self):
+        cleaned = super().clean()
+        policy = cleaned.get("upload_policy")
+        if policy in (TeamsIntegration.UploadPolicy.OPT_IN, TeamsIntegration.UploadPolicy.OPT_OUT) and not cleaned.get(
+                "groups_text"):
+            self.add_error("groups_text", _("Enter at least one group for the opt-in or opt-out policy."))
+        uses_postfix = (cleaned.get("user_id_source") == TeamsIntegration.UserIdSource.UPN and cleaned.get("upn_rule")
+                        in (TeamsIntegration.UpnRule.ADD_POSTFIX, TeamsIntegration.UpnRule.REMOVE_POSTFIX))
+        if uses_postfix and not cleaned.get("postfix"):
+            self.add_error("postfix", _("Enter the postfix to add or remove, for example @company.com."))
+        if cleaned.get("missing_user") == TeamsIntegration.MissingUser.DEFAULT and not cleaned.get("default_user"):
+            self.add_error("default_user", _("Choose the default user that owns recordings of unknown Teams users."))
+        return cleaned

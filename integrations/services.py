@@ -1,0 +1,83 @@
+"""The Teams integration's life cycle. The admin, the tasks and the sync call these."""
+from django.db import transaction
+from django.utils import timezone
+
+from .models import IntegrationGroup, TeamsIntegration
+from .teams.connection import ConnectionReport, test_connection
+
+DELETE_ENABLED_REFUSED = "Please change integration status to 'Disable' in order to delete it."
+
+
+class IntegrationError(Exception):
+    pass
+
+
+def integration_create(*, integration: TeamsIntegration) -> TeamsIntegration:
+    """Save a new integration (name, tenant id, client id, secret). It starts disabled: the administrator
+    enables it once it is configured."""
+    integration.enabled = False
+    integration.full_clean()
+    integration.save()
+    return integration
+
+
+@transaction.atomic
+def integration_set_groups(*, integration, groups):
+    """Replace the opt-in / opt-out groups with `groups`: (object id, display name) pairs."""
+    wanted = dict(groups)
+    integration.groups.exclude(group_id__in=wanted).delete()
+    for group_id, display_name in wanted.items():
+        IntegrationGroup.objects.update_or_create(
+            integration=integration, group_id=group_id, defaults={"display_name": display_name})
+
+
+def integration_update_secret(*, integration, client_secret, secret_expires_on=None) -> ConnectionReport:
+    """Store a new secret and check it at once, so the administrator sees whether it works."""
+    integration.client_secret = client_secret
+    integration.secret_expires_on = secret_expires_on
+    integration.save(update_fields=["client_secret", "secret_expires_on", "updated"])
+    return integration_check(integration=integration)
+
+
+def integration_check(*, integration) -> ConnectionReport:
+    """Test the connection and show the outcome on the integration list (the marker and its text)."""
+    report = test_connection(integration)
+    if report.problem:
+        record_failure(integration, report.problem.message)
+    else:
+        record_success(integration)
+    return report
+
+
+def integration_enable(*, integration) -> ConnectionReport:
+    """Enable after the same checks as Test connection. A configuration problem keeps the integration
+    disabled; a passing one (Microsoft unreachable, throttled) enables it and is shown as a warning."""
+    report = integration_check(integration=integration)
+    if report.problem is None or report.problem.transient:
+        integration.enabled = True
+        integration.save(update_fields=["enabled", "updated"])
+    return report
+
+
+def integration_disable(*, integration):
+    integration.enabled = False
+    integration.save(update_fields=["enabled", "updated"])
+
+
+def integration_delete(*, integration):
+    if integration.enabled:
+        raise IntegrationError(DELETE_ENABLED_REFUSED)
+    integration.delete()
+
+
+def record_failure(integration, message):
+    """Show the error marker with `message` until the next success."""
+    now = timezone.now()
+    TeamsIntegration.objects.filter(pk=integration.pk).update(last_error=message, last_error_at=now)
+    integration.last_error, integration.last_error_at = message, now
+
+
+def record_success(integration):
+    now = timezone.now()
+    TeamsIntegration.objects.filter(pk=integration.pk).update(last_error="", last_success_at=now)
+    integration.last_error, integration.last_success_at = "", now

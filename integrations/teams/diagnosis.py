@@ -1,0 +1,98 @@
+"""One place that turns what Microsoft answers into the administrator's message.
+
+The seed's own wording is used wherever the seed has a message; the others are as plain as those.
+"""
+from dataclasses import dataclass
+
+from integrations.graph import GraphError, GraphThrottled, GraphUnreachable, TokenError
+
+RECORDING_PERMISSION = "OnlineMeetingRecording.Read.All"
+TRANSCRIPT_PERMISSION = "OnlineMeetingTranscript.Read.All"
+MEETINGS_PERMISSION = "OnlineMeetings.Read.All"
+USERS_PERMISSION = "User.ReadBasic.All"
+
+POLICY_MISSING = "Application policy is missing for the configured application registration."
+ACCESS_DENIED = "Access to the Microsoft API was denied."
+SECRET_EXPIRED = "The provided application secret has expired."
+SECRET_INVALID = "The provided application secret is invalid."
+APP_DISABLED = "Application is disabled"
+APP_NOT_FOUND = (
+    "The application (client) ID was not found in this directory (tenant). Copy both IDs again from the "
+    "Overview tab of the app registration, and check that the app is registered in this tenant."
+)
+TENANT_NOT_FOUND = "The directory (tenant) ID was not found. Copy it again from the Overview tab of the app registration."
+BILLING_MISSING = (
+    "Metered API billing is not set up for the application, so Microsoft refuses to hand out recordings. "
+    "Link the app to an Azure subscription (Step 4 - Enable metered API on Microsoft Graph)."
+)
+UNREACHABLE = "Microsoft could not be reached. The integration tries again by itself."
+THROTTLED = "Microsoft kept throttling the requests for too long. The integration tries again by itself later."
+
+# AADSTS codes of the identity platform (https://login.microsoftonline.com/error).
+IDENTITY_CODES = {
+    7000222: SECRET_EXPIRED,
+    7000215: SECRET_INVALID,
+    7000112: APP_DISABLED,
+    700016: APP_NOT_FOUND,
+    90002: TENANT_NOT_FOUND,
+    900023: TENANT_NOT_FOUND,
+}
+
+
+PERMISSIONS_TIP = "Double-check the permissions of Step 1 - Request permissions, and that admin consent was granted."
+TROUBLESHOOTING = {
+    POLICY_MISSING: "This likely means the application access policy wasn't created or granted correctly. "
+                    "Check Step 3 - Configure an application access policy.",
+    ACCESS_DENIED: "This means we failed to access the Microsoft API using the configured credentials.",
+    SECRET_EXPIRED: "Create a new client secret in Azure (Certificates & secrets) and enter it with "
+                    "'Update application (client) secret'.",
+    SECRET_INVALID: "This probably means the application secret was deleted in the Azure console. Create a new "
+                    "client secret and enter it with 'Update application (client) secret'.",
+    APP_DISABLED: "The Azure app you registered for the Teams integration is currently disabled. Ask your Azure "
+                  "administrator to enable the app in your organization's Azure tenant, then test the connection "
+                  "again.",
+    BILLING_MISSING: "Follow Step 4 - Enable metered API on Microsoft Graph, then test the connection again.",
+}
+
+
+def troubleshooting(message: str) -> str:
+    """The seed's troubleshooting tip for an administrator's message ('' when there is none)."""
+    if message.startswith("The provided application credentials are missing"):
+        return PERMISSIONS_TIP
+    return TROUBLESHOOTING.get(message, "")
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    transient: bool = False  # passes by itself (unreachable, throttled); a configuration problem does not
+
+    def __str__(self):
+        return self.message
+
+
+def missing_permission(permission: str) -> Problem:
+    return Problem(f"The provided application credentials are missing the '{permission}' permission.")
+
+
+def explain(error: GraphError) -> Problem:
+    """The administrator's message for an error Microsoft answered (or for Microsoft not answering)."""
+    if isinstance(error, GraphUnreachable):
+        return Problem(UNREACHABLE, transient=True)
+    if isinstance(error, GraphThrottled):
+        return Problem(THROTTLED, transient=True)
+    for code in error.error_codes or ():
+        if code in IDENTITY_CODES:
+            return Problem(IDENTITY_CODES[code])
+    if isinstance(error, TokenError):
+        return Problem(ACCESS_DENIED)
+    message = (error.message or "").lower()
+    # Recognised by its message: the code has been seen both as "Forbidden" and as "General".
+    if "application access policy" in message:
+        return Problem(POLICY_MISSING)
+    if error.status == 402 or (error.code or "").lower() == "paymentrequired":
+        return Problem(BILLING_MISSING)
+    if error.status is not None and error.status >= 500:
+        return Problem(f"Microsoft Graph failed to answer (HTTP {error.status}). The integration tries again "
+                       f"by itself.", transient=True)
+    return Problem(ACCESS_DENIED)
