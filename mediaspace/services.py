@@ -49,8 +49,10 @@ def entry_publish(*, entry, category, user) -> Publication:
     return publication
 
 
-def entry_unpublish(*, entry, category):
-    Publication.objects.filter(entry=entry, category=category).delete()
+def entry_unpublish(*, entry, category) -> bool:
+    """Remove the entry from the category; False when it was not there."""
+    deleted, _by_model = Publication.objects.filter(entry=entry, category=category).delete()
+    return bool(deleted)
 
 
 def publications_decide(*, publications, approve: bool) -> int:

@@ -1,3 +1,4 @@
+import re
 import uuid
 from functools import wraps
 from pathlib import PurePath
@@ -7,13 +8,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
 from .captions import CaptionError
@@ -54,6 +55,31 @@ def entry_view(permission):
     return decorator
 
 
+ENTRY_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+def search_text(request):
+    """The ?q= search text: bounded, and without NUL characters (PostgreSQL refuses them in text)."""
+    return request.GET.get("q", "")[:200].replace("\x00", "")
+
+
+def post_only(view):
+    """Like require_POST, but a person who opens the address gets a readable page, not a blank one."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.method != "POST":
+            response = render(request, "mediaspace/forbidden.html", {
+                "title": _("Not a page"),
+                "message": _("This address only takes form submissions. Go back to the entry and use its buttons.")},
+                status=405)
+            response["Allow"] = "POST"
+            return response
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
 def paginate(request, queryset):
     return Paginator(queryset, setting("MEDIASPACE_PAGE_SIZE")).get_page(request.GET.get("page"))
 
@@ -66,7 +92,7 @@ def home(request):
 @require_GET
 def my_media(request):
     tab = "shared" if request.GET.get("tab") == "shared" else "mine"
-    query = request.GET.get("q", "")[:200]
+    query = search_text(request)
     entries = MediaEntry.objects.shared_with(request.user) if tab == "shared" else MediaEntry.objects.owned_by(request.user)
     page = paginate(request, entries.search(query).select_related("owner"))
     return render(request, "mediaspace/my_media.html", {
@@ -78,21 +104,26 @@ def my_media(request):
 @login_required
 @require_GET
 def my_media_status(request):
-    """Status and progress of the user's own entries named in ?ids=1,2,3 (for the progress bars)."""
-    ids = [int(part) for part in request.GET.get("ids", "").split(",")[:100] if part.strip().isdigit()]
-    entries = MediaEntry.objects.owned_by(request.user).filter(pk__in=ids)
+    """Status and progress of the entries named in ?ids=1,2,3 that the user owns or collaborates on."""
+    ids = [int(part) for part in request.GET.get("ids", "").split(",")[:100] if ENTRY_ID.match(part.strip())]
+    entries = MediaEntry.objects.filter(Q(owner=request.user) | Q(collaborators__user=request.user), pk__in=ids)
     return JsonResponse({
         str(entry.pk): {
             "status": entry.status, "status_label": entry.get_status_display(),
             "percent": entry.progress_percent, "error": entry.error,
         }
-        for entry in entries.only("pk", "status", "bytes_expected", "bytes_received", "error")
+        for entry in entries.distinct().only("pk", "status", "bytes_expected", "bytes_received", "error")
     })
 
 
 @require_GET
 @entry_view("can_view")
 def entry_detail(request, entry, access):
+    return entry_page(request, entry, access)
+
+
+def entry_page(request, entry, access, *, status=200, **bound_forms):
+    """The entry page; an action whose form was refused shows it again here with its errors."""
     publications = entry.publications.select_related("category__parent")
     context = {
         "entry": entry,
@@ -109,13 +140,14 @@ def entry_detail(request, entry, access):
         context["publish_form"] = PublishForm()
     if access.can_edit:
         context["caption_form"] = CaptionForm()
-    return render(request, "mediaspace/entry_detail.html", context)
+    context.update(bound_forms)
+    return render(request, "mediaspace/entry_detail.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @entry_view("can_edit")
 def entry_edit(request, entry, access):
-    form = EntryForm(request.POST or None, instance=entry)
+    form = EntryForm(request.POST if request.method == "POST" else None, instance=entry)
     if request.method == "POST" and form.is_valid():
         services.entry_update(entry=entry, **{name: form.cleaned_data[name] for name in form.fields})
         messages.success(request, _("Saved."))
@@ -148,23 +180,24 @@ def entry_media(request, entry, access):
 def caption_file(request, pk):
     track = get_object_or_404(CaptionTrack.objects.select_related("entry"), pk=pk)
     if not EntryAccess(request.user, track.entry).can_view:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
         return forbidden(request, _(DENIED["can_view"]))
     return serve_file(request, track.file, content_type="text/vtt; charset=utf-8")
 
 
-@require_POST
+@post_only
 @entry_view("can_edit")
 def caption_add(request, entry, access):
     form = CaptionForm(request.POST, request.FILES)
-    if form.is_valid():
-        services.caption_add(entry=entry, **form.caption_values())
-        messages.success(request, _("Caption track added."))
-    else:
-        messages.error(request, _("The caption track was not added: %(why)s") % {"why": _form_errors(form)})
+    if not form.is_valid():
+        return refused(request, entry, access, _("The caption track was not added."), caption_form=form)
+    services.caption_add(entry=entry, **form.caption_values())
+    messages.success(request, _("Caption track added."))
     return redirect(entry)
 
 
-@require_POST
+@post_only
 @entry_view("can_edit")
 def caption_remove(request, entry, access, track_pk):
     services.caption_delete(track=get_object_or_404(CaptionTrack, pk=track_pk, entry=entry))
@@ -172,21 +205,20 @@ def caption_remove(request, entry, access, track_pk):
     return redirect(entry)
 
 
-@require_POST
+@post_only
 @entry_view("can_manage_collaborators")
 def collaborator_add(request, entry, access):
     form = CollaboratorForm(request.POST, entry=entry)
-    if form.is_valid():
-        data = form.cleaned_data
-        services.collaborator_grant(entry=entry, user=data["user"], co_viewer=data["is_co_viewer"],
-                                    co_editor=data["is_co_editor"], co_publisher=data["is_co_publisher"])
-        messages.success(request, _("%(user)s is now a collaborator.") % {"user": data["user"]})
-    else:
-        messages.error(request, _("No collaborator was added: %(why)s") % {"why": _form_errors(form)})
+    if not form.is_valid():
+        return refused(request, entry, access, _("No collaborator was added."), collaborator_form=form)
+    data = form.cleaned_data
+    services.collaborator_grant(entry=entry, user=data["user"], co_viewer=data["is_co_viewer"],
+                                co_editor=data["is_co_editor"], co_publisher=data["is_co_publisher"])
+    messages.success(request, _("%(user)s is now a collaborator.") % {"user": data["user"]})
     return redirect(entry)
 
 
-@require_POST
+@post_only
 @entry_view("can_manage_collaborators")
 def collaborator_remove(request, entry, access, collaborator_pk):
     services.collaborator_remove(collaborator=get_object_or_404(Collaborator, pk=collaborator_pk, entry=entry))
@@ -194,13 +226,12 @@ def collaborator_remove(request, entry, access, collaborator_pk):
     return redirect(entry)
 
 
-@require_POST
+@post_only
 @entry_view("can_publish")
 def publish(request, entry, access):
     form = PublishForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Not published: %(why)s") % {"why": _form_errors(form)})
-        return redirect(entry)
+        return refused(request, entry, access, _("The entry was not published."), publish_form=form)
     publication = services.entry_publish(entry=entry, category=form.cleaned_data["category"], user=request.user)
     if publication.status == Publication.Status.APPROVED:
         messages.success(request, _("Published to %(category)s.") % {"category": publication.category})
@@ -210,11 +241,13 @@ def publish(request, entry, access):
     return redirect(entry)
 
 
-@require_POST
+@post_only
 @entry_view("can_publish")
 def unpublish(request, entry, access, category_pk):
-    services.entry_unpublish(entry=entry, category=get_object_or_404(Category, pk=category_pk))
-    messages.success(request, _("Removed from the category."))
+    if services.entry_unpublish(entry=entry, category=get_object_or_404(Category, pk=category_pk)):
+        messages.success(request, _("Removed from the category."))
+    else:
+        messages.info(request, _("The entry was not in that category."))
     return redirect(entry)
 
 
@@ -235,7 +268,7 @@ def category_list(request):
 @require_GET
 def category_detail(request, pk):
     category = get_object_or_404(Category, pk=pk)
-    query = request.GET.get("q", "")[:200]
+    query = search_text(request)
     entries = (
         MediaEntry.objects.filter(
             status=MediaEntry.Status.READY,
@@ -302,5 +335,7 @@ def _upload(request, size_limit):
     return redirect(entry)
 
 
-def _form_errors(form):
-    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+def refused(request, entry, access, summary, **bound_forms):
+    """400: the entry page again, with the refused form showing its errors; nothing was changed."""
+    messages.error(request, summary)
+    return entry_page(request, entry, access, status=400, **bound_forms)

@@ -1,8 +1,8 @@
 // Keeps the status and progress of entries that are still importing up to date.
 (function () {
   const nodes = () => Array.from(document.querySelectorAll("[data-entry]")).filter(
-    (node) => ["pending", "importing"].includes(node.dataset.status || node.className.match(/status-(\w+)/)?.[1]));
-  const statusUrl = document.getElementById("entries")?.dataset.statusUrl || "/my-media/status/";
+    (node) => ["pending", "importing"].includes(node.dataset.status));
+  const statusUrl = document.querySelector("[data-status-url]").dataset.statusUrl;
   async function refresh() {
     const waiting = nodes();
     if (!waiting.length) return;
