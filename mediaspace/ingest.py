@@ -5,7 +5,6 @@ stays flat whatever the size); (source, reference id) identifies the entry, so a
 second one; a worker holds an import by reporting progress, so a dead worker's import can be taken
 over; a failed import leaves the entry `failed` with the reason and no file behind.
 """
-import io
 import logging
 import os
 import posixpath
@@ -31,33 +30,32 @@ class IngestAborted(Exception):
     """The import was taken over by another worker, or the entry was deleted meanwhile."""
 
 
-class _ChunkReader(io.RawIOBase):
-    """A file-like reader over an iterator of byte chunks (for example `requests`' iter_content)."""
+class _ChunkReader:
+    """read() over an iterator of byte chunks (for example `requests`' iter_content), handing whole
+    chunks on without copying them when the reader asks for at least a chunk."""
 
     def __init__(self, chunks):
         self._chunks = iter(chunks)
         self._pending = b""
 
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
+    def read(self, size=-1):
         while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+            self._pending = next(self._chunks, None)
+            if self._pending is None:
+                self._pending = b""
+                return b""
+        if size is None or size < 0 or size >= len(self._pending):
+            data, self._pending = self._pending, b""
+        else:
+            data, self._pending = self._pending[:size], self._pending[size:]
+        return data
 
 
 class _ProgressReader:
     """Reads the source for storage, counting bytes, keeping the head and reporting progress."""
 
     def __init__(self, source, entry):
-        self._read = source.read if hasattr(source, "read") else io.BufferedReader(_ChunkReader(source)).read
+        self._read = (source if hasattr(source, "read") else _ChunkReader(source)).read
         self._entry = entry
         self._last_report = time.monotonic()
         self.count = 0

@@ -1,12 +1,16 @@
+import functools
 import io
 import itertools
 
 import pytest
 from django.contrib.auth import get_user_model
 
+from integrations.graph import GraphClient
+from integrations.teams import connection
 from mediaspace.ingest import entry_ingest
 from mediaspace.models import MediaEntry, UserRole
 from mediaspace.roles import Role
+from tests.microsoft import GRAPH_URL, LOGIN_URL
 
 # The smallest bytes `sniff` recognises as each kind; enough for permission and flow tests.
 WEBM_HEAD = b"\x1aE\xdf\xa3" + b"\x00" * 60
@@ -61,3 +65,20 @@ def client_for(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """What the Graph clients of the Teams integration would have slept; nothing really sleeps."""
+    slept = []
+    monkeypatch.setattr(connection, "GraphClient", functools.partial(GraphClient, sleep=slept.append))
+    return slept
+
+
+@pytest.fixture
+def microsoft_endpoints(settings, monkeypatch, sleeps):
+    """Microsoft at the fake addresses that `responses` answers, with no token kept from another test
+    (primary keys repeat between tests, and the integration keeps one token provider per key)."""
+    settings.MICROSOFT_LOGIN_URL = LOGIN_URL
+    settings.MICROSOFT_GRAPH_URL = GRAPH_URL
+    monkeypatch.setattr(connection, "_providers", {})

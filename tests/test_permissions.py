@@ -386,7 +386,7 @@ def test_shared_tab_lists_entries_shared_with_the_user(world, client_for, relati
 
 @pytest.mark.parametrize("role", SIGNED_IN, ids=lambda r: r.value)
 def test_category_page_lists_a_published_entry_for_every_role(world, client_for, make_user, role):
-    w = world("published", Role.ADMIN)
+    world("published", Role.ADMIN)  # publishes the matrix entry in "Shown"
     shown = Category.objects.get(name="Shown")
     page = text(client_for(make_user(role=role)).get(reverse("mediaspace:category", args=[shown.pk])))
     assert "The matrix entry" in page

@@ -6,7 +6,6 @@ actions (edit, update application (client) secret, enable / disable, test connec
 their guards, for each staff permission level, and the secret never shown, stored in clear or logged.
 Microsoft is faked with `responses` (see tests/test_teams_diagnosis.py for the answers).
 """
-import functools
 import html
 import logging
 import re
@@ -24,11 +23,10 @@ from django.db import connection as db_connection
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.graph import GraphClient
 from integrations.models import IntegrationGroup, TeamsIntegration
 from integrations.teams import connection
 from mediaspace.models import Category
-from tests.microsoft import CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, load
+from tests.microsoft import CLIENT_ID, TENANT_ID, load
 from tests.test_teams_diagnosis import (
     CONTENT_URL,
     NO_RECORDINGS_PAGE,
@@ -67,26 +65,10 @@ def url(name, *args):
     return reverse(f"admin:integrations_teamsintegration_{name}", args=args)
 
 
+pytestmark = pytest.mark.usefixtures("microsoft_endpoints")
+
+
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def microsoft_urls(settings):
-    settings.MICROSOFT_LOGIN_URL = LOGIN_URL
-    settings.MICROSOFT_GRAPH_URL = GRAPH_URL
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_providers(monkeypatch):
-    monkeypatch.setattr(connection, "_providers", {})
-
-
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch):
-    # The admin's checks build their GraphClient inside test_connection; never really sleep.
-    slept = []
-    monkeypatch.setattr(connection, "GraphClient", functools.partial(GraphClient, sleep=slept.append))
-    return slept
 
 
 @pytest.fixture(autouse=True)
@@ -505,8 +487,8 @@ def test_users_permission_offers_only_none_co_viewers_and_co_publishers(admin, i
 
 def test_list_shows_name_dates_status_and_the_error_marker(admin, make_integration):
     healthy = make_integration(name="Healthy tenant")
-    failing = make_integration(name="Failing tenant", enabled=True, last_error=SEED_POLICY_MISSING,
-                               last_error_at=timezone.now())
+    make_integration(name="Failing tenant", enabled=True, last_error=SEED_POLICY_MISSING,
+                     last_error_at=timezone.now())
 
     response = admin.get(url("changelist"))
 

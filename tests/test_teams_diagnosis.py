@@ -7,7 +7,6 @@ calls ``integrations.teams.connection.test_connection``). It then checks the adm
 word for word (the seed's wording where the seed has one), the list marker (``last_error`` /
 ``last_error_at``) and that the next successful test clears it.
 """
-import functools
 import json
 import re
 from pathlib import Path
@@ -18,7 +17,6 @@ import requests
 import responses
 
 from integrations import services
-from integrations.graph import GraphClient
 from integrations.models import TeamsIntegration
 from integrations.teams import connection, diagnosis
 from tests.microsoft import (
@@ -136,30 +134,10 @@ BLOCKED_BY_CONDITIONAL_ACCESS = {
 }
 
 
+pytestmark = pytest.mark.usefixtures("microsoft_endpoints")
+
+
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def microsoft_urls(settings):
-    settings.MICROSOFT_LOGIN_URL = LOGIN_URL
-    settings.MICROSOFT_GRAPH_URL = GRAPH_URL
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_providers(monkeypatch):
-    # connection keeps one token provider (and its msal token cache) per integration in the process;
-    # primary keys are reused between tests, so start every test without them.
-    monkeypatch.setattr(connection, "_providers", {})
-
-
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch):
-    """What the Graph client would have slept. test_connection builds its own GraphClient, and
-    integration_check cannot hand it one; GraphClient's `sleep=time.sleep` default is bound when the
-    class is defined, so patching time.sleep does not reach it: replace the class connection uses."""
-    slept = []
-    monkeypatch.setattr(connection, "GraphClient", functools.partial(GraphClient, sleep=slept.append))
-    return slept
 
 
 @pytest.fixture

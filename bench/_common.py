@@ -1,0 +1,99 @@
+"""Shared helpers of the benchmarks: a throwaway portal, `measure()` and peak memory.
+
+`setup()` points Django at a fresh SQLite database and MEDIA_ROOT in a temporary folder (removed at
+exit), so the developer's var/ is never touched, then migrates it. The benchmarks are scripts, not
+tests: run them with `.venv/bin/python bench/<name>.py` from the repository root.
+"""
+import atexit
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+def setup(prefix="mediaspace-bench-"):
+    """Configure and start Django on a throwaway database; returns the temporary folder (a Path).
+
+    Environment variables win over the repository's .env (django-environ does not overwrite them), so
+    SECRET_KEY and FIELD_ENCRYPTION_KEY still come from .env while the database and media do not.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    (workdir / "media").mkdir()
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mediaspace.settings"
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["MEDIA_ROOT"] = str(workdir / "media")
+    os.environ["DEBUG"] = "False"
+    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    return workdir
+
+
+def memory_kib():
+    """(current RSS, RSS high-water mark) of this process in KiB.
+
+    From /proc/self/status (VmRSS, VmHWM); where there is no /proc, both are getrusage's ru_maxrss.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+    except (OSError, KeyError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak, peak
+
+
+def reset_peak() -> bool:
+    """Set the RSS high-water mark back to the current RSS (Linux ≥ 4.0); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure(step):
+    """Run `step()` once; returns (seconds, peak RSS growth in MiB, what step returned).
+
+    The growth is the high-water mark after the step minus the RSS before it. The mark is reset first,
+    so memory used by earlier work does not count; where it cannot be reset the figure can only be too
+    high, never too low.
+    """
+    reset_peak()
+    rss_before, _peak = memory_kib()
+    start = time.perf_counter()
+    result = step()
+    seconds = time.perf_counter() - start
+    _rss, peak_after = memory_kib()
+    return seconds, max(peak_after - rss_before, 0) / 1024, result
+
+
+def median_seconds(step, repeat):
+    """The median wall time of `repeat` calls of `step()`."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def verdict(ok: bool, text: str) -> bool:
+    print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    return ok

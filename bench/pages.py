@@ -1,0 +1,143 @@
+"""Pages benchmark: My Media and a category page with many entries; prints SQL queries and median time per page.
+
+    .venv/bin/python bench/pages.py [--sizes 100,10000] [--requests 20] [--show-queries]
+
+For each size, one user owns that many ready entries (no files), all published to one category. Each
+page is requested by the Django test client signed in as that user. Targets: the number of queries of
+every page is the same for every size (constant) and at most 10. See bench/README.md.
+"""
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import setup, verdict  # noqa: E402
+
+MAX_QUERIES = 10
+TAGS = ["physics", "chemistry", "biology", "history", "music", "art", "law", "economics", "sport", "news"]
+SEARCH = TAGS[0]  # a tag one entry in ten has, so a search has many pages of results at full size
+
+
+def create_entries(size):
+    """A user owning `size` ready entries, all published (approved) to one category of their own."""
+    from django.contrib.auth import get_user_model
+
+    from mediaspace.models import Category, MediaEntry, Publication, UserRole
+    from mediaspace.roles import Role
+
+    user = get_user_model().objects.create_user(f"owner{size}", password=uuid.uuid4().hex)
+    UserRole.objects.update_or_create(user=user, defaults={"role": Role.PRIVATE_ONLY})
+    category = Category.objects.create(name=f"Category with {size} entries")
+    entries = MediaEntry.objects.bulk_create(
+        (
+            MediaEntry(
+                name=f"Lecture {number:05d}", description=f"Recording {number} of the series.",
+                tags=f"{TAGS[number % len(TAGS)]}, lecture", owner=user, status=MediaEntry.Status.READY,
+                content_type="video/webm", size=1_000_000 + number,
+            )
+            for number in range(size)
+        ),
+        batch_size=1000,
+    )
+    Publication.objects.bulk_create(
+        (
+            Publication(category=category, entry=entry, status=Publication.Status.APPROVED, published_by=user)
+            for entry in entries
+        ),
+        batch_size=1000,
+    )
+    return user, category
+
+
+def pages_for(size, category):
+    """(label, url, entry cards expected on the page) of each page measured."""
+    from django.urls import reverse
+
+    from mediaspace.conf import setting
+
+    page_size = setting("MEDIASPACE_PAGE_SIZE")
+    middle = max(1, -(-size // page_size) // 2)
+    found = sum(1 for number in range(size) if number % len(TAGS) == 0)
+    my_media, category_url = reverse("mediaspace:my_media"), reverse("mediaspace:category", args=[category.pk])
+
+    def cards(total, page):
+        return max(0, min(page_size, total - (page - 1) * page_size))
+
+    return [
+        ("My Media, page 1", my_media, cards(size, 1)),
+        (f"My Media, middle page ({middle})", f"{my_media}?page={middle}", cards(size, middle)),
+        (f"My Media, search '{SEARCH}'", f"{my_media}?q={SEARCH}", cards(found, 1)),
+        ("category, page 1", category_url, cards(size, 1)),
+        (f"category, middle page ({middle})", f"{category_url}?page={middle}", cards(size, middle)),
+    ]
+
+
+def measure_page(client, url, cards, requests):
+    """(SQL queries run by one request, median seconds of `requests` requests, the queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm-up: templates compiled and cached, as on a running server
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    sql = [query["sql"] for query in queries.captured_queries]  # now: each request clears the query log
+    if response.status_code != 200 or response.content.count(b'data-entry="') != cards:
+        sys.exit(f"{url}: status {response.status_code}, {response.content.count(b'data-entry=')} entry cards, "
+                 f"expected 200 and {cards}")
+    times = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        client.get(url)
+        times.append(time.perf_counter() - start)
+    return len(sql), statistics.median(times), sql
+
+
+def run(args):
+    workdir = setup()
+    from django.test import Client
+    print(f"pages benchmark: {' and '.join(map(str, args.sizes))} entries, {args.requests} requests per page, "
+          f"in {workdir}")
+    results = {}  # (label without the page number, size) -> (queries, seconds)
+    for size in args.sizes:
+        start = time.perf_counter()
+        user, category = create_entries(size)
+        print(f"created {size} entries and publications in {time.perf_counter() - start:.1f}s")
+        client = Client()
+        client.force_login(user)
+        for label, url, cards in pages_for(size, category):
+            count, seconds, sql = measure_page(client, url, cards, args.requests)
+            results[label.split(" (")[0], size] = (count, seconds)
+            if args.show_queries:
+                print(f"--- {label}, {size} entries: {count} queries")
+                for number, statement in enumerate(sql, 1):
+                    print(f"  {number:2}. {statement}")
+
+    labels = list(dict.fromkeys(label for label, _size in results))
+    print(f"{'page':32}" + "".join(f" {f'queries@{size}':>14}" for size in args.sizes)
+          + "".join(f" {f'median ms@{size}':>16}" for size in args.sizes))
+    for label in labels:
+        print(f"{label:32}" + "".join(f" {results[label, size][0]:14d}" for size in args.sizes)
+              + "".join(f" {results[label, size][1] * 1000:16.1f}" for size in args.sizes))
+
+    varying = [label for label in labels if len({results[label, size][0] for size in args.sizes}) > 1]
+    most = max(count for count, _seconds in results.values())
+    ok = verdict(not varying, "queries constant across sizes" + (f": they vary on {', '.join(varying)}" if varying
+                                                                 else f" ({', '.join(map(str, args.sizes))})"))
+    ok &= verdict(most <= MAX_QUERIES, f"queries at most {MAX_QUERIES} per page: the most on any page is {most}")
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=lambda text: [int(part) for part in text.split(",")], default=[100, 10_000],
+                        help="entries per user and category, comma-separated (default 100,10000)")
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per page (default 20)")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of every page")
+    sys.exit(0 if run(parser.parse_args()) else 1)
+
+
+if __name__ == "__main__":
+    main()
