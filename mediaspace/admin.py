@@ -166,3 +166,20 @@ class ModuleAdmin(admin.ModelAdmin):
 class UploadModuleAdmin(ModuleAdmin):
     fieldsets = [(None, {"fields": ["enabled", "allowed_roles", "max_size_mb"]}),
                  (_("allowedMediaTypes"), {"fields": ["allow_video", "allow_audio", "allow_image"]})]
+
+
+@admin.register(CaptionTrack)
+class CaptionTrackAdmin(admin.ModelAdmin):
+    list_display = ["label", "language", "entry", "reference_id", "created"]
+    list_filter = ["language"]
+    search_fields = ["label", "entry__name", "reference_id"]
+    autocomplete_fields = ["entry"]
+    list_select_related = ["entry"]
+    readonly_fields = ["created"]
+
+    def delete_model(self, request, track):
+        services.caption_delete(track=track)
+
+    def delete_queryset(self, request, queryset):
+        for track in queryset:
+            services.caption_delete(track=track)

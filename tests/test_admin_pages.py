@@ -1,0 +1,51 @@
+"""Every admin page of the portal's models opens for a superuser, with data in it."""
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from integrations.models import TeamsIntegration
+from mediaspace.models import CaptionTrack, Category, Collaborator, Publication, UploadModule, UserRole
+from mediaspace.services import caption_add, collaborator_grant, entry_publish
+from tests.microsoft import CLIENT_ID, TENANT_ID
+
+OUR_APPS = {"mediaspace", "integrations", "onedrive"}
+
+
+@pytest.fixture
+def portal_data(make_user, make_entry):
+    owner = make_user(username="owner")
+    entry = make_entry(owner)
+    category = Category.objects.create(name="Lectures")
+    entry_publish(entry=entry, category=category, user=owner)
+    collaborator_grant(entry=entry, user=make_user(), co_viewer=True)
+    caption_add(entry=entry, label="English", language="en", content=b"WEBVTT\n\n00:00.000 --> 00:01.000\nHi\n")
+    TeamsIntegration.objects.create(name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID, client_secret="x" * 40)
+    UploadModule.load()
+    return entry
+
+
+def admin_pages():
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label in OUR_APPS or model._meta.model_name == "user":
+            yield model, model_admin
+
+
+@pytest.mark.parametrize("model", [model for model, _admin in admin_pages()], ids=lambda m: m._meta.label)
+def test_changelist_add_and_change_pages_open(client_for, make_user, portal_data, model):
+    client = client_for(make_user(is_staff=True, is_superuser=True))
+    info = model._meta.app_label, model._meta.model_name
+    assert client.get(reverse("admin:%s_%s_changelist" % info), follow=True).status_code == 200
+    add = client.get(reverse("admin:%s_%s_add" % info))
+    assert add.status_code == (403 if model is UploadModule else 200)  # a module is one row: no adding
+    instance = model._default_manager.first()
+    assert instance is not None, f"no {model._meta.label} to open"
+    change = client.get(reverse("admin:%s_%s_change" % info, args=[instance.pk]))
+    assert change.status_code == 200
+    history = client.get(reverse("admin:%s_%s_history" % info, args=[instance.pk]))
+    assert history.status_code == 200
+
+
+def test_every_portal_model_is_registered():
+    registered = {model for model, _admin in admin_pages()}
+    for model in (UserRole, CaptionTrack, Category, Collaborator, Publication, UploadModule, TeamsIntegration):
+        assert model in registered
