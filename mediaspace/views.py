@@ -4,20 +4,17 @@ from functools import wraps
 from pathlib import PurePath
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
-from .captions import CaptionError
 from .conf import setting
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
