@@ -1,0 +1,111 @@
+"""In a real browser (Debian's Chromium driven by Playwright): sign in, upload, watch with captions, seek."""
+import os
+from pathlib import Path
+
+import pytest
+
+from mediaspace.models import MediaEntry, UploadModule
+from mediaspace.roles import Role
+
+MEDIA = Path(__file__).parent / "fixtures" / "media"
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls around it are ordinary.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, live_server, user):
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill("pw-for-tests-1")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/my-media/")
+
+
+def test_upload_a_video_with_captions_then_watch_and_seek(page, live_server, make_user, tmp_path):
+    user = make_user(role=Role.PRIVATE_ONLY, username="lecturer")
+    media_responses = []
+    page.on("response", lambda response: media_responses.append(response) if "/file/" in response.url else None)
+
+    sign_in(page, live_server, user)
+    page.get_by_text("Add new").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Upload media").click()
+    page.get_by_label("Media file").set_input_files(MEDIA / "clip.webm")
+    page.get_by_label("Name").fill("Test pattern")
+    page.get_by_label("Caption file (.vtt or .srt, optional)").set_input_files(MEDIA / "clip.vtt")
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("video#player")
+
+    entry = MediaEntry.objects.get(owner=user)
+    assert (entry.name, entry.status, entry.content_type) == ("Test pattern", "ready", "video/webm")
+    assert "/media/%d/" % entry.pk in page.url
+
+    video = page.locator("video#player")
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("document.querySelector('video#player').readyState >= 2")
+    assert video.evaluate("v => v.duration") == pytest.approx(4, abs=0.3)
+
+    # Captions are on: the default track shows, and it has the file's three cues.
+    track = "document.querySelector('video#player').textTracks[0]"
+    page.wait_for_function(f"{track}.cues && {track}.cues.length === 3")
+    assert page.evaluate(f"{track}.mode") == "showing"
+
+    # Seek into the second cue: the player lands there and shows that caption.
+    video.evaluate("v => { v.pause(); v.currentTime = 2.0; }")
+    page.wait_for_function("!document.querySelector('video#player').seeking")
+    assert video.evaluate("v => v.currentTime") == pytest.approx(2.0, abs=0.1)
+    page.wait_for_function(f"{track}.activeCues.length === 1")
+    assert page.evaluate(f"{track}.activeCues[0].text") == "Second caption: halfway through."
+
+    # The browser fetched the media with Range requests, and the server answered them partially.
+    partial = [response for response in media_responses if response.status == 206]
+    assert partial, [response.status for response in media_responses]
+    assert partial[0].headers["content-range"].startswith("bytes ")
+    assert partial[0].headers["content-range"].endswith(f"/{entry.size}")
+
+    page.screenshot(path=tmp_path / "entry.png", full_page=True)
+    assert (tmp_path / "entry.png").stat().st_size > 0
+
+
+def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_server, make_user, tmp_path):
+    module = UploadModule.load()
+    module.max_size_mb = 1
+    module.save()
+    big = tmp_path / "big.webm"
+    big.write_bytes((MEDIA / "clip.webm").read_bytes()[:4096] + b"\0" * (2 * 1024 * 1024))
+    requests_sent = []
+    page.on("request", lambda request: requests_sent.append(request) if request.method == "POST" else None)
+
+    sign_in(page, live_server, make_user(role=Role.PRIVATE_ONLY))
+    page.goto(f"{live_server.url}/upload/")
+    page.get_by_label("Media file").set_input_files(big)
+    page.get_by_role("button", name="Upload").click()
+
+    error = page.locator("#upload-client-error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == "The file is larger than the 1 MiB this portal accepts."
+    assert [request for request in requests_sent if "/upload/" in request.url] == []
+    assert not MediaEntry.objects.exists()
