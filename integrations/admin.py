@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.db.models import Count
+from django_q.tasks import async_task
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -11,7 +13,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
 from .forms import SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
-from .models import TeamsIntegration
+from .models import Recording, TeamsIntegration
+from .teams import sync
 from .teams.diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
@@ -43,7 +46,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
     search_fields = ["name", "tenant_id", "client_id"]
     list_filter = ["enabled"]
     autocomplete_fields = ["categories", "default_user"]
-    actions = ["enable_selected", "disable_selected", "test_selected"]
+    actions = ["sync_selected", "enable_selected", "disable_selected", "test_selected"]
 
     class Media:
         css = {"all": ["integrations/admin.css"]}
@@ -132,6 +135,9 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             (reverse("admin:integrations_teamsintegration_toggle", args=[integration.pk]),
              _("Disable") if integration.enabled else _("Enable")),
             (reverse("admin:integrations_teamsintegration_test", args=[integration.pk]), _("Test connection")),
+            (reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]), _("Sync now")),
+            (reverse("admin:integrations_recording_changelist") + f"?integration__id__exact={integration.pk}",
+             _("Recordings")),
             (reverse("admin:integrations_teamsintegration_delete", args=[integration.pk]), _("Delete")),
         ]
         return format_html('<details class="teams-actions"><summary title="{}" aria-label="{}">⋯</summary>'
@@ -153,6 +159,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             path("<int:pk>/secret/", view(self.secret_view), name="integrations_teamsintegration_secret"),
             path("<int:pk>/toggle/", view(self.toggle_view), name="integrations_teamsintegration_toggle"),
             path("<int:pk>/test/", view(self.test_view), name="integrations_teamsintegration_test"),
+            path("<int:pk>/sync/", view(self.sync_view), name="integrations_teamsintegration_sync"),
         ] + super().get_urls()
 
     def _integration_for_change(self, request, pk):
@@ -205,6 +212,24 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         return self._page(request, "test_connection.html", integration, report=report, title=_("Test connection"),
                           last_error=integration.last_error, tip=troubleshooting(message))
 
+    def sync_view(self, request, pk):
+        integration = self._integration_for_change(request, pk)
+        if request.method == "POST":
+            self._sync(request, integration)
+            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
+        return self._page(request, "sync_confirm.html", integration, title=_("Sync now"),
+                          counts=dict(integration.recordings.values_list("state").annotate(n=Count("pk"))))
+
+    def _sync(self, request, integration):
+        if not integration.enabled:
+            self.message_user(request, _("%(name)s is disabled: enable it to sync.") % {"name": integration},
+                              messages.ERROR)
+            return
+        async_task("integrations.tasks.sync_integration", integration.pk, task_name=f"teams-sync-{integration.pk}")
+        self.log_change(request, integration, _("Sync now"))
+        self.message_user(request, _("A sync of %(name)s is queued; new recordings appear in its Recordings "
+                                     "list.") % {"name": integration}, messages.SUCCESS)
+
     def _toggle(self, request, integration, *, enable):
         if not enable:
             services.integration_disable(integration=integration)
@@ -230,6 +255,11 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             self.message_user(request, report.problem.message, messages.ERROR)
 
     # -- bulk actions --------------------------------------------------------------------------
+
+    @admin.action(description=_("Sync now"), permissions=["change"])
+    def sync_selected(self, request, queryset):
+        for integration in queryset:
+            self._sync(request, integration)
 
     @admin.action(description=_("Enable selected integrations"), permissions=["change"])
     def enable_selected(self, request, queryset):
@@ -265,3 +295,40 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+
+@admin.register(Recording)
+class RecordingAdmin(admin.ModelAdmin):
+    """The ledger: every Microsoft recording of every integration, with its state and reason."""
+
+    list_display = ["__str__", "integration", "recorded_at", "state", "attempts", "next_attempt_at", "entry_link",
+                    "short_reason"]
+    list_filter = ["state", "integration", "transcript_done"]
+    search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
+    list_select_related = ["integration", "entry"]
+    date_hierarchy = "recorded_at"
+    actions = ["retry_selected"]
+    readonly_fields = [field.name for field in Recording._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("media entry"))
+    def entry_link(self, recording):
+        if recording.entry is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:mediaspace_mediaentry_change",
+                                                          args=[recording.entry_id]), recording.entry.name)
+
+    @admin.display(description=_("reason"))
+    def short_reason(self, recording):
+        last = recording.reason.strip().splitlines()[-1] if recording.reason.strip() else ""
+        return format_html('<span title="{}">{}</span>', recording.reason, last[:120])
+
+    @admin.action(description=_("Retry the selected failed recordings"), permissions=["change"])
+    def retry_selected(self, request, queryset):
+        retried = sync.retry(queryset)
+        for integration_id in queryset.values_list("integration", flat=True).distinct():
+            async_task("integrations.tasks.sync_integration", integration_id)
+        self.message_user(request, _("%(count)d recording(s) will be tried again now.") % {"count": retried},
+                          messages.SUCCESS)

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from encrypted_model_fields.fields import EncryptedCharField
 
+from mediaspace.conf import setting
+
 from .validators import validate_guid
 
 SECRET_EXPIRY_WARNING_DAYS = 30
@@ -124,6 +126,10 @@ class TeamsIntegration(models.Model):
     last_error = models.TextField(_("Last error"), blank=True)
     last_error_at = models.DateTimeField(_("Last error at"), null=True, blank=True)
     last_success_at = models.DateTimeField(_("Last successful contact"), null=True, blank=True)
+    synced_until = models.DateTimeField(
+        _("Recordings discovered up to"), null=True, blank=True,
+        help_text=_("The next sync asks Microsoft for recordings from a little before this time."))
+    sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TeamsIntegrationQuerySet.as_manager()
 
@@ -164,3 +170,74 @@ class IntegrationGroup(models.Model):
 
     def __str__(self):
         return self.display_name or self.group_id
+
+
+class RecordingQuerySet(models.QuerySet):
+    def claimable(self, now=None):
+        """Recordings a worker may take up now: new ones, failed ones whose wait is over and whose tries are
+        not used up, and downloads whose worker has gone quiet (killed or restarted)."""
+        now = now or timezone.now()
+        quiet = now - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
+        return self.filter(
+            models.Q(state=Recording.State.DISCOVERED)
+            | models.Q(state=Recording.State.FAILED, next_attempt_at__lte=now, attempts__lt=Recording.MAX_ATTEMPTS)
+            | models.Q(state=Recording.State.DOWNLOADING, lease_until__lt=now)
+            & (models.Q(entry__isnull=True) | models.Q(entry__heartbeat_at__isnull=True)
+               | models.Q(entry__heartbeat_at__lt=quiet))
+        )
+
+    def due(self, now=None):
+        """Claimable, and not queued within the last few minutes."""
+        now = now or timezone.now()
+        return self.claimable(now).filter(models.Q(queued_until__isnull=True) | models.Q(queued_until__lt=now))
+
+
+class Recording(models.Model):
+    """The ledger: one row per Microsoft recording of an integration. This row makes 'exactly once' true."""
+
+    MAX_ATTEMPTS = 6
+
+    class State(models.TextChoices):
+        DISCOVERED = "discovered", _("Discovered")
+        DOWNLOADING = "downloading", _("Downloading")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    integration = models.ForeignKey(TeamsIntegration, on_delete=models.CASCADE, related_name="recordings")
+    recording_id = models.CharField(_("recording id"), max_length=512)
+    meeting_id = models.CharField(_("meeting id"), max_length=512)
+    organizer_id = models.CharField(_("organizer (Azure user id)"), max_length=64)
+    organizer_upn = models.CharField(_("organizer (UPN)"), max_length=256, blank=True)
+    organizer_name = models.CharField(_("organizer"), max_length=256, blank=True)
+    organizer_mail = models.CharField(_("organizer e-mail"), max_length=256, blank=True)
+    content_url = models.URLField(_("content URL"), max_length=2048, blank=True)
+    content_correlation_id = models.CharField(max_length=256, blank=True, editable=False,
+                                              help_text=_("Links the recording with its transcript."))
+    recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DISCOVERED)
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Why it failed or was skipped; how the owner "
+                                                                    "was chosen."))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("worker holds it until"), null=True, blank=True)
+    queued_until = models.DateTimeField(_("queued until"), null=True, blank=True,
+                                        help_text=_("A queued recording is not queued again before this."))
+    transcript_done = models.BooleanField(_("transcript attached"), default=False)
+    entry = models.ForeignKey("mediaspace.MediaEntry", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("media entry"))
+    discovered = models.DateTimeField(_("discovered"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = RecordingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("recording")
+        verbose_name_plural = _("recordings")
+        ordering = ["-recorded_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["integration", "recording_id"], name="recording_unique")]
+        indexes = [models.Index(fields=["integration", "state"])]
+
+    def __str__(self):
+        return f"{self.organizer_upn or self.organizer_id} {self.recorded_at:%Y-%m-%d %H:%M}" if self.recorded_at \
+            else self.recording_id

@@ -34,10 +34,13 @@ def entry_delete(*, entry):
 
 
 @transaction.atomic
-def entry_publish(*, entry, category, user) -> Publication:
+def entry_publish(*, entry, category, user, by_administrator=False) -> Publication:
     """Publish to a category: at once, or pending approval when the category is moderated and the
-    publisher is below unmoderatedAdminRole. Publishing again after a rejection asks again."""
-    direct = not category.moderated or has_role(user, Role.UNMODERATED_ADMIN)
+    publisher is below unmoderatedAdminRole. Publishing again after a rejection asks again.
+
+    `by_administrator`: the publication follows an administrator's own configuration (an integration's
+    "Publish to categories"), so it needs no approval."""
+    direct = by_administrator or not category.moderated or has_role(user, Role.UNMODERATED_ADMIN)
     status = Publication.Status.APPROVED if direct else Publication.Status.PENDING
     publication, created = Publication.objects.select_for_update().get_or_create(
         category=category, entry=entry, defaults={"status": status, "published_by": user}

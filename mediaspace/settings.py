@@ -114,6 +114,9 @@ Q_CLUSTER = {
     "save_limit": 1000,
 }
 
+# Minutes between two rounds of the Teams recordings sync (read when the schedule is created).
+TEAMS_SYNC_MINUTES = env.int("TEAMS_SYNC_MINUTES", default=5)
+
 # Microsoft endpoints are settings, so national clouds and local test servers work.
 MICROSOFT_LOGIN_URL = env.str("MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com")
 MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", default="https://graph.microsoft.com")

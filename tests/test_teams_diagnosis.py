@@ -610,3 +610,25 @@ def test_one_token_serves_every_graph_call_of_a_test(integration):
     for call in responses.calls:
         if call.request.url.startswith(GRAPH_URL):
             assert call.request.headers["Authorization"] == f"Bearer {token_body(SEED_ROLES)['access_token']}"
+
+
+@responses.activate
+@pytest.mark.parametrize("policy", ["opt_in", "opt_out"])
+def test_group_policies_need_the_group_member_permission(make_integration, policy):
+    integration = make_integration(upload_policy=policy)
+    fake_sign_in(roles=SEED_ROLES)
+
+    report = check(integration)
+
+    assert report.problem.message == ("The provided application credentials are missing the "
+                                      "'GroupMember.Read.All' permission.")
+
+
+@responses.activate
+def test_a_broader_group_permission_is_enough_for_group_policies(make_integration):
+    integration = make_integration(upload_policy="opt_in")
+    fake_sign_in(roles=[*SEED_ROLES, "Group.Read.All"])
+
+    report = check(integration)
+
+    assert not (report.problem and "GroupMember.Read.All" in report.problem.message)

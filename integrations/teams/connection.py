@@ -32,11 +32,14 @@ def graph_for(integration, **options) -> GraphClient:
 
 
 def required_permissions(integration):
-    """The application permissions of the seed's Step 1, in the seed's order."""
+    """The application permissions of the seed's Step 1, in the seed's order, and the one that opt-in and
+    opt-out groups need to read their members."""
     permissions = [diagnosis.RECORDING_PERMISSION, diagnosis.MEETINGS_PERMISSION]
     if integration.transcription:
         permissions.append(diagnosis.TRANSCRIPT_PERMISSION)
     permissions.append(diagnosis.USERS_PERMISSION)
+    if integration.upload_policy != integration.UploadPolicy.ALL:
+        permissions.append(diagnosis.GROUPS_PERMISSION)  # beyond the seed's four: group members
     return permissions
 
 
@@ -45,6 +48,8 @@ INCLUDED_IN = {
     diagnosis.MEETINGS_PERMISSION: {"OnlineMeetings.ReadWrite.All"},
     diagnosis.USERS_PERMISSION: {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
                                  "Directory.ReadWrite.All"},
+    diagnosis.GROUPS_PERMISSION: {"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+                                  "Directory.ReadWrite.All"},
 }
 
 

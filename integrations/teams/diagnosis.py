@@ -10,6 +10,7 @@ RECORDING_PERMISSION = "OnlineMeetingRecording.Read.All"
 TRANSCRIPT_PERMISSION = "OnlineMeetingTranscript.Read.All"
 MEETINGS_PERMISSION = "OnlineMeetings.Read.All"
 USERS_PERMISSION = "User.ReadBasic.All"
+GROUPS_PERMISSION = "GroupMember.Read.All"
 
 POLICY_MISSING = "Application policy is missing for the configured application registration."
 ACCESS_DENIED = "Access to the Microsoft API was denied."

@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.db import migrations
+
+SCHEDULE_NAME = "Teams recordings sync"
+
+
+def create_schedule(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.update_or_create(name=SCHEDULE_NAME, defaults={
+        "func": "integrations.tasks.sync_all",
+        "schedule_type": "I",  # every `minutes`
+        "minutes": getattr(settings, "TEAMS_SYNC_MINUTES", 5),
+        "repeats": -1,
+    })
+
+
+def remove_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(name=SCHEDULE_NAME).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("integrations", "0002_ledger"), ("django_q", "0018_task_success_index")]
+    operations = [migrations.RunPython(create_schedule, remove_schedule)]

@@ -1,0 +1,23 @@
+"""django-q2 tasks: thin wrappers that load by id and call the sync engine."""
+from django_q.tasks import async_task
+
+from .models import TeamsIntegration
+from .teams import sync
+
+
+def sync_all():
+    """The schedule's task: one sync round per enabled integration, each a task of its own."""
+    for integration_id in TeamsIntegration.objects.enabled().values_list("pk", flat=True):
+        async_task("integrations.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
+
+
+def sync_integration(integration_id: int) -> dict:
+    integration = TeamsIntegration.objects.enabled().filter(pk=integration_id).first()
+    if integration is None:
+        return {"skipped": "disabled or deleted"}
+    return sync.run(integration)
+
+
+def ingest_recording(recording_id: int) -> str:
+    recording = sync.ingest(recording_id)
+    return recording.state if recording else "nothing to do"

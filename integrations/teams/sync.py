@@ -1,0 +1,361 @@
+"""The Teams ingestion engine.
+
+`run` is one sync round of an integration: it lists the users in scope and their meeting recordings
+since a little before the last round, writes each new recording once into the ledger (`Recording`),
+and queues the recordings that are due. `ingest` turns one ledger row into a ready media entry with
+its owner, transcript, collaborators and categories. The ledger row, claimed with a conditional
+update, is what makes each recording arrive exactly once whatever retries, restarts or overlapping
+rounds happen.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from integrations.graph import (GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
+                                GraphUnauthorized, GraphUnreachable, TokenError)
+from integrations.models import Recording, TeamsIntegration
+from integrations.services import record_failure, record_success
+from mediaspace.ingest import entry_prepare, entry_receive
+from mediaspace.models import MediaEntry
+from mediaspace.services import caption_add, collaborator_grant, entry_publish
+
+from .connection import all_recordings_path, graph_for
+from .diagnosis import explain
+from .owners import TeamsUser, resolve_owner
+
+logger = logging.getLogger(__name__)
+
+USER_FIELDS = "id,userPrincipalName,displayName,mail"
+BATCH_SIZE = 20  # Graph's JSON batching takes at most 20 requests
+LATE_LISTING = timedelta(hours=24)  # Microsoft may list a recording late: every round looks back this far
+FIRST_ROUND_LOOKBACK = timedelta(days=1)
+QUEUED_GRACE = timedelta(minutes=15)  # a queued recording is not queued again before this
+CLAIM_LEASE = timedelta(minutes=10)  # for the steps before the download, which has its own heartbeat
+RUN_LOCK = timedelta(minutes=30)
+MAX_RESUMES = 5
+TRANSCRIPT_WAIT = timedelta(days=2)  # how long a ready recording's transcript is looked for
+
+PERMISSION_FLAGS = {
+    TeamsIntegration.Permission.NONE: {},
+    TeamsIntegration.Permission.CO_VIEWERS: {"co_viewer": True},
+    TeamsIntegration.Permission.CO_EDITORS: {"co_editor": True},
+    TeamsIntegration.Permission.CO_PUBLISHERS: {"co_publisher": True},
+    TeamsIntegration.Permission.CO_EDITORS_AND_PUBLISHERS: {"co_editor": True, "co_publisher": True},
+}
+ROLE_SETTING = {"coorganizer": "co_organizer_permission", "presenter": "presenter_permission",
+                "producer": "presenter_permission", "attendee": "attendee_permission"}
+
+# Answers that concern the whole integration (credentials, permissions, policy, billing), not one recording.
+INTEGRATION_WIDE = (TokenError, GraphUnauthorized, GraphForbidden, GraphPaymentRequired)
+
+
+def queue_ingest(recording_id):
+    from django_q.tasks import async_task
+
+    async_task("integrations.tasks.ingest_recording", recording_id, task_name=f"teams-recording-{recording_id}")
+
+
+# -- a sync round --------------------------------------------------------------------------------
+
+
+def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=None) -> dict:
+    """One round: discover new recordings, then queue every due one. Rounds of one integration never overlap."""
+    now = timezone.now()
+    locked = TeamsIntegration.objects.filter(pk=integration.pk).filter(
+        Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=now)).update(sync_lock_until=now + RUN_LOCK)
+    if not locked:
+        return {"skipped": "another sync of this integration is running"}
+    try:
+        graph = graph or graph_for(integration)
+        try:
+            discovered = discover(integration, graph, since=since, progress=progress)
+            look_for_late_transcripts(integration, graph)
+        except GraphError as error:
+            problem = explain(error)
+            record_failure(integration, problem.message)
+            return {"problem": problem.message}
+        record_success(integration)
+        return {"discovered": discovered, "queued": queue_due(integration, queue=queue)}
+    finally:
+        TeamsIntegration.objects.filter(pk=integration.pk).update(sync_lock_until=None)
+
+
+def queue_due(integration, *, queue=queue_ingest) -> int:
+    """Queue the integration's due recordings, each at most once per grace period."""
+    now = timezone.now()
+    queued = 0
+    for recording_id in list(integration.recordings.due(now).values_list("pk", flat=True)):
+        taken = Recording.objects.filter(pk=recording_id).due(now).update(queued_until=now + QUEUED_GRACE)
+        if taken:
+            queue(recording_id)
+            queued += 1
+    return queued
+
+
+def discover(integration, graph, *, since=None, progress=None) -> int:
+    """Write the recordings of the users in scope since `since` (or the last round) into the ledger;
+    returns how many were new."""
+    started = timezone.now()
+    window_start = since or (integration.synced_until or started - FIRST_ROUND_LOOKBACK) - LATE_LISTING
+    users = users_in_scope(integration, graph)
+    new = 0
+    for first in range(0, len(users), BATCH_SIZE):
+        chunk = users[first:first + BATCH_SIZE]
+        for user, recordings in zip(chunk, _recordings_of(graph, chunk, window_start)):
+            new += sum(_record(integration, user, recording) for recording in recordings)
+        if progress:
+            progress(min(first + BATCH_SIZE, len(users)), len(users))
+    if since is None:
+        TeamsIntegration.objects.filter(pk=integration.pk).update(synced_until=started)
+        integration.synced_until = started
+    return new
+
+
+def users_in_scope(integration, graph) -> list:
+    """The users whose recordings the upload policy takes: everyone, the opt-in groups' members, or
+    everyone but the opt-out groups' members."""
+    select = {"$select": USER_FIELDS, "$top": "999"}
+    group_ids = list(integration.groups.values_list("group_id", flat=True))
+    if integration.upload_policy == TeamsIntegration.UploadPolicy.OPT_IN:
+        return list(_group_members(graph, group_ids, select).values())
+    users = {user["id"]: TeamsUser.from_graph(user) for user in graph.iter_pages("/users", **select)}
+    if integration.upload_policy == TeamsIntegration.UploadPolicy.OPT_OUT:
+        for user_id in _group_members(graph, group_ids, select):
+            users.pop(user_id, None)
+    return list(users.values())
+
+
+def _group_members(graph, group_ids, select):
+    members = {}
+    for group_id in group_ids:
+        for user in graph.iter_pages(f"/groups/{group_id}/transitiveMembers/microsoft.graph.user", **select):
+            members[user["id"]] = TeamsUser.from_graph(user)
+    return members
+
+
+def _recordings_of(graph, users, window_start):
+    """Each user's recordings since `window_start`, asked for in one JSON batch. A sub-request that did
+    not succeed is asked again on its own, which retries throttling and raises Microsoft's error."""
+    paths = [all_recordings_path(user.id, window_start) for user in users]
+    answers = {answer["id"]: answer for answer in graph.post("/$batch", {"requests": [
+        {"id": str(index), "method": "GET", "url": path} for index, path in enumerate(paths)]}).get("responses", [])}
+    for index, path in enumerate(paths):
+        answer = answers.get(str(index), {})
+        body = answer.get("body") or {}
+        if answer.get("status") != 200:
+            yield list(graph.iter_pages(path))
+            continue
+        items = list(body.get("value", []))
+        if body.get("@odata.nextLink"):
+            items.extend(graph.iter_pages(body["@odata.nextLink"]))
+        yield items
+
+
+def _record(integration, user, recording) -> bool:
+    """Write a listed recording into the ledger once; True when it is new. Calls have no meeting: skipped."""
+    if not recording.get("id") or not recording.get("meetingId"):
+        return False
+    organizer = ((recording.get("meetingOrganizer") or {}).get("user") or {})
+    try:
+        with transaction.atomic():
+            Recording.objects.create(
+                integration=integration, recording_id=recording["id"], meeting_id=recording["meetingId"],
+                organizer_id=organizer.get("id") or user.id, organizer_upn=user.upn[:256],
+                organizer_name=(organizer.get("displayName") or user.display_name)[:256],
+                organizer_mail=user.mail[:256], content_url=recording.get("recordingContentUrl") or "",
+                content_correlation_id=recording.get("contentCorrelationId") or "",
+                recorded_at=parse_datetime(recording.get("createdDateTime") or ""),
+            )
+    except IntegrityError:  # listed again (the look-back window overlaps the last round)
+        return False
+    return True
+
+
+# -- one recording -------------------------------------------------------------------------------
+
+
+def claim(recording_id):
+    """Take a recording for this worker; None when there is nothing to do (done, not yet due, or another
+    live worker has it)."""
+    now = timezone.now()
+    taken = Recording.objects.filter(pk=recording_id).claimable(now).update(
+        state=Recording.State.DOWNLOADING, lease_until=now + CLAIM_LEASE, queued_until=None,
+        attempts=F("attempts") + 1)
+    return Recording.objects.select_related("integration", "entry").get(pk=recording_id) if taken else None
+
+
+@dataclass
+class _DownloadFailure:
+    error: GraphError | None = None
+
+
+def ingest(recording_id, *, graph=None) -> Recording | None:
+    """Turn a ledger row into a ready media entry, exactly once."""
+    recording = claim(recording_id)
+    if recording is None:
+        return None
+    integration = recording.integration
+    if not integration.enabled:
+        return _release(recording, "The integration is disabled; the recording waits until it is enabled.")
+    graph = graph or graph_for(integration)
+    try:
+        meeting = graph.get(f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}")
+        owner = resolve_owner(integration, TeamsUser(recording.organizer_id, recording.organizer_upn,
+                                                     recording.organizer_name, recording.organizer_mail))
+        if owner.user is None:
+            return _fail(recording, owner.problem, steps=owner.steps, final=True)
+        entry = _receive(recording, graph, meeting, owner.user)
+        if entry.is_in_progress:  # another live worker is downloading it
+            return _release(recording, "Another worker is downloading this recording.")
+        if entry.status != MediaEntry.Status.READY:
+            return _fail(recording, entry.error or "The download did not finish.", steps=owner.steps)
+        if integration.transcription:
+            attach_transcripts(recording, graph, entry)
+        _grant_participants(integration, meeting, entry, owner.user)
+        for category in integration.categories.all():
+            entry_publish(entry=entry, category=category, user=None, by_administrator=True)
+    except INTEGRATION_WIDE as error:
+        record_failure(integration, explain(error).message)
+        return _release(recording, explain(error).message)
+    except GraphNotFound:
+        return _fail(recording, "Microsoft no longer has this recording (it expired or was deleted).", final=True)
+    except GraphError as error:
+        return _fail(recording, explain(error).message if explain(error).transient else str(error))
+    Recording.objects.filter(pk=recording.pk).update(
+        state=Recording.State.READY, reason="\n".join(owner.steps), lease_until=None, next_attempt_at=None,
+        entry=entry)
+    record_success(integration)
+    recording.refresh_from_db()
+    return recording
+
+
+def entry_name(meeting, recording):
+    subject = (meeting.get("subject") or "").strip() or "Teams meeting"
+    start = parse_datetime(meeting.get("startDateTime") or "") or recording.recorded_at
+    when = timezone.localtime(start).strftime("%Y-%m-%d %H:%M") if start else ""
+    return f"{subject} ({when})" if when else subject
+
+
+def _receive(recording, graph, meeting, owner):
+    entry, _created = entry_prepare(
+        source=MediaEntry.Source.TEAMS, reference_id=f"{recording.integration_id}:{recording.recording_id}",
+        owner=owner, name=entry_name(meeting, recording), tags="Teams")
+    Recording.objects.filter(pk=recording.pk).update(entry=entry)
+    if entry.status == MediaEntry.Status.READY:
+        return entry
+    failure = _DownloadFailure()
+    url = recording.content_url or (f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}"
+                                    f"/recordings/{recording.recording_id}/content")
+    entry = entry_receive(entry, stream=_download(graph, url, entry, failure), filename="recording.mp4",
+                          content_type="video/mp4")
+    if failure.error is not None and entry.status != MediaEntry.Status.READY:
+        raise failure.error
+    return entry
+
+
+def _download(graph, url, entry, failure):
+    """The recording's bytes; a download cut mid-stream resumes where it stopped (Range), up to a limit."""
+    received, resumes = 0, 0
+    while True:
+        try:
+            with graph.stream(url, start=received) as download:
+                if received == 0 and download.content_length:
+                    MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=download.content_length)
+                skip = received if received and not download.resumed else 0  # the server started over
+                for chunk in download:
+                    if skip:
+                        dropped = min(skip, len(chunk))
+                        chunk, skip = chunk[dropped:], skip - dropped
+                        if not chunk:
+                            continue
+                    received += len(chunk)
+                    yield chunk
+            return
+        except GraphUnreachable as error:
+            resumes += 1
+            if resumes > MAX_RESUMES:
+                failure.error = error
+                raise
+            logger.info("Download of entry %s cut after %s bytes; resuming", entry.pk, received)
+        except GraphError as error:
+            failure.error = error
+            raise
+
+
+def attach_transcripts(recording, graph, entry) -> bool:
+    """Attach the meeting's transcript of this recording as a WebVTT caption track (once)."""
+    base = f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}/transcripts"
+    transcripts = [transcript for transcript in graph.iter_pages(base)
+                   if not recording.content_correlation_id
+                   or transcript.get("contentCorrelationId") in (None, recording.content_correlation_id)]
+    for transcript in transcripts:
+        with graph.stream(f"{base}/{transcript['id']}/content?$format=text/vtt") as download:
+            text = b"".join(download)
+        caption_add(entry=entry, label="Teams transcript", language="und", content=text,
+                    reference_id=f"teams:{transcript['id']}")
+    if transcripts:
+        Recording.objects.filter(pk=recording.pk).update(transcript_done=True)
+    return bool(transcripts)
+
+
+def look_for_late_transcripts(integration, graph):
+    """A transcript may appear after its recording: look again for recent ready recordings without one."""
+    if not integration.transcription:
+        return
+    recent = integration.recordings.filter(
+        state=Recording.State.READY, transcript_done=False, entry__isnull=False,
+        recorded_at__gte=timezone.now() - TRANSCRIPT_WAIT).select_related("entry")
+    for recording in recent:
+        attach_transcripts(recording, graph, recording.entry)
+
+
+def _grant_participants(integration, meeting, entry, owner):
+    """Co-organizers, presenters and attendees get the permissions configured for them. Participants from
+    another tenant (guests, external and anonymous attendees) get none."""
+    for participant in (meeting.get("participants") or {}).get("attendees") or []:
+        setting_name = ROLE_SETTING.get(participant.get("role") or "attendee")
+        flags = PERMISSION_FLAGS.get(getattr(integration, setting_name, "none"), {}) if setting_name else {}
+        identity = ((participant.get("identity") or {}).get("user") or {})
+        if not flags or not identity.get("id"):
+            continue
+        if identity.get("tenantId") and identity["tenantId"].lower() != integration.tenant_id.lower():
+            continue
+        person = TeamsUser(id=identity["id"], upn=participant.get("upn") or "",
+                           display_name=identity.get("displayName") or "")
+        user = resolve_owner(integration, person).user
+        if user is not None and user != owner:
+            collaborator_grant(entry=entry, user=user, **flags)
+
+
+def _retry_delay(attempts):
+    return timedelta(minutes=5) * (2 ** max(0, attempts - 1))
+
+
+def _fail(recording, reason, *, steps=(), final=False):
+    attempts = recording.attempts
+    final = final or attempts >= Recording.MAX_ATTEMPTS
+    Recording.objects.filter(pk=recording.pk).update(
+        state=Recording.State.FAILED, reason="\n".join([*steps, reason]), lease_until=None,
+        attempts=Recording.MAX_ATTEMPTS if final else attempts,
+        next_attempt_at=None if final else timezone.now() + _retry_delay(attempts))
+    recording.refresh_from_db()
+    return recording
+
+
+def _release(recording, reason):
+    """Give the recording back untouched (not its fault): it is taken up again once the cause is fixed."""
+    Recording.objects.filter(pk=recording.pk).update(
+        state=Recording.State.DISCOVERED, reason=reason, lease_until=None, attempts=max(0, recording.attempts - 1))
+    recording.refresh_from_db()
+    return recording
+
+
+def retry(recordings) -> int:
+    """An administrator's retry: failed recordings are taken up again at the next round, with fresh tries."""
+    return recordings.filter(state=Recording.State.FAILED).update(
+        state=Recording.State.DISCOVERED, attempts=0, next_attempt_at=None, lease_until=None)
