@@ -3,7 +3,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from integrations.models import TeamsIntegration
+from integrations.models import Recording, TeamsIntegration
 from mediaspace.models import CaptionTrack, Category, Collaborator, Publication, UploadModule, UserRole
 from mediaspace.services import caption_add, collaborator_grant, entry_publish
 from tests.microsoft import CLIENT_ID, TENANT_ID
@@ -19,7 +19,10 @@ def portal_data(make_user, make_entry):
     entry_publish(entry=entry, category=category, user=owner)
     collaborator_grant(entry=entry, user=make_user(), co_viewer=True)
     caption_add(entry=entry, label="English", language="en", content=b"WEBVTT\n\n00:00.000 --> 00:01.000\nHi\n")
-    TeamsIntegration.objects.create(name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID, client_secret="x" * 40)
+    integration = TeamsIntegration.objects.create(name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID,
+                                                  client_secret="x" * 40)
+    Recording.objects.create(integration=integration, recording_id="rec-1", meeting_id="meeting-1",
+                             organizer_id="user-1", organizer_upn="owner@example.com", entry=entry)
     UploadModule.load()
     return entry
 
@@ -36,7 +39,8 @@ def test_changelist_add_and_change_pages_open(client_for, make_user, portal_data
     info = model._meta.app_label, model._meta.model_name
     assert client.get(reverse("admin:%s_%s_changelist" % info), follow=True).status_code == 200
     add = client.get(reverse("admin:%s_%s_add" % info))
-    assert add.status_code == (403 if model is UploadModule else 200)  # a module is one row: no adding
+    # A module is one row, and the ledger is written by the sync only: neither is added by hand.
+    assert add.status_code == (403 if model in (UploadModule, Recording) else 200)
     instance = model._default_manager.first()
     assert instance is not None, f"no {model._meta.label} to open"
     change = client.get(reverse("admin:%s_%s_change" % info, args=[instance.pk]))
@@ -47,5 +51,6 @@ def test_changelist_add_and_change_pages_open(client_for, make_user, portal_data
 
 def test_every_portal_model_is_registered():
     registered = {model for model, _admin in admin_pages()}
-    for model in (UserRole, CaptionTrack, Category, Collaborator, Publication, UploadModule, TeamsIntegration):
+    for model in (UserRole, CaptionTrack, Category, Collaborator, Publication, UploadModule, TeamsIntegration,
+                  Recording):
         assert model in registered
