@@ -304,12 +304,15 @@ class GraphClient:
     """Calls Microsoft Graph with a token from ``token_provider`` (a callable returning a token string)."""
 
     def __init__(self, token_provider, *, base_url=None, session=None, timeout=(10, 60), max_tries=5,
-                 sleep=None):
+                 max_wait=None, sleep=None):
         self.token_provider = token_provider
         self.base_url = (base_url or f"{setting('MICROSOFT_GRAPH_URL')}/v1.0").rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
         self.max_tries = max_tries
+        # A Retry-After longer than this is not waited out here: GraphThrottled goes to the caller, which
+        # can reschedule the work instead of holding a worker (None: wait however long Microsoft asks).
+        self.max_wait = max_wait
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # looked up late, so tests can patch it
 
     def get(self, path, **params) -> dict:
@@ -389,8 +392,9 @@ class GraphClient:
                 self.token_provider.invalidate()
                 refreshed = True
                 continue
-            if status in RETRY_STATUSES and tries < self.max_tries:
-                delay = _retry_after(response)
+            delay = _retry_after(response) if status in RETRY_STATUSES else None
+            too_long = delay is not None and self.max_wait is not None and delay > self.max_wait
+            if status in RETRY_STATUSES and tries < self.max_tries and not too_long:
                 delay = self._backoff(tries) if delay is None else delay
                 response.close()
                 logger.info("%s %s: HTTP %s, retrying in %s s", method, path, status, delay)

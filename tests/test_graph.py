@@ -444,3 +444,14 @@ def test_secret_and_tokens_never_in_errors_or_logs(caplog, sleeps):
     assert "tempauth" not in caplog.text
     assert SECRET not in repr(provider)
     assert caplog.records, "DEBUG logging was on, so something should have been logged"
+
+
+@responses.activate
+def test_a_retry_after_longer_than_max_wait_is_not_waited_out(sleeps):
+    responses.get(f"{GRAPH_URL}/v1.0/users", status=429, json=load("graph_error_throttled.json"),
+                  headers={"Retry-After": "3600"})
+    client = GraphClient(lambda: "token", max_wait=120, sleep=sleeps.append)
+    with pytest.raises(GraphThrottled) as raised:
+        client.get("/users")
+    assert raised.value.retry_after == 3600
+    assert sleeps == [] and len(responses.calls) == 1

@@ -27,7 +27,12 @@ def token_provider_for(integration, *, fresh=False) -> AppTokenProvider:
     return provider
 
 
+# The sync does not hold a worker for a long Retry-After: it tries the recording again later.
+SYNC_MAX_WAIT_SECONDS = 120
+
+
 def graph_for(integration, **options) -> GraphClient:
+    options.setdefault("max_wait", SYNC_MAX_WAIT_SECONDS)
     return GraphClient(token_provider_for(integration), **options)
 
 
