@@ -348,9 +348,11 @@ def _fail(recording, reason, *, steps=(), final=False):
 
 
 def _release(recording, reason):
-    """Give the recording back untouched (not its fault): it is taken up again once the cause is fixed."""
+    """Give the recording back untouched (not its fault). It is queued again after the grace period, so a
+    problem of the whole integration (billing, say) costs one request per round, not one per recording."""
     Recording.objects.filter(pk=recording.pk).update(
-        state=Recording.State.DISCOVERED, reason=reason, lease_until=None, attempts=max(0, recording.attempts - 1))
+        state=Recording.State.DISCOVERED, reason=reason, lease_until=None, attempts=max(0, recording.attempts - 1),
+        queued_until=timezone.now() + QUEUED_GRACE)
     recording.refresh_from_db()
     return recording
 
