@@ -348,8 +348,8 @@ def _fail(recording, reason, *, steps=(), final=False):
 
 
 def _release(recording, reason):
-    """Give the recording back untouched (not its fault). It is queued again after the grace period, so a
-    problem of the whole integration (billing, say) costs one request per round, not one per recording."""
+    """Give the recording back untouched (not its fault). It is queued again only after the grace period,
+    so while the whole integration has a problem (billing, say) each recording is tried every 15 minutes."""
     Recording.objects.filter(pk=recording.pk).update(
         state=Recording.State.DISCOVERED, reason=reason, lease_until=None, attempts=max(0, recording.attempts - 1),
         queued_until=timezone.now() + QUEUED_GRACE)
