@@ -116,12 +116,16 @@ Q_CLUSTER = {
 
 # Minutes between two rounds of the Teams recordings sync (read when the schedule is created).
 TEAMS_SYNC_MINUTES = env.int("TEAMS_SYNC_MINUTES", default=5)
+# Seconds a worker holds a recording for the steps before its download (which has its own heartbeat).
+TEAMS_CLAIM_LEASE_SECONDS = env.int("TEAMS_CLAIM_LEASE_SECONDS", default=600)
 
 # Microsoft endpoints are settings, so national clouds and local test servers work.
 MICROSOFT_LOGIN_URL = env.str("MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com")
 MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", default="https://graph.microsoft.com")
 
 MEDIASPACE_DEFAULT_ROLE = env.str("MEDIASPACE_DEFAULT_ROLE", default="privateOnlyRole")
+# Seconds without progress after which an import's worker is taken to be dead and its work taken over.
+MEDIASPACE_INGEST_LEASE_SECONDS = env.int("MEDIASPACE_INGEST_LEASE_SECONDS", default=120)
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,6 @@
-from django.conf import settings
 from django.db import migrations
+
+from mediaspace.conf import setting
 
 SCHEDULE_NAME = "Teams recordings sync"
 
@@ -9,7 +10,7 @@ def create_schedule(apps, schema_editor):
     Schedule.objects.update_or_create(name=SCHEDULE_NAME, defaults={
         "func": "integrations.tasks.sync_all",
         "schedule_type": "I",  # every `minutes`
-        "minutes": getattr(settings, "TEAMS_SYNC_MINUTES", 5),
+        "minutes": setting("TEAMS_SYNC_MINUTES"),
         "repeats": -1,
     })
 

@@ -20,6 +20,7 @@ from integrations.graph import (GraphError, GraphForbidden, GraphNotFound, Graph
                                 GraphUnauthorized, GraphUnreachable, TokenError)
 from integrations.models import Recording, TeamsIntegration
 from integrations.services import record_failure, record_success
+from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
 from mediaspace.services import caption_add, collaborator_grant, entry_publish
@@ -35,7 +36,6 @@ BATCH_SIZE = 20  # Graph's JSON batching takes at most 20 requests
 LATE_LISTING = timedelta(hours=24)  # Microsoft may list a recording late: every round looks back this far
 FIRST_ROUND_LOOKBACK = timedelta(days=1)
 QUEUED_GRACE = timedelta(minutes=15)  # a queued recording is not queued again before this
-CLAIM_LEASE = timedelta(minutes=10)  # for the steps before the download, which has its own heartbeat
 RUN_LOCK = timedelta(minutes=30)
 MAX_RESUMES = 5
 TRANSCRIPT_WAIT = timedelta(days=2)  # how long a ready recording's transcript is looked for
@@ -184,7 +184,8 @@ def claim(recording_id):
     live worker has it)."""
     now = timezone.now()
     taken = Recording.objects.filter(pk=recording_id).claimable(now).update(
-        state=Recording.State.DOWNLOADING, lease_until=now + CLAIM_LEASE, queued_until=None,
+        state=Recording.State.DOWNLOADING, lease_until=now + timedelta(seconds=setting("TEAMS_CLAIM_LEASE_SECONDS")),
+        queued_until=None,
         attempts=F("attempts") + 1)
     return Recording.objects.select_related("integration", "entry").get(pk=recording_id) if taken else None
 
