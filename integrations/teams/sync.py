@@ -181,13 +181,19 @@ def _record(integration, user, recording) -> bool:
 
 def claim(recording_id):
     """Take a recording for this worker; None when there is nothing to do (done, not yet due, or another
-    live worker has it)."""
+    live worker has it). The row is locked while it is taken (skipped if another worker holds the lock),
+    because the test of a quiet download reads the entry's heartbeat, which a plain UPDATE would not
+    re-check under concurrency."""
     now = timezone.now()
-    taken = Recording.objects.filter(pk=recording_id).claimable(now).update(
-        state=Recording.State.DOWNLOADING, lease_until=now + timedelta(seconds=setting("TEAMS_CLAIM_LEASE_SECONDS")),
-        queued_until=None,
-        attempts=F("attempts") + 1)
-    return Recording.objects.select_related("integration", "entry").get(pk=recording_id) if taken else None
+    with transaction.atomic():
+        recording = (Recording.objects.select_for_update(skip_locked=True, of=("self",))
+                     .filter(pk=recording_id).claimable(now).first())
+        if recording is None:
+            return None
+        Recording.objects.filter(pk=recording.pk).update(
+            state=Recording.State.DOWNLOADING, queued_until=None, attempts=F("attempts") + 1,
+            lease_until=now + timedelta(seconds=setting("TEAMS_CLAIM_LEASE_SECONDS")))
+    return Recording.objects.select_related("integration", "entry").get(pk=recording_id)
 
 
 @dataclass
