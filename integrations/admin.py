@@ -301,8 +301,9 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
 class RecordingAdmin(admin.ModelAdmin):
     """The ledger: every Microsoft recording of every integration, with its state and reason."""
 
-    list_display = ["__str__", "integration", "recorded_at", "state", "attempts", "next_attempt_at", "entry_link",
-                    "short_reason"]
+    list_display = ["recorded_at", "organizer_display", "integration", "state", "attempts", "next_attempt_at",
+                    "entry_link", "short_reason"]
+    list_display_links = ["recorded_at"]
     list_filter = ["state", "integration", "transcript_done"]
     search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
     list_select_related = ["integration", "entry"]
@@ -312,6 +313,10 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description=_("organizer"), ordering="organizer_upn")
+    def organizer_display(self, recording):
+        return recording.organizer_upn or recording.organizer_name or recording.organizer_id
 
     @admin.display(description=_("media entry"))
     def entry_link(self, recording):

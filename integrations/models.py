@@ -239,5 +239,5 @@ class Recording(models.Model):
         indexes = [models.Index(fields=["integration", "state"])]
 
     def __str__(self):
-        return f"{self.organizer_upn or self.organizer_id} {self.recorded_at:%Y-%m-%d %H:%M}" if self.recorded_at \
-            else self.recording_id
+        when = f"{self.recorded_at:%Y-%m-%d %H:%M}" if self.recorded_at else self.recording_id[:40]
+        return f"{self.organizer_upn or self.organizer_id}, {when}"

@@ -1,0 +1,95 @@
+"""Sync now, the recordings ledger in the admin, and manage.py teams_sync."""
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django_q.models import OrmQ
+
+from integrations.models import Recording, TeamsIntegration
+from tests.microsoft import CLIENT_ID, TENANT_ID
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(client_for, make_user):
+    return client_for(make_user(username="root", is_staff=True, is_superuser=True))
+
+
+@pytest.fixture
+def integration():
+    return TeamsIntegration.objects.create(name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID,
+                                           client_secret="x" * 40, enabled=True)
+
+
+def queued_tasks():
+    return [task.func() for task in OrmQ.objects.all()]
+
+
+def test_sync_now_queues_a_sync_of_the_integration(admin, integration):
+    page = admin.get(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
+    assert page.status_code == 200 and b"Sync now" in page.content
+    assert OrmQ.objects.count() == 0  # looking is not syncing
+
+    admin.post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
+
+    assert queued_tasks() == ["integrations.tasks.sync_integration"]
+    assert [task.args() for task in OrmQ.objects.all()] == [(integration.pk,)]
+
+
+def test_sync_now_of_a_disabled_integration_says_so_and_queues_nothing(admin, integration):
+    integration.enabled = False
+    integration.save()
+    response = admin.post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]), follow=True)
+    assert "is disabled: enable it to sync" in response.content.decode()
+    assert OrmQ.objects.count() == 0
+
+
+def test_sync_now_needs_change_permission(client_for, make_user, integration):
+    viewer = make_user(is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_teamsintegration"))
+    response = client_for(viewer).post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
+    assert response.status_code == 403
+    assert OrmQ.objects.count() == 0
+
+
+def test_the_ledger_lists_recordings_with_state_and_reason_and_retries_failed_ones(admin, integration):
+    failed = Recording.objects.create(integration=integration, recording_id="r1", meeting_id="m1", organizer_id="u1",
+                                      organizer_upn="ann@contoso.com", state=Recording.State.FAILED,
+                                      attempts=Recording.MAX_ATTEMPTS,
+                                      reason="Microsoft no longer has this recording (it expired or was deleted).")
+    changelist = reverse("admin:integrations_recording_changelist")
+    page = admin.get(changelist).content.decode()
+    assert "ann@contoso.com" in page and "Microsoft no longer has this recording" in page
+
+    admin.post(changelist, {"action": "retry_selected", "_selected_action": [failed.pk]})
+
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts) == (Recording.State.DISCOVERED, 0)
+    assert "integrations.tasks.sync_integration" in queued_tasks()
+
+
+def test_the_ledger_cannot_be_added_to_by_hand(admin):
+    assert admin.get(reverse("admin:integrations_recording_add")).status_code == 403
+
+
+def test_teams_sync_refuses_bad_arguments(integration):
+    with pytest.raises(CommandError, match="not 'yesterday'"):
+        call_command("teams_sync", since="yesterday")
+    with pytest.raises(CommandError, match="no Teams integration with id 999"):
+        call_command("teams_sync", integration=999)
+    integration.enabled = False
+    integration.save()
+    with pytest.raises(CommandError, match="is disabled"):
+        call_command("teams_sync", integration=integration.pk)
+
+
+def test_teams_sync_with_no_enabled_integration_does_nothing(integration):
+    integration.enabled = False
+    integration.save()
+    out = StringIO()
+    call_command("teams_sync", stdout=out)
+    assert out.getvalue().strip() == "Done."
