@@ -1,0 +1,278 @@
+"""A sync round and the ingest of its recordings, with Microsoft faked by `responses` in Graph's shapes
+(callRecording, JSON $batch, onlineMeeting participants, callTranscript, text/vtt content)."""
+import hashlib
+import http.client
+import io
+import json
+import re
+
+import pytest
+import responses
+
+from integrations.graph import GraphClient
+from integrations.models import Recording, TeamsIntegration
+from integrations.teams import sync
+from mediaspace.models import Category, Collaborator, MediaEntry, Publication
+from tests.microsoft import CLIENT_ID, GRAPH_URL, TENANT_ID
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
+
+V1 = f"{GRAPH_URL}/v1.0"
+ANN = {"id": "3d0f1c9e-5b8a-4f2e-9c1d-7a6b5e4d3c21", "userPrincipalName": "ann.lee@contoso.edu",
+       "displayName": "Ann Lee", "mail": "ann.lee@contoso.edu"}
+BOB = {"id": "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968", "userPrincipalName": "bob.ray@contoso.edu",
+       "displayName": "Bob Ray", "mail": "bob.ray@contoso.edu"}
+GUEST_TENANT = "0a1b2c3d-4e5f-4061-8a7b-9c8d7e6f5a4b"
+MEETING_ID = "MSozZDBmMWM5ZS01YjhhLTRmMmUtOWMxZC03YTZiNWU0ZDNjMjEqMCoqMTk6bWVldGluZ19OV1kz"
+RECORDING_ID = "VjEjIzEjIzNkMGYxYzllLTViOGEtNGYyZS05YzFkLTdhNmI1ZTRkM2MyMSMjMTk6bWVldGluZw=="
+CORRELATION = "bc4c6af8-3f5c-4a3d-8bd0-2f5c5f8fb5b1-0"
+CONTENT = bytes(range(256)) * 4096 * 3  # 3 MiB: downloads arrive in 1 MiB chunks
+CONTENT_URL = f"{V1}/users/{ANN['id']}/onlineMeetings/{MEETING_ID}/recordings/{RECORDING_ID}/content"
+TRANSCRIPTS_URL = f"{V1}/users/{ANN['id']}/onlineMeetings/{MEETING_ID}/transcripts"
+VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann Lee>Welcome to the lecture.</v>\n"
+
+
+def call_recording(**overrides):
+    return {
+        "@odata.type": "#microsoft.graph.callRecording",
+        "id": RECORDING_ID, "meetingId": MEETING_ID, "callId": "af630fe0-04d3-4559-8cf9-91fe45e36296",
+        "contentCorrelationId": CORRELATION, "createdDateTime": "2026-11-24T09:59:24.0006157Z",
+        "endDateTime": "2026-11-24T10:41:06.5285213Z", "recordingContentUrl": CONTENT_URL,
+        "meetingOrganizer": {"application": None, "device": None, "user": {
+            "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": ANN["id"], "displayName": None,
+            "userIdentityType": "aadUser", "tenantId": TENANT_ID}},
+        **overrides,
+    }
+
+
+def batch_answer(bodies):
+    return {"responses": [{"id": str(index), "status": 200, "headers": {"Content-Type": "application/json"},
+                           "body": body} for index, body in enumerate(bodies)]}
+
+
+def participant(user, role, tenant=TENANT_ID):
+    return {"upn": user["userPrincipalName"], "role": role, "identity": {"user": {
+        "id": user["id"], "displayName": user["displayName"], "tenantId": tenant, "identityProvider": "AAD"}}}
+
+
+MEETING = {
+    "id": MEETING_ID, "subject": "Physics 101", "startDateTime": "2026-11-24T10:00:00Z",
+    "endDateTime": "2026-11-24T11:00:00Z", "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting",
+    "participants": {
+        "organizer": participant(ANN, "presenter"),
+        "attendees": [participant(BOB, "presenter"),
+                      participant({"id": "99999999-0000-4000-8000-000000000001", "userPrincipalName": "eve@fabrikam.com",
+                                   "displayName": "Eve (guest)"}, "attendee", tenant=GUEST_TENANT)],
+    },
+}
+
+
+@pytest.fixture
+def integration():
+    lectures = Category.objects.create(name="Lectures", moderated=True)
+    integration = TeamsIntegration.objects.create(
+        name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID, client_secret="x" * 40, enabled=True,
+        transcription=True, presenter_permission=TeamsIntegration.Permission.CO_EDITORS_AND_PUBLISHERS,
+        attendee_permission=TeamsIntegration.Permission.CO_VIEWERS,
+        upn_rule=TeamsIntegration.UpnRule.REMOVE_POSTFIX, postfix="@contoso.edu")
+    integration.categories.add(lectures)
+    return integration
+
+
+@pytest.fixture
+def graph(sleeps):
+    return GraphClient(lambda: "app-token", sleep=sleeps.append)
+
+
+def fake_discovery(users=(ANN, BOB), recordings=None):
+    responses.get(f"{V1}/users", json={"@odata.context": f"{V1}/$metadata#users", "value": list(users)})
+    bodies = [{"value": recordings if user is ANN and recordings is not None
+               else ([call_recording()] if user is ANN else [])} for user in users]
+    return responses.post(f"{V1}/$batch", json=batch_answer(bodies))
+
+
+def fake_recording(content_status=200):
+    responses.get(f"{V1}/users/{ANN['id']}/onlineMeetings/{MEETING_ID}", json=MEETING)
+    responses.get(CONTENT_URL, body=CONTENT, status=content_status, content_type="video/mp4")
+    responses.get(TRANSCRIPTS_URL, json={"value": [
+        {"id": "MSMjMCMjZDAwYWU3NjUtNmM2Yi00NjQxLTgwMWQtMTkzMmFmMjEzNzdh", "meetingId": MEETING_ID,
+         "contentCorrelationId": CORRELATION, "createdDateTime": "2026-11-24T10:45:00Z"},
+        {"id": "other-recording-transcript", "meetingId": MEETING_ID,
+         "contentCorrelationId": "another-0", "createdDateTime": "2026-11-24T10:50:00Z"}]})
+    responses.get(re.compile(re.escape(TRANSCRIPTS_URL) + r"/MSMjMCMj[^/]+/content.*"), body=VTT,
+                  content_type="text/vtt")
+
+
+@responses.activate
+def test_a_round_writes_each_new_recording_once_and_queues_it(integration, graph):
+    batch = fake_discovery()
+    queued = []
+
+    result = sync.run(integration, graph=graph, queue=queued.append)
+
+    recording = Recording.objects.get()
+    assert result == {"discovered": 1, "queued": 1} and queued == [recording.pk]
+    assert (recording.organizer_id, recording.organizer_upn, recording.content_url) == (
+        ANN["id"], ANN["userPrincipalName"], CONTENT_URL)
+    sent = json.loads(batch.calls[0].request.body)["requests"]
+    assert [request["url"].split("(")[0] for request in sent] == [
+        f"/users/{user['id']}/onlineMeetings/getAllRecordings" for user in (ANN, BOB)]
+
+    # The next round looks back over the same window: the recording is not written or queued again.
+    second = sync.run(integration, graph=graph, queue=queued.append)
+    assert second == {"discovered": 0, "queued": 0} and Recording.objects.count() == 1
+
+
+@responses.activate
+def test_calls_without_a_meeting_are_not_recorded(integration, graph):
+    fake_discovery(recordings=[call_recording(meetingId=None)])
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+    assert not Recording.objects.exists()
+
+
+@responses.activate
+def test_a_recording_becomes_a_ready_entry_with_owner_captions_collaborators_and_category(
+        integration, graph, make_user, media_root):
+    make_user(username="ann.lee", email="ann.lee@contoso.edu")
+    fake_discovery()
+    fake_recording()
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+
+    entry = recording.entry
+    assert recording.state == Recording.State.READY
+    assert (entry.status, entry.owner.username, entry.size) == (MediaEntry.Status.READY, "ann.lee", len(CONTENT))
+    assert entry.name.startswith("Physics 101 (2026-11-24")
+    assert hashlib.sha256(entry.media.read()).digest() == hashlib.sha256(CONTENT).digest()
+    (track,) = entry.captions.all()
+    assert track.file.read().decode() == VTT  # only the transcript of this recording
+    bob = Collaborator.objects.get(entry=entry)
+    assert (bob.user.username, bob.is_co_editor, bob.is_co_publisher, bob.is_co_viewer) == ("bob.ray", True, True,
+                                                                                          False)
+    assert not Collaborator.objects.filter(user__email="eve@fabrikam.com").exists()  # a guest gets nothing
+    assert Publication.objects.get(entry=entry).status == Publication.Status.APPROVED  # moderated, by the admin
+    assert "Found portal user 'ann.lee' by user id." in recording.reason
+
+    calls = len(responses.calls)
+    assert sync.ingest(recording.pk, graph=graph) is None  # exactly once: nothing to do, nothing asked
+    assert len(responses.calls) == calls and MediaEntry.objects.count() == 1
+
+
+@responses.activate
+def test_a_download_cut_mid_stream_resumes_with_range(integration, graph, make_user):
+    make_user(username="ann.lee")
+    fake_discovery()
+    fake_recording()
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+    cut_at = 5 * len(CONTENT) // 6  # 2.5 MiB: two whole chunks arrive, the third breaks off
+
+    def cut_then_resume(request):
+        if "Range" not in request.headers:
+            return (200, {}, io.BufferedReader(_CutStream(CONTENT[:cut_at])))
+        start = int(request.headers["Range"].removeprefix("bytes=").rstrip("-"))
+        return (206, {"Content-Range": f"bytes {start}-{len(CONTENT) - 1}/{len(CONTENT)}"}, CONTENT[start:])
+
+    responses.remove(responses.GET, CONTENT_URL)  # answer through the callback below instead
+    responses.add_callback(responses.GET, CONTENT_URL, callback=cut_then_resume)
+
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+
+    assert recording.state == Recording.State.READY
+    assert recording.entry.media.read() == CONTENT
+    ranges = [call.request.headers.get("Range") for call in responses.calls if call.request.url == CONTENT_URL]
+    assert ranges == [None, f"bytes={2 * 1024 * 1024}-"]  # resumed after the last whole chunk
+
+
+class _CutStream(io.RawIOBase):
+    """A response body that breaks off like a dropped connection after `data`."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self.data:
+            raise http.client.IncompleteRead(b"", expected=len(CONTENT))
+        size = min(len(buffer), len(self.data))
+        buffer[:size], self.data = self.data[:size], self.data[size:]
+        return size
+
+
+@responses.activate
+def test_a_recording_microsoft_no_longer_has_fails_for_good(integration, graph, make_user):
+    make_user(username="ann.lee")
+    fake_discovery()
+    fake_recording(content_status=404)
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+
+    assert recording.state == Recording.State.FAILED
+    assert "Microsoft no longer has this recording" in recording.reason
+    assert recording.attempts == Recording.MAX_ATTEMPTS and not Recording.objects.claimable().exists()
+
+
+@responses.activate
+def test_missing_billing_marks_the_integration_and_hands_the_recording_back(integration, graph, make_user):
+    make_user(username="ann.lee")
+    fake_discovery()
+    fake_recording(content_status=402)
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+
+    integration.refresh_from_db()
+    assert "Metered API billing is not set up" in integration.last_error
+    assert (recording.state, recording.attempts) == (Recording.State.DISCOVERED, 0)
+
+
+@responses.activate
+def test_an_owner_that_cannot_be_resolved_fails_with_the_reason(integration, graph):
+    integration.missing_user = TeamsIntegration.MissingUser.DEFAULT
+    integration.save()
+    fake_discovery()
+    fake_recording()
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+
+    assert recording.state == Recording.State.FAILED
+    assert recording.reason.endswith("No portal user matches the recording's owner, and no default user is set.")
+    assert not MediaEntry.objects.exists()
+
+
+@responses.activate
+def test_a_server_that_ignores_range_on_resume_still_gives_the_same_bytes(integration, graph, make_user):
+    make_user(username="ann.lee")
+    fake_discovery()
+    fake_recording()
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+    answers = iter([io.BufferedReader(_CutStream(CONTENT[: 5 * len(CONTENT) // 6])), CONTENT])
+    responses.remove(responses.GET, CONTENT_URL)
+    responses.add_callback(responses.GET, CONTENT_URL, callback=lambda request: (200, {}, next(answers)))
+
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+
+    assert recording.entry.media.read() == CONTENT
+
+
+@responses.activate
+def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integration, graph, make_user):
+    make_user(username="ann.lee")
+    fake_discovery()
+    fake_recording()
+    responses.replace(responses.GET, TRANSCRIPTS_URL, json={"value": []})  # not ready yet
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+    recording = sync.ingest(Recording.objects.get().pk, graph=graph)
+    assert recording.state == Recording.State.READY and not recording.entry.captions.exists()
+
+    responses.replace(responses.GET, TRANSCRIPTS_URL, json={"value": [
+        {"id": "MSMjMCMjbGF0ZQ", "meetingId": MEETING_ID, "contentCorrelationId": CORRELATION}]})
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    recording.refresh_from_db()
+    assert recording.transcript_done
+    assert recording.entry.captions.get().file.read().decode() == VTT
