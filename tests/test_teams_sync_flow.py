@@ -276,3 +276,47 @@ def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integratio
     recording.refresh_from_db()
     assert recording.transcript_done
     assert recording.entry.captions.get().file.read().decode() == VTT
+
+
+@responses.activate
+def test_a_quiet_round_of_45_users_costs_one_user_page_and_three_batches(integration, graph):
+    users = [{"id": f"00000000-0000-4000-8000-{index:012d}", "userPrincipalName": f"user{index}@contoso.edu",
+              "displayName": f"User {index}", "mail": None} for index in range(45)]
+    responses.get(f"{V1}/users", json={"value": users})
+    responses.add_callback(responses.POST, f"{V1}/$batch", callback=lambda request: (200, {}, json.dumps(
+        batch_answer([{"value": []} for _sent in json.loads(request.body)["requests"]]))))
+
+    assert sync.run(integration, graph=graph, queue=lambda pk: None) == {"discovered": 0, "queued": 0}
+
+    sizes = [len(json.loads(call.request.body)["requests"]) for call in responses.calls if call.request.method == "POST"]
+    assert len(responses.calls) == 4 and sizes == [20, 20, 5]
+
+
+@responses.activate
+def test_the_next_round_asks_from_a_day_before_the_last_one(integration, graph):
+    fake_discovery(users=(ANN,))
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+    integration.refresh_from_db()
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    url = json.loads(responses.calls[-1].request.body)["requests"][0]["url"]
+    since = re.search(r"startDateTime=([0-9T:\-]+Z)", url).group(1)
+    expected = (integration.synced_until - sync.LATE_LISTING).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert since == expected
+
+
+@responses.activate
+def test_opt_in_groups_ask_only_for_their_members(integration, graph):
+    integration.upload_policy = TeamsIntegration.UploadPolicy.OPT_IN
+    integration.save()
+    integration.groups.create(group_id="11111111-2222-4333-8444-555555555555", display_name="Lecturers")
+    members = responses.get(f"{V1}/groups/11111111-2222-4333-8444-555555555555/transitiveMembers/microsoft.graph.user",
+                            json={"value": [BOB]})
+    batch = responses.post(f"{V1}/$batch", json=batch_answer([{"value": []}]))
+
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    assert members.call_count == 1
+    sent = json.loads(batch.calls[0].request.body)["requests"]
+    assert [request["url"].split("/")[2] for request in sent] == [BOB["id"]]
+    assert not any(call.request.url.startswith(f"{V1}/users?") for call in responses.calls)
