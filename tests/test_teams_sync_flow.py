@@ -320,3 +320,64 @@ def test_opt_in_groups_ask_only_for_their_members(integration, graph):
     sent = json.loads(batch.calls[0].request.body)["requests"]
     assert [request["url"].split("/")[2] for request in sent] == [BOB["id"]]
     assert not any(call.request.url.startswith(f"{V1}/users?") for call in responses.calls)
+
+
+@responses.activate
+def test_opt_out_groups_leave_out_their_members(integration, graph):
+    integration.upload_policy = TeamsIntegration.UploadPolicy.OPT_OUT
+    integration.save()
+    integration.groups.create(group_id="11111111-2222-4333-8444-555555555555", display_name="Private")
+    responses.get(f"{V1}/users", json={"value": [ANN, BOB]})
+    responses.get(f"{V1}/groups/11111111-2222-4333-8444-555555555555/transitiveMembers/microsoft.graph.user",
+                  json={"value": [BOB]})
+    batch = responses.post(f"{V1}/$batch", json=batch_answer([{"value": []}]))
+
+    sync.run(integration, graph=graph, queue=lambda pk: None)
+
+    sent = json.loads(batch.calls[0].request.body)["requests"]
+    assert [request["url"].split("/")[2] for request in sent] == [ANN["id"]]
+
+
+@responses.activate
+def test_an_integration_wide_problem_stops_the_round_and_shows_on_the_list(integration, graph):
+    responses.get(f"{V1}/users", status=403, json={"error": {
+        "code": "General", "message": "No application access policy found for this app.",
+        "innerError": {"date": "2026-11-24T10:00:00", "request-id": "b1a2", "client-request-id": "c3d4"}}})
+    queued = []
+
+    result = sync.run(integration, graph=graph, queue=queued.append)
+
+    integration.refresh_from_db()
+    assert result == {"problem": "Application policy is missing for the configured application registration."}
+    assert integration.last_error == result["problem"] and queued == []
+    assert integration.sync_lock_until is None  # the next round is not locked out
+
+
+def test_overlapping_rounds_of_one_integration_do_not_run_together(integration, graph):
+    from django.utils import timezone
+
+    TeamsIntegration.objects.filter(pk=integration.pk).update(sync_lock_until=timezone.now() + sync.RUN_LOCK)
+    assert sync.run(integration, graph=graph) == {"skipped": "another sync of this integration is running"}
+
+
+def test_tasks_skip_a_disabled_integration_and_sync_all_queues_the_enabled_ones(integration, monkeypatch):
+    from integrations import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: queued.append((func, args)))
+    TeamsIntegration.objects.create(name="Off", tenant_id=TENANT_ID, client_id="11111111-2222-4333-8444-555555555555",
+                                    client_secret="x" * 40, enabled=False)
+    tasks.sync_all()
+    assert queued == [("integrations.tasks.sync_integration", (integration.pk,))]
+    integration.enabled = False
+    integration.save()
+    assert tasks.sync_integration(integration.pk) == {"skipped": "disabled or deleted"}
+    assert tasks.sync_integration(999999) == {"skipped": "disabled or deleted"}
+
+
+def test_the_schedule_runs_the_sync_every_few_minutes():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="Teams recordings sync")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "integrations.tasks.sync_all", Schedule.MINUTES, 5, -1)
