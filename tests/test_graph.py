@@ -1,5 +1,4 @@
 """integrations.graph against Microsoft's answers (tests/microsoft/*.json), faked with `responses`."""
-import io
 import logging
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
@@ -8,7 +7,6 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
-import urllib3
 
 from integrations.graph import (
     AppTokenProvider,
@@ -24,6 +22,7 @@ from integrations.graph import (
     token_claims,
 )
 from tests.microsoft import (
+    cut_body,
     CLIENT_ID,
     GRAPH_URL,
     LOGIN_URL,
@@ -364,26 +363,9 @@ def test_stream_reports_a_range_that_was_ignored(graph):
         assert len(b"".join(download)) == 2500
 
 
-class CutConnection(io.RawIOBase):
-    """A body that sends a few bytes, then loses the connection."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if not self.data:
-            raise urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
-        size, self.data = len(self.data), b""
-        buffer[:size] = b"a" * size
-        return size
-
-
 @responses.activate
 def test_stream_cut_mid_download_is_unreachable(graph):
-    responses.get(CONTENT, body=io.BufferedReader(CutConnection(b"aaaa")), headers={"Content-Length": "2500"},
+    responses.get(CONTENT, body=cut_body(b"aaaa"), headers={"Content-Length": "2500"},
                   auto_calculate_content_length=False)
     received = bytearray()
     with pytest.raises(GraphUnreachable), graph.stream(CONTENT, chunk_size=2) as download:

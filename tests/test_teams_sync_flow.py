@@ -1,8 +1,6 @@
 """A sync round and the ingest of its recordings, with Microsoft faked by `responses` in Graph's shapes
 (callRecording, JSON $batch, onlineMeeting participants, callTranscript, text/vtt content)."""
 import hashlib
-import http.client
-import io
 import json
 import re
 
@@ -13,7 +11,7 @@ from integrations.graph import GraphClient
 from integrations.models import Recording, TeamsIntegration
 from integrations.teams import sync
 from mediaspace.models import Category, Collaborator, MediaEntry, Publication
-from tests.microsoft import CLIENT_ID, GRAPH_URL, TENANT_ID
+from tests.microsoft import CLIENT_ID, GRAPH_URL, TENANT_ID, cut_body
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 
@@ -169,7 +167,7 @@ def test_a_download_cut_mid_stream_resumes_with_range(integration, graph, make_u
 
     def cut_then_resume(request):
         if "Range" not in request.headers:
-            return (200, {}, io.BufferedReader(_CutStream(CONTENT[:cut_at])))
+            return (200, {}, cut_body(CONTENT[:cut_at]))
         start = int(request.headers["Range"].removeprefix("bytes=").rstrip("-"))
         return (206, {"Content-Range": f"bytes {start}-{len(CONTENT) - 1}/{len(CONTENT)}"}, CONTENT[start:])
 
@@ -182,23 +180,6 @@ def test_a_download_cut_mid_stream_resumes_with_range(integration, graph, make_u
     assert recording.entry.media.read() == CONTENT
     ranges = [call.request.headers.get("Range") for call in responses.calls if call.request.url == CONTENT_URL]
     assert ranges == [None, f"bytes={2 * 1024 * 1024}-"]  # resumed after the last whole chunk
-
-
-class _CutStream(io.RawIOBase):
-    """A response body that breaks off like a dropped connection after `data`."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if not self.data:
-            raise http.client.IncompleteRead(b"", expected=len(CONTENT))
-        size = min(len(buffer), len(self.data))
-        buffer[:size], self.data = self.data[:size], self.data[size:]
-        return size
 
 
 @responses.activate
@@ -250,7 +231,7 @@ def test_a_server_that_ignores_range_on_resume_still_gives_the_same_bytes(integr
     fake_discovery()
     fake_recording()
     sync.run(integration, graph=graph, queue=lambda pk: None)
-    answers = iter([io.BufferedReader(_CutStream(CONTENT[: 5 * len(CONTENT) // 6])), CONTENT])
+    answers = iter([cut_body(CONTENT[: 5 * len(CONTENT) // 6]), CONTENT])
     responses.remove(responses.GET, CONTENT_URL)
     responses.add_callback(responses.GET, CONTENT_URL, callback=lambda request: (200, {}, next(answers)))
 

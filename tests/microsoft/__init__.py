@@ -5,6 +5,8 @@ errors (``error``, ``error_description`` "AADSTS...", ``error_codes``, ``trace_i
 (``{"error": {"code", "message", "innerError": {"date", "request-id", "client-request-id"}}}``).
 """
 import base64
+import http.client
+import io
 import json
 from pathlib import Path
 
@@ -74,3 +76,23 @@ def app_token_payload(**overrides):
     }
     payload.update(overrides)
     return payload
+
+
+class _CutConnection(io.RawIOBase):
+    def __init__(self, data):
+        self.data = data
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self.data:
+            raise http.client.IncompleteRead(b"")
+        size = min(len(buffer), len(self.data))
+        buffer[:size], self.data = self.data[:size], self.data[size:]
+        return size
+
+
+def cut_body(data):
+    """A response body for `responses` that sends `data`, then breaks off like a dropped connection."""
+    return io.BufferedReader(_CutConnection(data))
