@@ -1,0 +1,150 @@
+"""The real stack against the simulator: the web server and a django-q2 cluster as processes of their own.
+An administrator configures an integration in the admin over HTTP, enables it, presses Sync now, and the
+recording arrives as a ready entry with its owner, transcript and collaborator."""
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.simulator import Simulator
+
+REPO = Path(__file__).resolve().parent.parent
+VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann Lee>Welcome to Physics 101.</v>\n"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Stack:
+    """migrate, runserver and qcluster as subprocesses sharing a SQLite database in a folder of their own."""
+
+    def __init__(self, folder, simulator):
+        self.database = folder / "stack.sqlite3"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database}", "MEDIA_ROOT": str(folder / "media"),
+                    "MICROSOFT_LOGIN_URL": simulator.url, "MICROSOFT_GRAPH_URL": simulator.url,
+                    "REQUESTS_CA_BUNDLE": simulator.ca_path, "DEBUG": "false", "Q_WORKERS": "2",
+                    "DJANGO_SUPERUSER_PASSWORD": "stack-admin-pw-1", "PYTHONUNBUFFERED": "1"}
+        self.processes = []
+
+    def manage(self, *args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=True,
+                              capture_output=True, text=True, timeout=120)
+
+    def start(self, *args):
+        process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def up(self):
+        self.manage("migrate", "--noinput")
+        self.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.edu")
+        self.start("runserver", "--noreload", f"127.0.0.1:{self.port}")
+        self.start("qcluster")
+        for _ in range(100):
+            try:
+                requests.get(f"{self.url}/login/", timeout=2)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError("the web server did not start")
+
+    def down(self):
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def query(self, sql, *params):
+        with sqlite3.connect(self.database, timeout=30) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def wait_for(self, sql, expected, seconds=90):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            rows = self.query(sql)
+            if rows == expected:
+                return rows
+            time.sleep(0.5)
+        raise AssertionError(f"{sql!r} gave {rows!r}, not {expected!r}, within {seconds} s")
+
+
+class AdminBrowser(requests.Session):
+    """An administrator using the admin through plain HTTP forms."""
+
+    def __init__(self, stack):
+        super().__init__()
+        self.stack = stack
+        self.get(f"{stack.url}/admin/login/")
+        self.submit("/admin/login/", {"username": "admin", "password": "stack-admin-pw-1", "next": "/admin/"})
+
+    def submit(self, path, data):
+        response = self.post(f"{self.stack.url}{path}", data={**data, "csrfmiddlewaretoken": self.cookies["csrftoken"]},
+                             headers={"Referer": f"{self.stack.url}{path}"})
+        assert response.status_code < 400, response.text[:2000]
+        return response
+
+
+@pytest.fixture
+def simulator():
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def stack(tmp_path, simulator):
+    stack = Stack(tmp_path, simulator)
+    try:
+        yield stack.up()
+    finally:
+        stack.down()
+
+
+@pytest.mark.slow
+def test_enable_then_sync_now_brings_the_recording_in(simulator, stack):
+    ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
+    bob = simulator.add_user("bob.ray@contoso.edu", "Bob Ray")
+    recording = simulator.add_recording(organizer=ann, subject="Physics 101", size=3 * 1024 * 1024, transcript=VTT,
+                                        attendees=[(bob, "presenter", None)])
+    app = simulator.add_app()
+    admin = AdminBrowser(stack)
+
+    created = admin.submit("/admin/integrations/teamsintegration/add/", {
+        "name": "Contoso", "tenant_id": simulator.tenant_id, "client_id": app.client_id,
+        "client_secret": app.secret, "_save": "Save"})
+    integration_id = int(re.search(r"/teamsintegration/(\d+)/change/", created.url).group(1))
+    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/change/", {
+        "name": "Contoso", "upload_policy": "all", "groups_text": "", "transcription": "True",
+        "co_organizer_permission": "none", "presenter_permission": "co_editors_publishers",
+        "attendee_permission": "none", "user_id_source": "upn", "upn_rule": "remove_postfix",
+        "postfix": "@contoso.edu", "find_user_by": "user_id", "missing_user": "create", "default_user": "",
+        "secret_expires_on": "", "_save": "Save"})
+    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/toggle/", {"status": "enable"})
+    assert stack.query("SELECT enabled, last_error FROM integrations_teamsintegration") == [(1, "")]
+    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
+
+    stack.wait_for("SELECT status FROM mediaspace_mediaentry", [("ready",)])
+    [(name, size, owner)] = stack.query(
+        "SELECT e.name, e.size, u.username FROM mediaspace_mediaentry e JOIN auth_user u ON u.id = e.owner_id")
+    assert (name.startswith("Physics 101 ("), size, owner) == (True, recording.size, "ann.lee")
+    assert stack.query("SELECT label FROM mediaspace_captiontrack") == [("Teams transcript",)]
+    assert stack.query("SELECT u.username, c.is_co_editor, c.is_co_publisher FROM mediaspace_collaborator c "
+                       "JOIN auth_user u ON u.id = c.user_id") == [("bob.ray", 1, 1)]
+    assert stack.query("SELECT state FROM integrations_recording") == [("ready",)]
