@@ -29,14 +29,14 @@ def free_port():
 class Stack:
     """migrate, runserver and qcluster as subprocesses sharing a SQLite database in a folder of their own."""
 
-    def __init__(self, folder, simulator):
+    def __init__(self, folder, simulator, **env):
         self.database = folder / "stack.sqlite3"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database}", "MEDIA_ROOT": str(folder / "media"),
                     "MICROSOFT_LOGIN_URL": simulator.url, "MICROSOFT_GRAPH_URL": simulator.url,
                     "REQUESTS_CA_BUNDLE": simulator.ca_path, "DEBUG": "false", "Q_WORKERS": "2",
-                    "DJANGO_SUPERUSER_PASSWORD": "stack-admin-pw-1", "PYTHONUNBUFFERED": "1"}
+                    "DJANGO_SUPERUSER_PASSWORD": "stack-admin-pw-1", "PYTHONUNBUFFERED": "1", **env}
         self.processes = []
 
     def manage(self, *args):
@@ -53,7 +53,7 @@ class Stack:
         self.manage("migrate", "--noinput")
         self.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.edu")
         self.start("runserver", "--noreload", f"127.0.0.1:{self.port}")
-        self.start("qcluster")
+        self.cluster = self.start("qcluster")
         for _ in range(100):
             try:
                 requests.get(f"{self.url}/login/", timeout=2)
@@ -65,12 +65,12 @@ class Stack:
     def down(self):
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                self.kill(process)  # a test stack: nothing to finish gracefully
+
+    def kill(self, process):
+        """kill -9 of the process and its children (a cluster's workers)."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
 
     def query(self, sql, *params):
         with sqlite3.connect(self.database, timeout=30) as connection:
@@ -110,22 +110,16 @@ def simulator():
 
 @pytest.fixture
 def stack(tmp_path, simulator):
-    stack = Stack(tmp_path, simulator)
+    # Short leases, so a killed worker's recording is taken over within seconds rather than minutes.
+    stack = Stack(tmp_path, simulator, MEDIASPACE_INGEST_LEASE_SECONDS="3", TEAMS_CLAIM_LEASE_SECONDS="3")
     try:
         yield stack.up()
     finally:
         stack.down()
 
 
-@pytest.mark.slow
-def test_enable_then_sync_now_brings_the_recording_in(simulator, stack):
-    ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
-    bob = simulator.add_user("bob.ray@contoso.edu", "Bob Ray")
-    recording = simulator.add_recording(organizer=ann, subject="Physics 101", size=3 * 1024 * 1024, transcript=VTT,
-                                        attendees=[(bob, "presenter", None)])
+def set_up_integration(simulator, admin, **settings):
     app = simulator.add_app()
-    admin = AdminBrowser(stack)
-
     created = admin.submit("/admin/integrations/teamsintegration/add/", {
         "name": "Contoso", "tenant_id": simulator.tenant_id, "client_id": app.client_id,
         "client_secret": app.secret, "_save": "Save"})
@@ -135,8 +129,47 @@ def test_enable_then_sync_now_brings_the_recording_in(simulator, stack):
         "co_organizer_permission": "none", "presenter_permission": "co_editors_publishers",
         "attendee_permission": "none", "user_id_source": "upn", "upn_rule": "remove_postfix",
         "postfix": "@contoso.edu", "find_user_by": "user_id", "missing_user": "create", "default_user": "",
-        "secret_expires_on": "", "_save": "Save"})
+        "secret_expires_on": "", "_save": "Save", **settings})
     admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/toggle/", {"status": "enable"})
+    return integration_id
+
+
+@pytest.mark.slow
+def test_a_cluster_killed_mid_download_and_restarted_ends_with_one_ready_entry_and_no_orphan(simulator, stack):
+    ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
+    recording = simulator.add_recording(organizer=ann, subject="Long lecture", size=24 * 1024 * 1024)
+    simulator.faults.chunk_delay = 0.01  # about 4 s for the whole download
+    admin = AdminBrowser(stack)
+    integration_id = set_up_integration(simulator, admin, transcription="False")
+    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
+
+    deadline = time.monotonic() + 60
+    while not stack.query("SELECT 1 FROM mediaspace_mediaentry WHERE status = 'importing' AND bytes_received > 0"):
+        assert time.monotonic() < deadline, "the download did not start"
+        time.sleep(0.05)
+    stack.kill(stack.cluster)  # kill -9 in the middle of the download
+    [(received,)] = stack.query("SELECT bytes_received FROM mediaspace_mediaentry")
+    assert 0 < received < recording.size
+
+    simulator.faults.chunk_delay = 0
+    time.sleep(4)  # the dead worker's leases run out
+    stack.cluster = stack.start("qcluster")
+    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
+
+    stack.wait_for("SELECT status, size FROM mediaspace_mediaentry", [("ready", recording.size)])
+    assert stack.query("SELECT state FROM integrations_recording") == [("ready",)]
+    files = [path for path in (stack.database.parent / "media" / "entries").rglob("*") if path.is_file()]
+    assert len(files) == 1 and files[0].stat().st_size == recording.size  # the dead attempt left nothing
+
+
+@pytest.mark.slow
+def test_enable_then_sync_now_brings_the_recording_in(simulator, stack):
+    ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
+    bob = simulator.add_user("bob.ray@contoso.edu", "Bob Ray")
+    recording = simulator.add_recording(organizer=ann, subject="Physics 101", size=3 * 1024 * 1024, transcript=VTT,
+                                        attendees=[(bob, "presenter", None)])
+    admin = AdminBrowser(stack)
+    integration_id = set_up_integration(simulator, admin)
     assert stack.query("SELECT enabled, last_error FROM integrations_teamsintegration") == [(1, "")]
     admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
 

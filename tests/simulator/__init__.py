@@ -83,6 +83,7 @@ class Faults:
     retry_after: int = 1
     cut_ratio: float = 0.0  # share of content downloads that break off halfway
     cut_next: int = 0  # the next N content downloads break off halfway, whatever the ratio
+    chunk_delay: float = 0.0  # seconds between two 64 KiB chunks of content: a slow line
     seed: int = 0
 
 
@@ -359,6 +360,8 @@ def _handler_for(simulator):
             try:
                 for chunk in payload:
                     self.wfile.write(chunk)
+                    if simulator.faults.chunk_delay:
+                        time.sleep(simulator.faults.chunk_delay)
             except (_Cut, BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
                 self.connection.shutdown(2)
