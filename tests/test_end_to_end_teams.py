@@ -181,3 +181,61 @@ def test_enable_then_sync_now_brings_the_recording_in(simulator, stack):
     assert stack.query("SELECT u.username, c.is_co_editor, c.is_co_publisher FROM mediaspace_collaborator c "
                        "JOIN auth_user u ON u.id = c.user_id") == [("bob.ray", 1, 1)]
     assert stack.query("SELECT state FROM integrations_recording") == [("ready",)]
+
+
+def requests_before_their_retry_after(log, retry_after):
+    """Requests for a path that Microsoft had throttled, sent before the Retry-After it gave had passed."""
+    early = []
+    for index, (when, _method, path, status, _authorized) in enumerate(log):
+        if status in (429, 503):
+            following = next((entry for entry in log[index + 1:] if entry[2] == path), None)
+            if following and following[0] < when + retry_after - 0.05:
+                early.append((path, following[0] - when))
+    return early
+
+
+@pytest.mark.slow
+def test_two_clusters_with_throttling_and_cut_downloads_ingest_everything_exactly_once(simulator, stack):
+    ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
+    bob = simulator.add_user("bob.ray@contoso.edu", "Bob Ray")
+    for index in range(6):
+        simulator.add_recording(organizer=(ann, bob)[index % 2], subject=f"Lecture {index}", size=2 * 1024 * 1024)
+    admin = AdminBrowser(stack)
+    integration_id = set_up_integration(simulator, admin, transcription="False")
+    simulator.faults.throttle_ratio, simulator.faults.retry_after, simulator.faults.cut_ratio = 0.2, 1, 0.1
+    stack.start("qcluster")  # a second cluster on the same database
+    for _ in range(2):  # two rounds asked for at once
+        admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
+
+    stack.wait_for("SELECT status, COUNT(*) FROM mediaspace_mediaentry GROUP BY status", [("ready", 6)], seconds=120)
+    assert stack.query("SELECT state, COUNT(*) FROM integrations_recording GROUP BY state") == [("ready", 6)]
+    assert len([path for path in (stack.database.parent / "media" / "entries").rglob("*") if path.is_file()]) == 6
+    throttled = [entry for entry in simulator.log if entry[3] in (429, 503)]
+    assert throttled, "the faults were not injected"
+    assert requests_before_their_retry_after(simulator.log, simulator.faults.retry_after) == []
+
+
+@pytest.mark.slow
+def test_an_expired_secret_shows_the_seeds_message_and_the_sync_resumes_after_updating_it(simulator, stack):
+    ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
+    simulator.add_recording(organizer=ann, subject="Before", size=512 * 1024)
+    app_admin = AdminBrowser(stack)
+    integration_id = set_up_integration(simulator, app_admin, transcription="False")
+    app = simulator.apps[stack.query("SELECT client_id FROM integrations_teamsintegration")[0][0]]
+    sync_now = f"/admin/integrations/teamsintegration/{integration_id}/sync/"
+    app_admin.submit(sync_now, {})
+    stack.wait_for("SELECT name LIKE 'Before%', status FROM mediaspace_mediaentry", [(1, "ready")])
+
+    simulator.expire_secret(app)
+    simulator.add_recording(organizer=ann, subject="After", size=512 * 1024)
+    app_admin.submit(sync_now, {})
+    stack.wait_for("SELECT last_error FROM integrations_teamsintegration",
+                   [("The provided application secret has expired.",)])
+    listing = app_admin.get(f"{stack.url}/admin/integrations/teamsintegration/").text
+    assert 'title="The provided application secret has expired."' in listing  # the list's red marker
+
+    app_admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/secret/",
+                     {"client_secret": simulator.new_secret(app), "secret_expires_on": ""})
+    assert stack.query("SELECT last_error FROM integrations_teamsintegration") == [("",)]
+    app_admin.submit(sync_now, {})
+    stack.wait_for("SELECT COUNT(*) FROM mediaspace_mediaentry WHERE status = 'ready'", [(2,)])

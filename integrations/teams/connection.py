@@ -33,6 +33,7 @@ SYNC_MAX_WAIT_SECONDS = 120
 
 def graph_for(integration, **options) -> GraphClient:
     options.setdefault("max_wait", SYNC_MAX_WAIT_SECONDS)
+    options.setdefault("max_tries", 8)  # background work: a throttled tenant is waited out, within max_wait
     return GraphClient(token_provider_for(integration), **options)
 
 

@@ -52,6 +52,7 @@ class App:
     secret_expired: bool = False
     access_policy: bool = True
     billing: bool = True
+    expired_secrets: set = field(default_factory=set)
 
 
 @dataclass
@@ -84,7 +85,6 @@ class Faults:
     cut_ratio: float = 0.0  # share of content downloads that break off halfway
     cut_next: int = 0  # the next N content downloads break off halfway, whatever the ratio
     chunk_delay: float = 0.0  # seconds between two 64 KiB chunks of content: a slow line
-    seed: int = 0
 
 
 class Simulator:
@@ -94,7 +94,7 @@ class Simulator:
         self.faults = Faults()
         self.log = []  # (time, method, path, status, authorized)
         self._tokens = {}  # access token -> client id
-        self._random = random.Random(0)
+        self._random = random.Random(1)  # seeded: the same faults at every run
         self._lock = threading.Lock()
         self._ca = trustme.CA()
         self._certificate = self._ca.issue_cert("127.0.0.1", "localhost")
@@ -125,6 +125,17 @@ class Simulator:
             size=size, transcript=transcript, attendees=list(attendees))
         self.recordings.append(recording)
         return recording
+
+    def expire_secret(self, app):
+        """The app's secret expires, and the tokens it got are no longer accepted."""
+        app.expired_secrets.add(app.secret)
+        with self._lock:
+            self._tokens = {token: client for token, client in self._tokens.items() if client != app.client_id}
+
+    def new_secret(self, app) -> str:
+        """What an administrator does in Certificates & secrets: a new secret value for the app."""
+        app.secret = f"Sim8Q~{secrets.token_urlsafe(24)}"
+        return app.secret
 
     # -- the server --------------------------------------------------------------------------
 
@@ -168,10 +179,11 @@ class Simulator:
             failure = 700016
         elif not app.enabled:
             failure = 7000112
+        elif form.get("client_secret") in app.expired_secrets or (
+                form.get("client_secret") == app.secret and app.secret_expired):
+            failure = 7000222
         elif form.get("client_secret") != app.secret:
             failure = 7000215
-        elif app.secret_expired:
-            failure = 7000222
         if failure:
             status, error, description = IDENTITY_ERRORS[failure]
             return status, _identity_error(failure, status, error, description.format(
