@@ -251,8 +251,8 @@ class Simulator:
             return 200, {"Content-Type": "text/vtt"}, recording.transcript.encode()
         return 404, {}, _graph_error("NotFound", "The requested resource was not found.")
 
-    def _page(self, path, query, items, size=100):
-        top = min(int((query.get("$top") or [str(size)])[0]), size)
+    def _page(self, path, query, items, size=999):  # Graph pages users by at most 999
+        top = min(int((query.get("$top") or ["100"])[0]), size)
         skip = int((query.get("$skiptoken") or ["0"])[0])
         page = {"value": items[skip:skip + top]}
         if skip + top < len(items):
