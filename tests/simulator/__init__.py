@@ -1,404 +1,319 @@
-"""A local Microsoft for end-to-end tests: the identity platform and Graph over HTTPS, from an in-memory
-tenant, with faults to inject.
+"""A local Microsoft for tests: the identity platform and Graph over HTTPS, answered from an in-memory model,
+with faults to inject and a log of every request. See README.md in this folder.
 
     with Simulator() as sim:
-        app = sim.add_app(roles=TEAMS_ROLES)
+        app = sim.add_app()
         ann = sim.add_user("ann.lee@contoso.edu", "Ann Lee")
-        sim.add_recording(organizer=ann, subject="Physics 101", size=5_000_000, transcript=VTT)
+        sim.add_meeting(ann, "Physics 101", recordings=[5_000_000], transcript=VTT)
         # MICROSOFT_LOGIN_URL = MICROSOFT_GRAPH_URL = sim.url, REQUESTS_CA_BUNDLE = sim.ca_path
-
-Answers are shaped like Microsoft's (see tests/microsoft/ for the same shapes as fixture files).
-Recording content is made from its id and the offset, so a 1 GiB recording costs no memory.
 """
-import base64
-import hashlib
-import json
-import random
-import re
+import mimetypes
+import os
 import secrets
+import shutil
 import ssl
+import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from collections import defaultdict
+from datetime import timedelta
 
 import trustme
 
-TEAMS_ROLES = ["OnlineMeetingRecording.Read.All", "OnlineMeetings.Read.All", "OnlineMeetingTranscript.Read.All",
-               "User.ReadBasic.All"]
-IDENTITY_ERRORS = {  # AADSTS code: (HTTP status, error, description)
-    7000215: (401, "invalid_client", "Invalid client secret provided. Ensure the secret being sent in the request "
-                                     "is the client secret value, not the client secret ID, for a secret added to "
-                                     "app '{client}'."),
-    7000222: (401, "invalid_client", "The provided client secret keys for app '{client}' are expired. Visit the "
-                                     "Azure portal to create new keys for your app."),
-    7000112: (400, "unauthorized_client", "Application '{client}'(MediaSpace) is disabled."),
-    700016: (400, "unauthorized_client", "Application with identifier '{client}' was not found in the directory "
-                                         "'{tenant}'."),
-}
-CHUNK = 64 * 1024
+from . import graph, identity, scenario
+from .model import (TEAMS_ROLES, App, DriveItem, Faults, Group, LoggedRequest, Meeting, Recording, Tenant, Transcript,
+                    User, graph_id, now)
+from .server import HttpResponse, ServerThread
 
-
-@dataclass
-class App:
-    client_id: str
-    secret: str
-    roles: list
-    enabled: bool = True
-    secret_expired: bool = False
-    access_policy: bool = True
-    billing: bool = True
-    expired_secrets: set = field(default_factory=set)
-
-
-@dataclass
-class Recording:
-    id: str
-    meeting_id: str
-    organizer: dict
-    subject: str
-    created: datetime
-    size: int
-    transcript: str | None = None
-    attendees: list = field(default_factory=list)  # (user dict, role, tenant id)
-    correlation_id: str = field(default_factory=lambda: f"{uuid.uuid4()}-0")
-
-    def content(self, start, end):
-        """Bytes start..end (inclusive) of the recording: the same every time, held nowhere."""
-        block = hashlib.sha256(self.id.encode()).digest() * (CHUNK // 32)
-        position = start
-        while position <= end:
-            offset = position % CHUNK
-            piece = block[offset:min(CHUNK, offset + end - position + 1)]
-            yield piece
-            position += len(piece)
-
-
-@dataclass
-class Faults:
-    throttle_ratio: float = 0.0  # share of Graph answers that are 429 or 503 with Retry-After
-    retry_after: int = 1
-    cut_ratio: float = 0.0  # share of content downloads that break off halfway
-    cut_next: int = 0  # the next N content downloads break off halfway, whatever the ratio
-    chunk_delay: float = 0.0  # seconds between two 64 KiB chunks of content: a slow line
+__all__ = ["Simulator", "Faults", "TEAMS_ROLES", "App", "DriveItem", "Group", "Meeting", "Recording", "Tenant",
+           "Transcript", "User"]
 
 
 class Simulator:
-    def __init__(self, tenant_id=None):
-        self.tenant_id = tenant_id or str(uuid.uuid4())
-        self.apps, self.users, self.recordings = {}, [], []
-        self.faults = Faults()
-        self.log = []  # (time, method, path, status, authorized)
-        self._tokens = {}  # access token -> client id
-        self._random = random.Random(1)  # seeded: the same faults at every run
+    """The simulated Microsoft: its model (add_*), faults, request log and HTTPS server. See README.md."""
+
+    def __init__(self, tenant_id=None, *, seed=1, redirect_recordings=False, token_lifetime=3599):
+        self.tenants, self.apps, self.drive_items = {}, {}, {}  # by id
+        self.users, self.groups, self.meetings, self.recordings, self.transcripts = [], [], [], [], []
+        self.faults = Faults(seed=seed)
+        self.log = []  # LoggedRequest, in arrival order
+        self.redirect_recordings = redirect_recordings  # recording /content: 302 to a pre-authenticated URL
+        self.token_lifetime = token_lifetime  # seconds
+        self._sequence = 0  # last arrival number given to a recording or transcript (delta queries)
         self._lock = threading.Lock()
+        self._codes, self._redeemed, self._refresh_tokens = {}, set(), {}
+        self._issued, self._revoked = defaultdict(set), set()  # token ids (uti) by app or user id
+        self._download_key = secrets.token_bytes(32)
+        self._indexes = {}
+        self.tenant = self.add_tenant("Contoso", tenant_id=tenant_id, domain="contoso.onmicrosoft.com")
         self._ca = trustme.CA()
-        self._certificate = self._ca.issue_cert("127.0.0.1", "localhost")
-        self._ca_file = tempfile.NamedTemporaryFile(suffix=".pem", delete=False)
-        self._ca_file.write(self._ca.cert_pem.bytes())
-        self._ca_file.close()
-        self.ca_path = self._ca_file.name
-        self._server = None
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(self._context)
+        self._folder = tempfile.mkdtemp(prefix="microsoft-simulator-")
+        self.ca_path = os.path.join(self._folder, "ca.pem")  # the test CA, for REQUESTS_CA_BUNDLE
+        self._ca.cert_pem.write_to_path(self.ca_path)
+        self._thread = None
 
-    # -- the tenant --------------------------------------------------------------------------
+    # -- the server ----------------------------------------------------------------------------------------
 
-    def add_app(self, *, roles=TEAMS_ROLES, client_id=None, secret=None, **flags) -> App:
-        app = App(client_id or str(uuid.uuid4()), secret or f"Sim8Q~{secrets.token_urlsafe(24)}", list(roles), **flags)
-        self.apps[app.client_id] = app
-        return app
-
-    def add_user(self, upn, display_name, *, mail=None) -> dict:
-        user = {"id": str(uuid.uuid4()), "userPrincipalName": upn, "displayName": display_name,
-                "mail": mail if mail is not None else upn}
-        self.users.append(user)
-        return user
-
-    def add_recording(self, *, organizer, subject, size, transcript=None, attendees=(), created=None) -> Recording:
-        recording = Recording(
-            id=base64.b64encode(f"VjEjI{uuid.uuid4()}".encode()).decode(),
-            meeting_id=base64.b64encode(f"MSo{uuid.uuid4()}".encode()).decode().rstrip("="),
-            organizer=organizer, subject=subject, created=created or datetime.now(timezone.utc) - timedelta(hours=1),
-            size=size, transcript=transcript, attendees=list(attendees))
-        self.recordings.append(recording)
-        return recording
-
-    def expire_secret(self, app):
-        """The app's secret expires, and the tokens it got are no longer accepted."""
-        app.expired_secrets.add(app.secret)
-        with self._lock:
-            self._tokens = {token: client for token, client in self._tokens.items() if client != app.client_id}
-
-    def new_secret(self, app) -> str:
-        """What an administrator does in Certificates & secrets: a new secret value for the app."""
-        app.secret = f"Sim8Q~{secrets.token_urlsafe(24)}"
-        return app.secret
-
-    # -- the server --------------------------------------------------------------------------
-
-    @property
-    def url(self):
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self):
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._certificate.configure_cert(context)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def start(self, host="127.0.0.1", port=0):
+        self._thread = ServerThread(self, self._context, host, port)
+        self._thread.start()
+        self._thread.is_ready.wait()
+        if self._thread.error:
+            raise self._thread.error
         return self
 
     def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._thread is not None:
+            self._thread.terminate()
+            self._thread = None
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Stop, and remove the CA file."""
         self.stop()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    @property
+    def url(self):
+        """https://127.0.0.1:port: both MICROSOFT_LOGIN_URL and MICROSOFT_GRAPH_URL."""
+        if self._thread is None:
+            raise RuntimeError("The simulator is not running: call start() or use it in a with block.")
+        return f"https://{self._thread.host}:{self._thread.port}"
+
+    @property
+    def tenant_id(self):
+        return self.tenant.id
+
+    def answer(self, request):
+        """The answer to one request (called by the server's threads), logged."""
+        arrived = time.monotonic()
+        if request.path.startswith("/_simulator/"):
+            return scenario.control(self, request)  # the test's own channel: not delayed, not logged
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        try:
+            if request.path.startswith("/v1.0/"):
+                response = graph.answer(self, request)
+            elif request.path.startswith("/download/"):
+                response = graph.download(self, request)
+            else:
+                response = identity.answer(self, request)
+        except Exception:  # a bug in the simulator: say so, and keep serving
+            traceback.print_exc(file=sys.stderr)
+            response = HttpResponse(500, {"error": {"code": "generalException", "message": "Simulator error."}})
+        retry_after = response.headers.get("Retry-After")
+        self.log.append(LoggedRequest(arrived, request.method, request.path, response.status,
+                                      "Authorization" in request.headers, query=request.query, client=request.client,
+                                      range=request.headers.get("Range", ""),
+                                      retry_after=int(retry_after) if retry_after else None))
+        return response
+
+    # -- the request log -----------------------------------------------------------------------------------
 
     def graph_requests(self):
-        return [entry for entry in self.log if entry[2].startswith("/v1.0/")]
+        return [entry for entry in self.log if entry.path.startswith("/v1.0/")]
 
-    # -- answers -----------------------------------------------------------------------------
+    def early_requests(self, slack=0.05):
+        """Requests for a URL sent before the Retry-After of an earlier throttled answer for it had passed."""
+        early = []
+        for index, throttled in enumerate(self.log):
+            if throttled.retry_after is None:
+                continue
+            following = next((entry for entry in self.log[index + 1:]
+                              if (entry.path, entry.query) == (throttled.path, throttled.query)), None)
+            if following and following.time < throttled.time + throttled.retry_after - slack:
+                early.append(following)
+        return early
 
-    def token(self, tenant, form):
-        app = self.apps.get(form.get("client_id", ""))
-        failure = None
-        if tenant != self.tenant_id:
-            return 400, _identity_error(90002, 400, "invalid_tenant",
-                                        f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant "
-                                        f"ID and are signing into the correct cloud.")
-        if app is None:
-            failure = 700016
-        elif not app.enabled:
-            failure = 7000112
-        elif form.get("client_secret") in app.expired_secrets or (
-                form.get("client_secret") == app.secret and app.secret_expired):
-            failure = 7000222
-        elif form.get("client_secret") != app.secret:
-            failure = 7000215
-        if failure:
-            status, error, description = IDENTITY_ERRORS[failure]
-            return status, _identity_error(failure, status, error, description.format(
-                client=form.get("client_id", ""), tenant=tenant))
-        now = int(time.time())
-        access_token = ".".join(_b64(json.dumps(part).encode()) for part in (
-            {"typ": "JWT", "alg": "RS256"},
-            {"aud": "https://graph.microsoft.com", "tid": self.tenant_id, "appid": app.client_id, "roles": app.roles,
-             "iat": now, "nbf": now, "exp": now + 3599, "idtyp": "app"})) + "." + _b64(b"simulator")
+    # -- the directory -------------------------------------------------------------------------------------
+
+    def add_tenant(self, name="Fabrikam", *, tenant_id=None, domain=None):
+        tenant = Tenant(tenant_id or str(uuid.uuid4()), name, domain or f"{name.lower()}.onmicrosoft.com")
+        self.tenants[tenant.id] = tenant
+        return tenant
+
+    def find_tenant(self, id_or_domain):
+        key = id_or_domain.lower()
+        return next((tenant for tenant in self.tenants.values() if key in (tenant.id.lower(), tenant.domain)), None)
+
+    def add_app(self, tenant=None, client_id=None, secret=None, *, roles=TEAMS_ROLES, name="MediaSpace",
+                secret_expires=None, enabled=True, access_policy=True, billing=True, evaluation_allowance=0,
+                redirect_uris=(), implicit_grant=True):
+        """An app registration with one client secret (`secret=False`: none, a public client); see App."""
+        secret = f"Sim8Q~{secrets.token_urlsafe(30)}" if secret is None else secret
+        app = App(tenant or self.tenant, client_id or str(uuid.uuid4()), name, list(roles),
+                  {secret: secret_expires} if secret else {}, enabled, access_policy, billing, evaluation_allowance,
+                  list(redirect_uris), implicit_grant)
+        self.apps[app.client_id] = app
+        return app
+
+    def expire_secret(self, app):
+        """The app's secrets expire now, and the tokens it got stop working (a sync mid-run sees it at once)."""
+        for value in app.secrets:
+            app.secrets[value] = now()
+        self._revoke(app.client_id)
+
+    def new_secret(self, app, *, expires=None):
+        """What an administrator does in Certificates & secrets: a new secret value for the app."""
+        value = f"Sim8Q~{secrets.token_urlsafe(30)}"
+        app.secrets[value] = expires
+        return value
+
+    def add_user(self, upn, display_name=None, *, mail=None, tenant=None):
+        """A user; `mail` defaults to the UPN, and "" gives a user without one (Graph says null)."""
+        user = User(tenant or self.tenant, str(uuid.uuid4()), upn, display_name or upn.split("@")[0],
+                    upn if mail is None else (mail or None))
+        self.users.append(user)
+        return user
+
+    def add_guest(self, upn, display_name=None):
+        """Someone from another organisation (a tenant of its own, by the UPN's domain), to invite to meetings."""
+        domain = upn.rpartition("@")[2].lower()
+        tenant = self.find_tenant(domain) or self.add_tenant(domain.split(".")[0].title(), domain=domain)
+        return self.add_user(upn, display_name, tenant=tenant)
+
+    def find_user(self, id_or_upn, tenant=None):
+        found = self._index("users by id", self.users, lambda user: user.id).get(id_or_upn) or \
+            self._index("users by upn", self.users, lambda user: user.upn).get(id_or_upn) or [None]
+        return found[0] if found[0] is not None and tenant in (None, found[0].tenant) else None
+
+    def add_group(self, display_name="Group", members=(), *, tenant=None):
+        """A group; members are users and groups (transitiveMembers flattens them)."""
+        group = Group(tenant or self.tenant, str(uuid.uuid4()), display_name, list(members))
+        self.groups.append(group)
+        return group
+
+    def sign_out(self, user):
+        """The user's access and refresh tokens stop working (their session ended, or an admin revoked it)."""
+        self._revoke(user.id)
+
+    def _revoke(self, subject):
         with self._lock:
-            self._tokens[access_token] = app.client_id
-        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access_token}
+            self._revoked |= self._issued.pop(subject, set())
 
-    def graph(self, method, path, query, headers, body):
-        """(status, headers, body) for one Graph request; body is a dict, bytes, or an iterator of bytes."""
-        app = self.apps.get(self._tokens.get(headers.get("Authorization", "").removeprefix("Bearer "), ""))
-        if app is None:
-            return 401, {}, _graph_error("InvalidAuthenticationToken", "Access token validation failure. Invalid "
-                                                                       "audience.")
-        if path == "/v1.0/$batch" and method == "POST":
-            answers = []
-            for request in json.loads(body)["requests"][:20]:
-                sub_path, _, sub_query = request["url"].partition("?")
-                status, _headers, sub_body = self.graph("GET", "/v1.0" + sub_path, parse_qs(sub_query), headers, b"")
-                answers.append({"id": request["id"], "status": status, "headers": {"Content-Type": "application/json"},
-                                "body": sub_body})
-            return 200, {}, {"responses": answers}
-        if self.faults.throttle_ratio and self._random.random() < self.faults.throttle_ratio:
-            status = self._random.choice([429, 503])
-            return status, {"Retry-After": str(self.faults.retry_after)}, _graph_error(
-                "TooManyRequests" if status == 429 else "ServiceUnavailable", "Too many requests.")
-        if path == "/v1.0/users":
-            return 200, {}, self._page(path, query, self.users)
-        match = re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/(.+)", path)
-        if not match:
-            return 404, {}, _graph_error("UnknownError", "Resource not found.")
-        user_id, rest = match.groups()
-        if not app.access_policy:
-            return 403, {}, _graph_error("General", "No application access policy found for this app.")
-        if rest.startswith("getAllRecordings("):
-            if "OnlineMeetingRecording.Read.All" not in app.roles:
-                return 403, {}, _graph_error("Forbidden", "Application is not authorized to perform this operation.")
-            since = re.search(r"startDateTime=([^,)]+)", rest)
-            start = datetime.fromisoformat(since.group(1).replace("Z", "+00:00")) if since else None
-            items = [self._recording_json(r) for r in self.recordings if r.organizer["id"] == user_id
-                     and (start is None or r.created >= start)]
-            return 200, {}, self._page(path, query, items)
-        recording_of_meeting = [r for r in self.recordings if r.meeting_id == rest.split("/")[0]]
-        if not recording_of_meeting:
-            return 404, {}, _graph_error("NotFound", "The requested resource was not found.")
-        recording = recording_of_meeting[0]
-        if "/" not in rest:
-            return 200, {}, self._meeting_json(recording)
-        if rest.endswith(f"/recordings/{recording.id}/content"):
-            if not app.billing:
-                return 402, {}, _graph_error("PaymentRequired", "Payment Required. Ensure that your application is "
-                                                                "able to call this premium API.")
-            return self._content(recording, headers.get("Range"))
-        if rest.endswith("/transcripts"):
-            items = [{"id": f"T{recording.id}", "meetingId": recording.meeting_id,
-                      "contentCorrelationId": recording.correlation_id,
-                      "createdDateTime": _iso(recording.created)}] if recording.transcript else []
-            return 200, {}, {"value": items}
-        if rest.endswith(f"/transcripts/T{recording.id}/content") and recording.transcript:
-            return 200, {"Content-Type": "text/vtt"}, recording.transcript.encode()
-        return 404, {}, _graph_error("NotFound", "The requested resource was not found.")
+    # -- Teams -----------------------------------------------------------------------------------------------
 
-    def _page(self, path, query, items, size=999):  # Graph pages users by at most 999
-        top = min(int((query.get("$top") or ["100"])[0]), size)
-        skip = int((query.get("$skiptoken") or ["0"])[0])
-        page = {"value": items[skip:skip + top]}
-        if skip + top < len(items):
-            page["@odata.nextLink"] = f"{self.url}{path}?$top={top}&$skiptoken={skip + top}"
-        return page
+    def add_meeting(self, organizer, subject="Teams meeting", start=None, *, duration=timedelta(hours=1),
+                    participants=(), recordings=(), transcript=None, ad_hoc=False):
+        """A calendar meeting (or, with ad_hoc=True, a call) with recordings of the given sizes in bytes and a
+        WebVTT transcript. participants: (user, role), role attendee/presenter/coorganizer/producer."""
+        start = start or now() - duration - timedelta(hours=1)
+        meeting = Meeting(graph_id(f"1*{organizer.id}*0**19:meeting_{secrets.token_urlsafe(36)}@thread.v2"),
+                          organizer, subject, start, start + duration,
+                          [(user, role) for user, role, *_ in participants], ad_hoc)
+        self.meetings.append(meeting)
+        for index, size in enumerate(recordings):  # the first recording shares its correlation id with the transcript
+            recording = Recording(graph_id(f"V2##{uuid.uuid4().hex}{organizer.id}##{uuid.uuid4()}"), meeting, size,
+                                  start + timedelta(minutes=1 + index), str(uuid.uuid4()), self._next_sequence())
+            meeting.recordings.append(recording)
+            self.recordings.append(recording)
+        if transcript is not None:
+            self.add_transcript(meeting, transcript)
+        return meeting
 
-    def _recording_json(self, recording):
-        return {"@odata.type": "#microsoft.graph.callRecording", "id": recording.id, "meetingId": recording.meeting_id,
-                "callId": str(uuid.UUID(bytes=hashlib.md5(recording.id.encode()).digest())),
-                "contentCorrelationId": recording.correlation_id, "createdDateTime": _iso(recording.created),
-                "endDateTime": _iso(recording.created + timedelta(minutes=50)),
-                "recordingContentUrl": f"{self.url}/v1.0/users/{recording.organizer['id']}/onlineMeetings/"
-                                       f"{recording.meeting_id}/recordings/{recording.id}/content",
-                "meetingOrganizer": {"application": None, "device": None, "user": {
-                    "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": recording.organizer["id"],
-                    "displayName": None, "userIdentityType": "aadUser", "tenantId": self.tenant_id}}}
+    def add_recording(self, *, organizer, subject, size, transcript=None, attendees=(), created=None):
+        """Shorthand: a meeting with one recording, created at `created`; returns the recording."""
+        start = created - timedelta(minutes=1) if created else None
+        return self.add_meeting(organizer, subject, start, participants=attendees, recordings=[size],
+                                transcript=transcript).recordings[0]
 
-    def _meeting_json(self, recording):
-        def participant(user, role, tenant):
-            return {"upn": user["userPrincipalName"], "role": role, "identity": {"user": {
-                "id": user["id"], "displayName": user["displayName"], "tenantId": tenant, "identityProvider": "AAD"}}}
+    def add_transcript(self, meeting, text, *, created=None):
+        """A transcript, also later than the recording (as Teams may publish it)."""
+        correlation = meeting.recordings[0].correlation_id if meeting.recordings else str(uuid.uuid4())
+        transcript = Transcript(graph_id(f"1##0##{uuid.uuid4()}"), meeting, text,
+                                created or meeting.end + timedelta(minutes=2), correlation, self._next_sequence())
+        meeting.transcripts.append(transcript)
+        self.transcripts.append(transcript)
+        return transcript
 
-        return {"id": recording.meeting_id, "subject": recording.subject,
-                "startDateTime": _iso(recording.created - timedelta(minutes=5)),
-                "endDateTime": _iso(recording.created + timedelta(minutes=55)),
-                "participants": {"organizer": participant(recording.organizer, "presenter", self.tenant_id),
-                                 "attendees": [participant(user, role, tenant or self.tenant_id)
-                                               for user, role, tenant in recording.attendees]}}
+    def artifacts_of(self, organizer_id, *, recordings=True):
+        """The recordings (or transcripts) of the meetings and calls that `organizer_id` organised."""
+        name, items = ("recordings", self.recordings) if recordings else ("transcripts", self.transcripts)
+        return self._index(f"{name} by organizer", items, lambda item: item.meeting.organizer.id).get(organizer_id, [])
 
-    def _content(self, recording, range_header):
-        start = 0
-        match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
-        if match and int(match.group(1)) < recording.size:
-            start = int(match.group(1))
-        headers = {"Content-Type": "video/mp4", "Content-Length": str(recording.size - start), "Accept-Ranges": "bytes"}
-        status = 200
-        if start:
-            status, headers["Content-Range"] = 206, f"bytes {start}-{recording.size - 1}/{recording.size}"
-        body = recording.content(start, recording.size - 1)
-        cut = self.faults.cut_next > 0 or (self.faults.cut_ratio and self._random.random() < self.faults.cut_ratio)
-        if cut:
-            self.faults.cut_next = max(0, self.faults.cut_next - 1)
-            body = _cut(body, (recording.size - start) // 2)
-        return status, headers, body
+    def _index(self, name, items, key):
+        """`items` (one of the lists above) grouped by `key`, cached until the list changes length: large tenants
+        stay fast, and tests may still append to, remove from or clear the lists."""
+        cached = self._indexes.get(name)
+        if cached is None or cached[0] != len(items):
+            grouped = defaultdict(list)
+            for item in list(items):
+                grouped[key(item)].append(item)
+            cached = self._indexes[name] = (len(items), grouped)
+        return cached[1]
 
+    def _next_sequence(self):
+        with self._lock:
+            self._sequence += 1
+            return self._sequence
 
-class _Cut(Exception):
-    pass
+    def content_url(self, recording):
+        return graph.recording_json(self.url, recording)["recordingContentUrl"]
 
+    def _recording_json(self, recording):  # kept for bench/teams_sync.py
+        return graph.recording_json(self.url, recording)
 
-def _cut(chunks, after):
-    sent = 0
-    for chunk in chunks:
-        if sent + len(chunk) > after:
-            yield chunk[: after - sent]
-            raise _Cut
-        sent += len(chunk)
-        yield chunk
+    # -- OneDrive --------------------------------------------------------------------------------------------
 
+    def drive_root(self, user):
+        if user.root is None:
+            user.root = DriveItem(self._drive_item_id(), user, "root", None, folder=True)
+            self.drive_items[user.root.id] = user.root
+        return user.root
 
-def _handler_for(simulator):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def add_folder(self, owner, path):
+        """The folder at `path` ("Videos/2024") in the user's OneDrive, made with its parents if missing."""
+        folder = self.drive_root(owner)
+        for name in [part for part in path.split("/") if part]:
+            found = next((child for child in folder.children if child.name == name and child.folder), None)
+            if found is None:
+                found = DriveItem(self._drive_item_id(), owner, name, folder, folder=True)
+                folder.children.append(found)
+                self.drive_items[found.id] = found
+            folder = found
+        return folder
 
-        def log_message(self, *args):
-            pass
+    def add_file(self, owner, path, size=1024, *, mime_type=None, modified=None):
+        """A file of `size` bytes (made on the fly when downloaded) at `path` ("Videos/Lecture 1.mp4")."""
+        folder_path, _, name = path.rpartition("/")
+        folder = self.add_folder(owner, folder_path)
+        item = DriveItem(self._drive_item_id(), owner, name, folder, folder=False, size=size,
+                         mime_type=mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+                         modified=modified or now())
+        folder.children.append(item)
+        self.drive_items[item.id] = item
+        return item
 
-        def do_GET(self):
-            self._answer("GET")
+    @staticmethod
+    def _drive_item_id():
+        return "01" + secrets.token_hex(16).upper()
 
-        def do_POST(self):
-            self._answer("POST")
+    # -- tokens without a sign-in ------------------------------------------------------------------------------
 
-        def _answer(self, method):
-            parts = urlsplit(self.path)
-            path, query = unquote(parts.path), parse_qs(parts.query)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {}
-            identity = re.fullmatch(r"/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)", path)
-            if identity and identity.group(2).startswith("v2.0"):
-                status, payload = self._openid_configuration(identity.group(1))
-            elif identity:
-                form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
-                status, payload = simulator.token(identity.group(1), form)
-            else:
-                status, headers, payload = simulator.graph(method, path, query, self.headers, body)
-            simulator.log.append((time.monotonic(), method, path, status, "Authorization" in self.headers))
-            self._send(status, headers, payload)
+    def app_token(self, app, *, lifetime=None):
+        """An application token as the token endpoint would issue it (roles as granted now)."""
+        return identity.app_token(self, app, lifetime)
 
-        def _openid_configuration(self, tenant):
-            if tenant != simulator.tenant_id:
-                return 400, _identity_error(90002, 400, "invalid_tenant", f"Tenant '{tenant}' not found.")
-            base = f"{simulator.url}/{tenant}"
-            return 200, {"token_endpoint": f"{base}/oauth2/v2.0/token",
-                         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                         "issuer": f"{base}/v2.0", "jwks_uri": f"{base}/discovery/v2.0/keys",
-                         "response_modes_supported": ["query", "fragment", "form_post"],
-                         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-                         "tenant_region_scope": "EU", "cloud_instance_name": "microsoftonline.com"}
+    def user_token(self, user, app=None, scopes=("Files.Read.All", "User.Read", "openid", "profile"), *,
+                   lifetime=None):
+        """A delegated token of `user` for `app`, as a finished sign-in would give (for OneDrive tests)."""
+        return identity.user_token(self, user, app.client_id if app else str(uuid.uuid4()), list(scopes), lifetime)
 
-        def _send(self, status, headers, payload):
-            if isinstance(payload, dict):
-                payload = json.dumps(payload).encode()
-                headers = {"Content-Type": "application/json", **headers}
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if isinstance(payload, bytes):
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                return
-            if "Content-Length" not in headers:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            try:
-                for chunk in payload:
-                    self.wfile.write(chunk)
-                    if simulator.faults.chunk_delay:
-                        time.sleep(simulator.faults.chunk_delay)
-            except (_Cut, BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-                self.connection.shutdown(2)
+    # -- the subprocess mode -----------------------------------------------------------------------------------
 
-    return Handler
+    def load(self, data):
+        """Add a JSON scenario (see README.md); returns the snapshot."""
+        return scenario.load(self, data)
 
-
-def _b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _iso(moment):
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-
-
-def _identity_error(code, status, error, description):
-    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    return {"error": error, "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: "
-                                                 f"{correlation} Timestamp: {stamp}",
-            "error_codes": [code], "timestamp": stamp, "trace_id": trace, "correlation_id": correlation,
-            "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
-
-
-def _graph_error(code, message):
-    return {"error": {"code": code, "message": message, "innerError": {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
-        "client-request-id": str(uuid.uuid4())}}}
+    def snapshot(self):
+        return scenario.snapshot(self)
