@@ -60,6 +60,8 @@ class UploadForm(CaptionFieldsMixin):
     tags = forms.CharField(label=_("Tags"), max_length=500, required=False, help_text=_("Separate tags with commas."))
     caption_file = forms.FileField(label=_("Caption file (.vtt or .srt, optional)"), required=False)
 
+    field_order = ["file", "name", "description", "tags", "caption_file", "caption_label", "caption_language"]
+
     def __init__(self, *args, module, **kwargs):
         super().__init__(*args, **kwargs)
         self.module = module

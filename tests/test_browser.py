@@ -1,5 +1,6 @@
 """In a real browser (Debian's Chromium driven by Playwright): sign in, upload, watch with captions, seek."""
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(scope="module")
 def browser():
     # Playwright's sync API runs an event loop in this thread; the ORM calls around it are ordinary.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -26,6 +28,10 @@ def browser():
             "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
         yield browser
         browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -47,8 +53,9 @@ def sign_in(page, live_server, user):
 
 def test_upload_a_video_with_captions_then_watch_and_seek(page, live_server, make_user, tmp_path):
     user = make_user(role=Role.PRIVATE_ONLY, username="lecturer")
-    media_responses = []
+    media_responses, script_errors = [], []
     page.on("response", lambda response: media_responses.append(response) if "/file/" in response.url else None)
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
 
     sign_in(page, live_server, user)
     page.get_by_text("Add new").click()
@@ -63,9 +70,12 @@ def test_upload_a_video_with_captions_then_watch_and_seek(page, live_server, mak
     assert (entry.name, entry.status, entry.content_type) == ("Test pattern", "ready", "video/webm")
     assert "/media/%d/" % entry.pk in page.url
 
+    # It plays: the browser decodes frames and the clock moves.
     video = page.locator("video#player")
     video.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("document.querySelector('video#player').readyState >= 2")
+    page.wait_for_function("(v => v.readyState >= 2 && !v.paused && v.currentTime > 0.2)"
+                           "(document.querySelector('video#player'))")
+    assert video.evaluate("v => v.getVideoPlaybackQuality().totalVideoFrames") > 0
     assert video.evaluate("v => v.duration") == pytest.approx(4, abs=0.3)
 
     # Captions are on: the default track shows, and it has the file's three cues.
@@ -74,23 +84,28 @@ def test_upload_a_video_with_captions_then_watch_and_seek(page, live_server, mak
     assert page.evaluate(f"{track}.mode") == "showing"
 
     # Seek into the second cue: the player lands there and shows that caption.
-    video.evaluate("v => { v.pause(); v.currentTime = 2.0; }")
-    page.wait_for_function("!document.querySelector('video#player').seeking")
-    assert video.evaluate("v => v.currentTime") == pytest.approx(2.0, abs=0.1)
+    video.evaluate("""v => new Promise(resolve => {
+        v.pause();
+        v.addEventListener("seeked", resolve, {once: true});
+        v.currentTime = 2.5;
+    })""")
+    assert video.evaluate("v => v.currentTime") == pytest.approx(2.5, abs=0.05)
     page.wait_for_function(f"{track}.activeCues.length === 1")
     assert page.evaluate(f"{track}.activeCues[0].text") == "Second caption: halfway through."
 
     # The browser fetched the media with Range requests, and the server answered them partially.
     partial = [response for response in media_responses if response.status == 206]
-    assert partial, [response.status for response in media_responses]
-    assert partial[0].headers["content-range"].startswith("bytes ")
-    assert partial[0].headers["content-range"].endswith(f"/{entry.size}")
+    assert partial, [(response.url, response.status) for response in media_responses]
+    assert all(f"/media/{entry.pk}/file/" in response.url for response in partial)
+    assert re.fullmatch(rf"bytes \d+-\d+/{entry.size}", partial[0].headers["content-range"])
 
+    assert script_errors == []
     page.screenshot(path=tmp_path / "entry.png", full_page=True)
     assert (tmp_path / "entry.png").stat().st_size > 0
 
 
-def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_server, make_user, tmp_path):
+def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_server, make_user, tmp_path,
+                                                                      media_root):
     module = UploadModule.load()
     module.max_size_mb = 1
     module.save()
@@ -109,3 +124,4 @@ def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_
     assert error.inner_text() == "The file is larger than the 1 MiB this portal accepts."
     assert [request for request in requests_sent if "/upload/" in request.url] == []
     assert not MediaEntry.objects.exists()
+    assert not media_root.exists() or not any(path.is_file() for path in media_root.rglob("*"))
