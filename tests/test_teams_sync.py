@@ -1,0 +1,1332 @@
+"""The Teams ingestion engine (integrations/teams/sync.py) against a fake Microsoft Graph.
+
+`FakeMicrosoft` answers every Graph request through `responses` the way Graph does (shapes from Microsoft's
+documentation): the paged ``/users`` collection and a group's ``transitiveMembers/microsoft.graph.user``
+with ``@odata.nextLink``, ``getAllRecordings`` (callRecording items, filtered by ``startDateTime``), the JSON
+``$batch`` endpoint (``{"responses": [{"id", "status", "headers", "body"}]}``, in any order, at most 20
+requests), ``onlineMeeting`` with its participants (``coorganizer`` only with ``Prefer:
+include-unknown-enum-members``), callTranscript lists and their ``text/vtt`` content, and recording content
+with ``Range`` support, cuts mid-stream and injected error answers.
+
+The tests pass their own ``GraphClient`` (a fixed token, sleeps recorded instead of slept) and a ``queue``
+that records ids, and check what the engine leaves behind: ledger rows, entries, files under MEDIA_ROOT,
+collaborators, publications, the integration's marker, and the requests Microsoft received.
+"""
+import hashlib
+import importlib
+import io
+import json
+import re
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+import pytest
+import responses
+from django.apps import apps as django_apps
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from integrations import tasks
+from integrations.graph import GraphClient
+from integrations.models import Recording, TeamsIntegration
+from integrations.teams import connection, diagnosis, sync
+from mediaspace.conf import setting
+from mediaspace.ingest import entry_prepare
+from mediaspace.models import Category, Collaborator, MediaEntry, Publication
+from tests.microsoft import CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, app_token_payload, load, make_jwt
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
+
+SEED = Path("/work/shared/seeds/teams-integration-setup.txt")
+V1 = f"{GRAPH_URL}/v1.0"
+SECRET = "Zk88Q~sync.Secret_value-0123456789abcdefgh"
+GUEST_TENANT = "0a1b2c3d-4e5f-4061-8a7b-9c8d7e6f5a4b"
+MIB = 1024 * 1024
+
+
+def graph_user(user_id, name, upn, mail="same"):
+    return {"id": user_id, "displayName": name, "userPrincipalName": upn, "mail": upn if mail == "same" else mail}
+
+
+ANN = graph_user("3d0f1c9e-5b8a-4f2e-9c1d-7a6b5e4d3c21", "Ann Lee", "ann.lee@contoso.edu")
+BOB = graph_user("8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968", "Bob Ray", "bob.ray@contoso.edu")
+CAROL = graph_user("5c4b3a29-1807-46f5-8e4d-3c2b1a098f7e", "Carol Diaz", "carol.diaz@contoso.edu")
+DAVE = graph_user("2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b", "Dave Kim", "dave.kim@contoso.edu", mail=None)
+EVE = graph_user("99999999-0000-4000-8000-000000000001", "Eve Guest", "eve@fabrikam.com")
+
+
+def many_users(count):
+    return [graph_user(f"00000000-0000-4000-8000-{index:012d}", f"User {index}", f"user{index}@contoso.edu")
+            for index in range(count)]
+
+
+def utc(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def graph_time(moment):
+    """A Graph timestamp: UTC, seven fractional digits, Z."""
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "7Z"
+
+
+def graph_error(code, message):
+    return {"error": {"code": code, "message": message, "innerError": {
+        "date": "2026-11-24T10:00:00", "request-id": "b7a3e6c1-2f0d-4c1e-9a8b-5d4c3b2a1f09",
+        "client-request-id": "b7a3e6c1-2f0d-4c1e-9a8b-5d4c3b2a1f09"}}}
+
+
+THROTTLED = graph_error("TooManyRequests", "Too many requests from Identifier:West Europe under category:"
+                                           "throttle.teams.recordings. Please try again later.")
+UNAVAILABLE = graph_error("ServiceUnavailable", "The service is temporarily unavailable. Please try again later.")
+NOT_FOUND = graph_error("NotFound", "The requested resource was not found.")
+PAYMENT_REQUIRED = graph_error(
+    "PaymentRequired", "To call this API, the app must be associated with an Azure subscription, see "
+                       "https://aka.ms/teams-api-payment-requirements for details.")
+
+
+class _BreakingRaw(io.RawIOBase):
+    """A connection that delivers `data` and is then reset by the peer."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self.data:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        size = min(len(buffer), len(self.data))
+        buffer[:size], self.data = self.data[:size], self.data[size:]
+        return size
+
+
+def breaking_body(data):
+    return io.BufferedReader(_BreakingRaw(data))
+
+
+# --- a fake Microsoft Graph ----------------------------------------------------------------------
+
+
+class FakeMicrosoft:
+    """Graph's answers for one tenant, routed by path; state is plain attributes the tests change."""
+
+    def __init__(self, rsps):
+        self.rsps = rsps
+        self.users = []
+        self.users_page_size = 999
+        self.groups = {}  # group id -> [user]
+        self.members_page_size = 999
+        self.recordings = {}  # organizer id -> [callRecording]
+        self.recordings_page_size = 100
+        self.unlisted = set()  # recording ids Microsoft does not list yet (listed late)
+        self.meetings = {}  # meeting id -> onlineMeeting
+        self.contents = {}  # content path -> bytes
+        self.transcripts = {}  # meeting id -> [(callTranscript, vtt text)]
+        self.faults = []  # [regex on the path, status, headers, body, how many times]
+        self.sub_faults = {}  # user id -> [(status, headers, body)] answered inside the next batches
+        self.cuts = []  # content answers break off at these file offsets, one per answer
+        self.ignore_range = False
+        self.on_request = None
+        rsps.add_callback(responses.GET, re.compile(re.escape(GRAPH_URL) + r"/.*"), callback=self._get)
+        rsps.add_callback(responses.POST, f"{V1}/$batch", callback=self._batch)
+
+    # what the tests look at
+
+    @property
+    def calls(self):
+        return [call for call in self.rsps.calls if call.request.url.startswith(GRAPH_URL)]
+
+    def paths(self, pattern=""):
+        """The paths Graph was asked for (GET and POST), those matching `pattern` (a regex on the path)."""
+        paths = [unquote(urlsplit(call.request.url).path) for call in self.calls]
+        return [path for path in paths if re.search(pattern, path)]
+
+    def batches(self):
+        return [json.loads(call.request.body)["requests"] for call in self.calls if call.request.method == "POST"]
+
+    def content_requests(self):
+        return [call.request for call in self.calls if call.request.url.split("?")[0].endswith("/content")
+                and "/recordings/" in call.request.url]
+
+    # set-up
+
+    def fail(self, pattern, status, body=None, headers=None, times=1):
+        self.faults.append([pattern, status, headers or {}, body, times])
+
+    def add_lecture(self, lecture):
+        self.recordings.setdefault(lecture.organizer["id"], []).append(lecture.recording)
+        self.meetings[lecture.meeting_id] = lecture.meeting
+        self.contents[lecture.content_path] = lecture.content
+        self.transcripts[lecture.meeting_id] = list(lecture.transcripts)
+
+    # Graph
+
+    def _get(self, request):
+        if self.on_request:
+            self.on_request(request)
+        split = urlsplit(request.url)
+        status, headers, body = self.answer(unquote(split.path), parse_qs(split.query), request.headers)
+        if isinstance(body, (dict, list)):
+            headers = {"Content-Type": "application/json;odata.metadata=minimal;odata.streaming=true;"
+                                       "IEEE754Compatible=false;charset=utf-8", **headers}
+            body = json.dumps(body)
+        return status, headers, body
+
+    def answer(self, path, query, headers, *, direct=True):
+        for fault in self.faults if direct else ():  # faults inside batches: `sub_faults`
+            if fault[4] and re.search(fault[0], path):
+                fault[4] -= 1
+                return fault[1], dict(fault[2]), fault[3] if fault[3] is not None else ""
+        if path == "/v1.0/users":
+            return 200, {}, self._page(self.users, query, f"{V1}/users", self.users_page_size,
+                                       f"{V1}/$metadata#users(id,userPrincipalName,displayName,mail)")
+        if match := re.fullmatch(r"/v1\.0/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user", path):
+            if match.group(1) not in self.groups:
+                return 404, {}, graph_error("Request_ResourceNotFound", f"Resource '{match.group(1)}' does not exist.")
+            return 200, {}, self._page(self.groups[match.group(1)], query, f"{GRAPH_URL}{path}",
+                                       self.members_page_size, f"{V1}/$metadata#users")
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/getAllRecordings\((.*)\)", path):
+            return 200, {}, self._recordings(match.group(1), match.group(2), path, query)
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/recordings/([^/]+)/content", path):
+            return self._content(path, headers)
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/transcripts/([^/]+)/content", path):
+            for transcript, text in self.transcripts.get(match.group(2), []):
+                if transcript["id"] == match.group(3):
+                    return 200, {"Content-Type": "text/vtt"}, text
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/transcripts", path):
+            if match.group(2) in self.meetings:
+                listed = [transcript for transcript, _text in self.transcripts.get(match.group(2), [])]
+                return 200, {}, {"@odata.context": f"{V1}/$metadata#users('{match.group(1)}')/onlineMeetings("
+                                                   f"'{match.group(2)}')/transcripts", "value": listed}
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)", path):
+            if match.group(2) in self.meetings:
+                return 200, {}, self._meeting(self.meetings[match.group(2)], headers)
+        return 404, {}, NOT_FOUND
+
+    def _page(self, items, query, base, size, context):
+        start = int(query.get("$skiptoken", ["0"])[0])
+        body = {"@odata.context": context, "value": items[start:start + size]}
+        if start + size < len(items):
+            kept = {key: values[0] for key, values in query.items() if key != "$skiptoken"}
+            body["@odata.nextLink"] = f"{base}?{urlencode({**kept, '$skiptoken': start + size}, safe='$,')}"
+        return body
+
+    def _recordings(self, user_id, arguments, path, query):
+        organizer = re.search(r"meetingOrganizerUserId='([^']*)'", arguments).group(1)
+        since = re.search(r"startDateTime=([^,)]+)", arguments)
+        assert organizer == user_id, "getAllRecordings needs the organizer in the call"
+        listed = [recording for recording in self.recordings.get(user_id, [])
+                  if recording["id"] not in self.unlisted
+                  and (since is None or utc(recording["createdDateTime"]) >= utc(since.group(1)))]
+        return self._page(listed, query, f"{GRAPH_URL}{path}", self.recordings_page_size,
+                          f"{V1}/$metadata#Collection(microsoft.graph.callRecording)")
+
+    def _meeting(self, meeting, headers):
+        meeting = json.loads(json.dumps(meeting))
+        if "include-unknown-enum-members" not in headers.get("Prefer", ""):
+            for attendee in meeting["participants"]["attendees"]:
+                if attendee["role"] in ("coorganizer", "producer"):
+                    attendee["role"] = "unknownFutureValue"
+        return meeting
+
+    def _content(self, path, headers):
+        if path not in self.contents:
+            return 404, {}, NOT_FOUND
+        data = self.contents[path]
+        start, status, answer_headers = 0, 200, {"Content-Type": "video/mp4", "Accept-Ranges": "bytes"}
+        wanted = headers.get("Range")
+        if wanted and not self.ignore_range:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            status = 206
+            answer_headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        part = data[start:]
+        answer_headers["Content-Length"] = str(len(part))
+        if self.cuts:
+            return status, answer_headers, breaking_body(part[:max(0, self.cuts.pop(0) - start)])
+        return status, answer_headers, part
+
+    def _batch(self, request):
+        sent = json.loads(request.body)["requests"]
+        if len(sent) > 20:
+            return 400, {}, json.dumps(graph_error("BadRequest", "The number of batch requests exceeds 20."))
+        answers = []
+        for sub in sent:
+            assert sub["method"] == "GET"
+            split = urlsplit(sub["url"])
+            path = "/v1.0" + unquote(split.path)
+            user_id = path.split("/")[3]
+            if self.sub_faults.get(user_id):
+                status, headers, body = self.sub_faults[user_id].pop(0)
+            else:
+                status, headers, body = self.answer(path, parse_qs(split.query), {}, direct=False)
+            answers.append({"id": sub["id"], "status": status,
+                            "headers": {"Cache-Control": "no-cache", "Content-Type": "application/json", **headers},
+                            "body": body})
+        answers.reverse()  # Graph answers in any order: the ids say which is which
+        return 200, {"Content-Type": "application/json"}, json.dumps({"responses": answers})
+
+
+class Lecture:
+    """A scheduled Teams meeting with its recording, content, participants and transcripts."""
+
+    def __init__(self, organizer=ANN, *, number=1, subject="Physics 101", start="2026-11-24T10:00:00Z",
+                 created=None, content=None, attendees=None, transcripts=None):
+        self.organizer = organizer
+        self.meeting_id = f"MSozZDBmMWM5ZS01YjhhLTRmMmUtOWMxZC03YTZiNWU0ZDNjMjEqMCoqMTk6bWVldGluZ19{number:04d}"
+        self.recording_id = f"VjEjIzEjIzNkMGYxYzllLTViOGEtNGYyZS05YzFkLTdhNmI1ZTRkM2MyMSMjMTk6bWVldGluZw{number:04d}"
+        self.correlation = f"bc4c6af8-3f5c-4a3d-8bd0-2f5c5f8f{number:04d}-0"
+        self.content = CONTENT if content is None else content
+        self.content_path = (f"/v1.0/users/{organizer['id']}/onlineMeetings/{self.meeting_id}/recordings/"
+                             f"{self.recording_id}/content")
+        self.content_url = f"{GRAPH_URL}{self.content_path}"
+        created = created or (timezone.now() - timedelta(hours=2))
+        self.recording = {
+            "@odata.type": "#microsoft.graph.callRecording",
+            "id": self.recording_id, "meetingId": self.meeting_id,
+            "callId": f"af630fe0-04d3-4559-8cf9-91fe45e3{number:04d}", "contentCorrelationId": self.correlation,
+            "createdDateTime": graph_time(created), "endDateTime": graph_time(created + timedelta(minutes=42)),
+            "recordingContentUrl": self.content_url,
+            "meetingOrganizer": {"application": None, "device": None, "user": {
+                "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": organizer["id"],
+                "displayName": None, "userIdentityType": "aadUser", "tenantId": TENANT_ID}},
+        }
+        self.meeting = {
+            "@odata.context": f"{V1}/$metadata#users('{organizer['id']}')/onlineMeetings/$entity",
+            "id": self.meeting_id, "creationDateTime": "2026-11-20T08:12:31.2910000Z",
+            "startDateTime": start, "endDateTime": "2026-11-24T11:00:00Z", "subject": subject,
+            "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NWY3%40thread.v2/0",
+            "isBroadcast": False, "allowedPresenters": "roleIsPresenter",
+            "chatInfo": {"threadId": "19:meeting_NWY3@thread.v2", "messageId": "0", "replyChainMessageId": None},
+            "participants": {
+                "organizer": participant(organizer, "presenter"),
+                "attendees": [participant(CAROL, "coorganizer"), participant(BOB, "presenter"),
+                              participant(DAVE, "attendee"),
+                              participant(EVE, "attendee", tenant=GUEST_TENANT)] if attendees is None else attendees,
+            },
+        }
+        self.transcript_id = f"MSMjMCMjZDAwYWU3NjUtNmM2Yi00NjQxLTgwMWQtMTkzMmFmMjEzNzdh{number:04d}"
+        self.transcripts = [
+            (self.transcript(self.transcript_id, self.correlation), VTT),
+            (self.transcript(f"MSMjMCMjb3RoZXJyZWNvcmRpbmc{number:04d}", f"another-{number:04d}-0"), OTHER_VTT),
+        ] if transcripts is None else transcripts
+
+    def transcript(self, transcript_id, correlation):
+        return {"id": transcript_id, "meetingId": self.meeting_id, "callId": self.recording["callId"],
+                "contentCorrelationId": correlation, "createdDateTime": self.recording["endDateTime"],
+                "endDateTime": self.recording["endDateTime"],
+                "transcriptContentUrl": f"{V1}/users/{self.organizer['id']}/onlineMeetings/{self.meeting_id}/"
+                                        f"transcripts/{transcript_id}/content",
+                "meetingOrganizer": self.recording["meetingOrganizer"]}
+
+
+def participant(user, role, tenant=TENANT_ID):
+    return {"upn": user["userPrincipalName"], "role": role, "identity": {
+        "application": None, "device": None, "phone": None,
+        "user": {"id": user["id"], "displayName": user["displayName"], "tenantId": tenant,
+                 "identityProvider": "AAD"}}}
+
+
+CONTENT = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + bytes(range(256)) * (3 * 4096) + b"end"
+VTT = ("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\n<v Ann Lee>Welcome to the lecture.</v>\n\n"
+       "00:00:02.500 --> 00:00:05.000\n<v Ann Lee>Today: waves.</v>\n")
+OTHER_VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Ann Lee>A different recording.</v>\n"
+
+
+# --- fixtures and helpers --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ms():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeMicrosoft(rsps)
+
+
+@pytest.fixture
+def graph(sleeps):
+    return GraphClient(lambda: "app-token", sleep=sleeps.append)
+
+
+@pytest.fixture
+def integration():
+    lectures = Category.objects.create(name="Lectures", moderated=True)
+    archive = Category.objects.create(name="Teams archive")
+    integration = TeamsIntegration.objects.create(
+        name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID, client_secret=SECRET, enabled=True,
+        transcription=True,
+        co_organizer_permission=TeamsIntegration.Permission.CO_EDITORS_AND_PUBLISHERS,
+        presenter_permission=TeamsIntegration.Permission.CO_VIEWERS,
+        attendee_permission=TeamsIntegration.Permission.CO_PUBLISHERS,
+        upn_rule=TeamsIntegration.UpnRule.REMOVE_POSTFIX, postfix="@contoso.edu")
+    integration.categories.add(lectures, archive)
+    return integration
+
+
+@pytest.fixture
+def portal_users(make_user):
+    """Ann, Bob, Carol and Dave have portal users named as the remove-postfix rule makes them."""
+    return {name: make_user(username=name, email=f"{name}@contoso.edu")
+            for name in ("ann.lee", "bob.ray", "carol.diaz", "dave.kim")}
+
+
+@pytest.fixture
+def lecture(ms):
+    lecture = Lecture()
+    ms.users = [ANN, BOB]
+    ms.add_lecture(lecture)
+    return lecture
+
+
+def discover(integration, graph, **options):
+    queued = []
+    result = sync.run(integration, graph=graph, queue=queued.append, **options)
+    return result, queued
+
+
+def discovered(integration, graph, ms):
+    """One round, then the ledger row of the (single) recording, with Microsoft's log emptied."""
+    discover(integration, graph)
+    ms.rsps.calls.reset()
+    return Recording.objects.get()
+
+
+def media_files(media_root):
+    root = Path(media_root)
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def entry_files(media_root):
+    return [name for name in media_files(media_root) if name.startswith("entries/")]
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_bytes(entry):
+    with entry.media.open("rb") as media:
+        return media.read()
+
+
+def window_start(batch_requests):
+    urls = {request["url"] for request in batch_requests}
+    starts = {re.search(r"startDateTime=([0-9T:\-]+Z)", url).group(1) for url in urls}
+    assert len(starts) == 1, starts
+    return starts.pop()
+
+
+# --- discovery ------------------------------------------------------------------------------------
+
+
+def test_all_users_are_asked_in_one_batch_per_20_and_each_recording_written_once(integration, graph, ms):
+    ms.users = many_users(45)
+    ms.users_page_size = 20
+    lectures = [Lecture(ms.users[index], number=index) for index in (0, 19, 20, 44)]
+    for each in lectures:
+        ms.add_lecture(each)
+
+    result, queued = discover(integration, graph)
+
+    assert result == {"discovered": 4, "queued": 4}
+    assert len(ms.paths(r"^/v1\.0/users$")) == 3  # the three pages of /users
+    batches = ms.batches()
+    assert [len(batch) for batch in batches] == [20, 20, 5]
+    asked = [request["url"] for batch in batches for request in batch]
+    assert asked == [f"/users/{user['id']}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user['id']}',"
+                     f"startDateTime={window_start(batches[0])})" for user in ms.users]
+    assert all(request["method"] == "GET" for batch in batches for request in batch)
+    assert len({request["id"] for request in batches[0]}) == 20  # ids unique within a batch
+    assert len(ms.calls) == 6  # nothing asked one by one
+
+    rows = {row.recording_id: row for row in Recording.objects.all()}
+    assert sorted(rows) == sorted(each.recording_id for each in lectures)
+    for each in lectures:
+        row = rows[each.recording_id]
+        assert (row.state, row.attempts, row.entry) == (Recording.State.DISCOVERED, 0, None)
+        assert (row.meeting_id, row.organizer_id, row.organizer_upn, row.organizer_name, row.organizer_mail) == (
+            each.meeting_id, each.organizer["id"], each.organizer["userPrincipalName"],
+            each.organizer["displayName"], each.organizer["mail"])
+        assert row.content_url == each.content_url
+        assert row.content_correlation_id == each.correlation
+        assert abs(row.recorded_at - utc(each.recording["createdDateTime"])) < timedelta(seconds=1)
+    assert sorted(queued) == sorted(row.pk for row in rows.values())
+
+
+def test_a_recording_listed_again_by_the_next_round_is_not_written_again(integration, graph, ms, lecture):
+    first, _queued = discover(integration, graph)
+    integration.refresh_from_db()
+    second, queued = discover(integration, graph)
+
+    assert first["discovered"] == 1 and second == {"discovered": 0, "queued": 0} and queued == []
+    assert len(ms.batches()) == 2 and all(len(batch[0]) for batch in ms.batches())  # it was listed both times
+    assert Recording.objects.count() == 1
+
+
+def test_items_without_a_meeting_are_ignored(integration, graph, ms, lecture):
+    ad_hoc_call = dict(lecture.recording, id="VjEjIzEjIzFhZGhvY2NhbGw=", meetingId=None)
+    del ad_hoc_call["recordingContentUrl"]
+    no_meeting_key = {key: value for key, value in lecture.recording.items() if key != "meetingId"}
+    no_meeting_key["id"] = "VjEjIzEjIzJhZGhvY2NhbGw="
+    ms.recordings[ANN["id"]] += [ad_hoc_call, no_meeting_key]
+
+    result, _queued = discover(integration, graph)
+
+    assert result["discovered"] == 1
+    assert list(Recording.objects.values_list("recording_id", flat=True)) == [lecture.recording_id]
+
+
+def test_a_failed_sub_response_of_a_batch_is_asked_again_on_its_own(integration, graph, ms, lecture):
+    ms.users = [BOB, ANN, CAROL]
+    ms.sub_faults[ANN["id"]] = [(429, {"Retry-After": "7"}, THROTTLED)]
+
+    result, _queued = discover(integration, graph)
+
+    assert result["discovered"] == 1
+    assert Recording.objects.get().recording_id == lecture.recording_id
+    alone = ms.paths(r"getAllRecordings")
+    assert len(alone) == 1 and f"/users/{ANN['id']}/onlineMeetings/getAllRecordings(" in alone[0]
+    assert len(ms.batches()) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: a 429 inside a $batch is asked again at once, not after its Retry-After (sync._recordings_of)")
+def test_a_throttled_sub_response_is_not_asked_again_before_its_retry_after(integration, graph, ms, lecture, sleeps):
+    ms.sub_faults[ANN["id"]] = [(429, {"Retry-After": "7"}, THROTTLED)]
+    waited_before_asking_alone = []
+    ms.on_request = lambda request: waited_before_asking_alone.append(sum(sleeps)) \
+        if "getAllRecordings" in unquote(request.url) else None
+
+    discover(integration, graph)
+
+    assert Recording.objects.count() == 1
+    # Microsoft asked for 7 seconds of patience; the lone request must not come sooner.
+    assert waited_before_asking_alone and waited_before_asking_alone[0] >= 7, (
+        f"asked again after waiting {waited_before_asking_alone} s, Retry-After was 7 s")
+
+
+def test_a_sub_response_that_failed_for_good_stops_the_round_with_microsofts_reason(integration, graph, ms, lecture):
+    policy = load("graph_error_forbidden_policy.json")
+    ms.sub_faults[ANN["id"]] = [(403, {}, policy)]
+    ms.fail(r"getAllRecordings", 403, policy)
+
+    result, queued = discover(integration, graph)
+
+    integration.refresh_from_db()
+    assert result == {"problem": diagnosis.POLICY_MISSING} and queued == []
+    assert integration.last_error == diagnosis.POLICY_MISSING
+    assert integration.synced_until is None  # the window is asked again next time
+
+
+def test_a_next_link_inside_a_batch_answer_is_followed(integration, graph, ms):
+    ms.users = [ANN, BOB]
+    ms.recordings_page_size = 2
+    lectures = [Lecture(ANN, number=number) for number in range(1, 6)]
+    for each in lectures:
+        ms.add_lecture(each)
+
+    result, _queued = discover(integration, graph)
+
+    assert result["discovered"] == 5
+    assert set(Recording.objects.values_list("recording_id", flat=True)) == {each.recording_id for each in lectures}
+    followed = [unquote(call.request.url) for call in ms.calls if "getAllRecordings" in unquote(call.request.url)]
+    assert len(followed) == 2 and all("$skiptoken=" in url for url in followed)  # pages 2 and 3, nothing else
+    assert len(ms.batches()) == 1
+
+
+def test_the_first_round_looks_back_two_days_and_the_next_from_the_watermark_minus_24_hours(integration, graph, ms,
+                                                                                          lecture):
+    before = timezone.now()
+    discover(integration, graph)
+    after = timezone.now()
+    integration.refresh_from_db()
+
+    first = utc(window_start(ms.batches()[0]))
+    assert before - timedelta(days=2, seconds=1) <= first <= after - timedelta(days=2)
+    assert before <= integration.synced_until <= after
+
+    discover(integration, graph)
+    expected = (integration.synced_until - timedelta(hours=24)).astimezone(dt_timezone.utc)
+    assert window_start(ms.batches()[1]) == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_recording_microsoft_lists_late_is_found_by_the_next_round(integration, graph, ms):
+    ms.users = [ANN]
+    late = Lecture(ANN, created=timezone.now() - timedelta(hours=20))
+    ms.add_lecture(late)
+    ms.unlisted.add(late.recording_id)
+    assert discover(integration, graph)[0]["discovered"] == 0
+    integration.refresh_from_db()
+
+    ms.unlisted.clear()  # 20 hours after it was recorded, Microsoft lists it
+    result, queued = discover(integration, graph)
+
+    assert result == {"discovered": 1, "queued": 1}
+    assert Recording.objects.get().recording_id == late.recording_id
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: all_recordings_path writes local time with a Z instead of converting to UTC")
+def test_a_backfill_since_a_date_asks_from_that_instant_in_utc_and_keeps_the_watermark(integration, graph, ms,
+                                                                                     lecture, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    watermark = timezone.now() - timedelta(hours=1)
+    TeamsIntegration.objects.filter(pk=integration.pk).update(synced_until=watermark)
+    integration.refresh_from_db()
+    since = timezone.make_aware(datetime(2026, 1, 31))  # what `teams_sync --since 2026-01-31` passes: local midnight
+
+    discover(integration, graph, since=since)
+
+    assert window_start(ms.batches()[0]) == "2026-01-30T23:00:00Z"  # Paris midnight is 23:00 UTC the day before
+    integration.refresh_from_db()
+    assert integration.synced_until == watermark
+
+
+def test_opt_in_groups_ask_only_for_their_members(integration, graph, ms, lecture):
+    integration.upload_policy = TeamsIntegration.UploadPolicy.OPT_IN
+    integration.save()
+    lecturers, staff = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-9999-aaaaaaaaaaaa"
+    integration.groups.create(group_id=lecturers, display_name="Lecturers")
+    integration.groups.create(group_id=staff, display_name="Staff")
+    ms.users = [ANN, BOB, CAROL, DAVE]
+    ms.groups = {lecturers: [ANN, CAROL, DAVE], staff: [DAVE]}  # Dave in both; nested members come flat
+    ms.members_page_size = 2
+
+    result, _queued = discover(integration, graph)
+
+    assert result["discovered"] == 1
+    assert not ms.paths(r"^/v1\.0/users$")  # the whole directory is not listed
+    member_pages = ms.paths(r"transitiveMembers")
+    assert len(member_pages) == 3  # Lecturers in two pages (nextLink followed), Staff in one
+    asked = [request["url"].split("/")[2] for batch in ms.batches() for request in batch]
+    assert sorted(asked) == sorted([ANN["id"], CAROL["id"], DAVE["id"]])
+
+
+def test_opt_out_groups_leave_out_their_members(integration, graph, ms, lecture):
+    integration.upload_policy = TeamsIntegration.UploadPolicy.OPT_OUT
+    integration.save()
+    private = "11111111-2222-4333-8444-555555555555"
+    integration.groups.create(group_id=private, display_name="No recordings")
+    ms.users = [ANN, BOB, CAROL, DAVE]
+    ms.groups = {private: [BOB, DAVE]}
+    ms.add_lecture(Lecture(BOB, number=2))
+
+    result, _queued = discover(integration, graph)
+
+    asked = [request["url"].split("/")[2] for batch in ms.batches() for request in batch]
+    assert asked == [ANN["id"], CAROL["id"]]
+    assert result["discovered"] == 1 and Recording.objects.get().organizer_id == ANN["id"]
+
+
+def test_a_quiet_round_of_45_users_costs_the_user_pages_and_three_batches(integration, graph, ms, portal_users):
+    ms.users = many_users(45)
+    ms.users_page_size = 20
+    done = Lecture(ms.users[3], number=3, created=timezone.now() - timedelta(hours=30))
+    ms.add_lecture(done)
+    discover(integration, graph)
+    # That recording is ready with its transcript: a quiet round has nothing to ask about it.
+    Recording.objects.update(state=Recording.State.READY, transcript_done=True)
+    integration.refresh_from_db()
+    ms.rsps.calls.reset()
+
+    result, queued = discover(integration, graph)
+
+    assert result == {"discovered": 0, "queued": 0} and queued == []
+    assert len(ms.paths(r"/v1\.0/users$")) == 3
+    assert [len(batch) for batch in ms.batches()] == [20, 20, 5]
+    assert len(ms.calls) == 6
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def test_a_round_queues_each_due_recording_once_and_not_again_within_the_grace_period(integration, graph, ms):
+    ms.users = [ANN, BOB]
+    ms.add_lecture(Lecture(ANN, number=1))
+    ms.add_lecture(Lecture(BOB, number=2))
+    _result, first = discover(integration, graph)
+    assert sorted(first) == sorted(Recording.objects.values_list("pk", flat=True))
+    integration.refresh_from_db()
+
+    _result, second = discover(integration, graph)
+    assert second == []  # queued a moment ago: its task has not run yet
+
+    # The grace period passes and one of them was never taken up (its task was lost): it is queued again.
+    lost = Recording.objects.get(organizer_id=BOB["id"])
+    Recording.objects.filter(pk=lost.pk).update(queued_until=timezone.now() - timedelta(seconds=1))
+    Recording.objects.exclude(pk=lost.pk).update(state=Recording.State.READY)
+    integration.refresh_from_db()
+    _result, third = discover(integration, graph)
+    assert third == [lost.pk]
+
+
+def test_a_round_without_a_queue_hands_each_recording_to_django_q(integration, graph, ms, lecture, monkeypatch):
+    import django_q.tasks
+
+    sent = []
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: sent.append((func, args, kwargs)))
+
+    assert sync.run(integration, graph=graph) == {"discovered": 1, "queued": 1}
+
+    recording = Recording.objects.get()
+    assert sent == [("integrations.tasks.ingest_recording", (recording.pk,),
+                     {"task_name": f"teams-recording-{recording.pk}"})]
+
+
+def test_an_overlapping_round_of_the_same_integration_is_skipped(integration, graph, ms, lecture):
+    inner = []
+
+    def meanwhile(request):
+        if urlsplit(request.url).path == "/v1.0/users" and not inner:
+            inner.append(sync.run(TeamsIntegration.objects.get(pk=integration.pk), graph=graph, queue=lambda pk: None))
+
+    ms.on_request = meanwhile
+    outer, queued = discover(integration, graph)
+
+    assert inner == [{"skipped": "another sync of this integration is running"}]
+    assert outer == {"discovered": 1, "queued": 1} and len(queued) == 1
+    assert len(ms.paths(r"/v1\.0/users$")) == 1  # the skipped round asked Microsoft nothing
+    assert TeamsIntegration.objects.get(pk=integration.pk).sync_lock_until is None
+
+
+def test_a_lock_left_by_a_round_that_died_expires(integration, graph, ms, lecture):
+    TeamsIntegration.objects.filter(pk=integration.pk).update(sync_lock_until=timezone.now() - timedelta(seconds=1))
+    assert discover(integration, graph)[0] == {"discovered": 1, "queued": 1}
+
+
+SEED_SECRET_EXPIRED = "The provided application secret has expired."
+SEED_POLICY_MISSING = "Application policy is missing for the configured application registration."
+SEED_ACCESS_DENIED = "Access to the Microsoft API was denied."
+
+
+@pytest.mark.parametrize("status, body, message", [
+    (403, load("graph_error_forbidden_policy.json"), SEED_POLICY_MISSING),
+    (403, load("graph_error_forbidden_policy_documented.json"), SEED_POLICY_MISSING),
+    (401, load("graph_error_unauthorized.json"), SEED_ACCESS_DENIED),
+], ids=["policy-general", "policy-documented", "unauthorized"])
+def test_an_integration_wide_error_stops_the_round_with_the_seeds_words_and_success_clears_it(
+        integration, graph, ms, lecture, status, body, message):
+    already_due = Recording.objects.create(integration=integration, recording_id="older", meeting_id="m",
+                                           organizer_id=ANN["id"])
+    ms.fail(r"^/v1\.0/users$", status, body)
+
+    result, queued = discover(integration, graph)
+
+    integration.refresh_from_db()
+    assert result == {"problem": message} and queued == []
+    assert (integration.last_error, integration.synced_until, integration.sync_lock_until) == (message, None, None)
+    assert integration.last_error_at is not None and not ms.batches()
+    assert list(Recording.objects.values_list("pk", flat=True)) == [already_due.pk]
+
+    result, queued = discover(integration, graph)  # the administrator fixed it
+
+    integration.refresh_from_db()
+    assert result == {"discovered": 1, "queued": 2} and len(queued) == 2
+    assert integration.last_error == "" and integration.last_success_at >= integration.last_error_at
+
+
+def fake_sign_in(ms, *, status=200, body=None):
+    configuration_url = f"{LOGIN_URL}/{TENANT_ID}/v2.0/.well-known/openid-configuration"
+    token_url = f"{LOGIN_URL}/{TENANT_ID}/oauth2/v2.0/token"
+    ms.rsps.get(configuration_url, json=load("openid_configuration.json"))
+    if body is None:
+        body = load("token_success.json")
+        body["access_token"] = make_jwt(app_token_payload())
+    return ms.rsps.post(token_url, status=status, json=body)
+
+
+def test_an_expired_secret_stops_the_round_and_a_new_secret_resumes_it(integration, ms, lecture):
+    token = fake_sign_in(ms, status=401, body=load("token_error_7000222.json"))
+
+    result, queued = discover(integration, None)  # the integration's own client: msal and its token cache
+
+    integration.refresh_from_db()
+    assert result == {"problem": SEED_SECRET_EXPIRED} and queued == []
+    assert integration.last_error == SEED_SECRET_EXPIRED
+    assert token.call_count == 1 and not ms.calls  # Graph was never asked
+
+    # "Update application (client) secret": the next round signs in with the new one.
+    ms.rsps.remove(responses.POST, f"{LOGIN_URL}/{TENANT_ID}/oauth2/v2.0/token")
+    fake_sign_in(ms)
+    integration.client_secret = "Zk88Q~the.new.secret-0123456789abcdefghij"
+    integration.save()
+
+    result, queued = discover(integration, None)
+
+    integration.refresh_from_db()
+    assert result == {"discovered": 1, "queued": 1} and integration.last_error == ""
+    assert all(call.request.headers["Authorization"].startswith("Bearer ey") for call in ms.calls)
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed is not next to this checkout")
+def test_the_markers_are_the_seeds_words():
+    seed = SEED.read_text()
+    for message in (SEED_SECRET_EXPIRED, SEED_POLICY_MISSING, SEED_ACCESS_DENIED):
+        assert f"<i>{message}</i>" in seed
+
+
+# --- ingest: the whole way ---------------------------------------------------------------------
+
+
+def test_a_recording_becomes_a_ready_entry_with_owner_content_captions_collaborators_and_categories(
+        integration, graph, ms, lecture, portal_users, media_root, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    # the ledger
+    assert (result.state, result.attempts, result.lease_until, result.next_attempt_at) == (
+        Recording.State.READY, 1, None, None)
+    assert result.transcript_done
+    assert "Portal user ID 'ann.lee'" in result.reason and "Found portal user 'ann.lee'" in result.reason
+    entry = result.entry
+    # the entry: owner by the remove-postfix rule, named after the meeting's subject and local start time
+    assert entry.owner == portal_users["ann.lee"]
+    assert entry.name == "Physics 101 (2026-11-24 11:00)"
+    assert (entry.status, entry.source, entry.size, entry.content_type) == (
+        MediaEntry.Status.READY, MediaEntry.Source.TEAMS, len(CONTENT), "video/mp4")
+    assert entry.bytes_expected == len(CONTENT)
+    assert sha(stored_bytes(entry)) == sha(CONTENT)
+    assert entry_files(media_root) == [entry.media.name]
+    # the meeting was read with the header that makes Graph name co-organizers
+    (meeting_request,) = [call.request for call in ms.calls
+                          if urlsplit(call.request.url).path.endswith(f"/onlineMeetings/{lecture.meeting_id}")]
+    assert meeting_request.headers["Prefer"] == "include-unknown-enum-members"
+    # the transcript of this recording (its contentCorrelationId), not the meeting's other one
+    (track,) = entry.captions.all()
+    with track.file.open("rb") as vtt:
+        assert vtt.read().decode() == VTT
+    assert track.reference_id == f"teams:{lecture.transcript_id}"
+    assert [path.rsplit("/", 2)[-2] for path in ms.paths(r"/transcripts/[^/]+/content")] == [lecture.transcript_id]
+    assert sorted(media_files(media_root)) == sorted([entry.media.name, track.file.name])
+    # the people
+    granted = {c.user.username: (c.is_co_viewer, c.is_co_editor, c.is_co_publisher)
+               for c in Collaborator.objects.filter(entry=entry)}
+    assert granted == {"carol.diaz": (False, True, True),  # co-organizer: Co-editors & Co-publishers
+                       "bob.ray": (True, False, False),  # presenter: Co-viewers
+                       "dave.kim": (False, False, True)}  # attendee: Co-publishers
+    assert not get_user_model().objects.filter(email__iexact=EVE["mail"]).exists()  # a guest gets nothing
+    # the places: published, approved even in the moderated category
+    assert sorted(Publication.objects.filter(entry=entry).values_list("category__name", "status")) == [
+        ("Lectures", Publication.Status.APPROVED), ("Teams archive", Publication.Status.APPROVED)]
+    integration.refresh_from_db()
+    assert integration.last_error == "" and integration.last_success_at is not None
+
+
+def test_without_transcription_no_transcript_is_asked_for(integration, graph, ms, lecture, portal_users):
+    integration.transcription = False
+    integration.save()
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.READY and not result.entry.captions.exists()
+    assert not ms.paths(r"/transcripts")
+
+
+def test_a_meeting_without_a_subject_is_named_teams_meeting(integration, graph, ms, portal_users):
+    ms.users = [ANN]
+    ms.add_lecture(Lecture(subject="  ", start="2026-11-24T10:00:00Z"))
+    recording = discovered(integration, graph, ms)
+
+    assert sync.ingest(recording.pk, graph=graph).entry.name == "Teams meeting (2026-11-24 10:00)"
+
+
+def test_an_owner_without_a_portal_user_is_created_from_the_teams_user(integration, graph, ms, lecture):
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    owner = result.entry.owner
+    assert (owner.username, owner.email, owner.first_name, owner.last_name) == (
+        "ann.lee", "ann.lee@contoso.edu", "Ann", "Lee")
+    assert not owner.has_usable_password()
+    assert "Created portal user 'ann.lee'" in result.reason
+
+
+def test_an_owner_that_cannot_be_resolved_fails_with_the_reason_and_downloads_nothing(integration, graph, ms,
+                                                                                     lecture, media_root):
+    integration.missing_user = TeamsIntegration.MissingUser.DEFAULT
+    integration.save()
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.FAILED
+    assert result.reason.endswith("No portal user matches the recording's owner, and no default user is set.")
+    assert result.attempts == Recording.MAX_ATTEMPTS and result.next_attempt_at is None  # not retried by itself
+    assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files(media_root) == []
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: participants are resolved with the owner rules, so the default user becomes a collaborator")
+def test_unmatched_attendees_do_not_make_the_default_user_a_collaborator(integration, graph, ms, lecture, make_user):
+    archive = make_user(username="teams.archive")
+    make_user(username="ann.lee", email="ann.lee@contoso.edu")
+    integration.missing_user = TeamsIntegration.MissingUser.DEFAULT
+    integration.default_user = archive
+    integration.save()
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.READY and result.entry.owner.username == "ann.lee"
+    # Bob, Carol and Dave have no portal user: the default user stands in for a missing *owner*, it does not
+    # collect the permissions meant for other people.
+    assert not Collaborator.objects.filter(entry=result.entry, user=archive).exists()
+
+
+def test_a_second_ingest_of_the_same_row_does_nothing_and_asks_nothing(integration, graph, ms, lecture, portal_users,
+                                                                       media_root):
+    recording = discovered(integration, graph, ms)
+    first = sync.ingest(recording.pk, graph=graph)
+    ms.rsps.calls.reset()
+
+    assert sync.ingest(recording.pk, graph=graph) is None
+    assert tasks.ingest_recording(recording.pk) == "nothing to do"
+
+    assert not ms.calls
+    assert MediaEntry.objects.count() == 1 and entry_files(media_root) == [first.entry.media.name]
+    assert Recording.objects.get().attempts == 1
+
+
+def test_an_ingest_of_a_row_another_worker_is_downloading_does_nothing(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    meanwhile = []
+
+    def second_worker(request):
+        if "/recordings/" in request.url and not meanwhile:
+            meanwhile.append(sync.ingest(recording.pk, graph=graph))
+
+    ms.on_request = second_worker
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert meanwhile == [None]
+    assert result.state == Recording.State.READY and len(ms.content_requests()) == 1
+    assert MediaEntry.objects.count() == 1
+
+
+def test_the_ingest_task_reports_the_state(integration, graph, ms, lecture, portal_users, monkeypatch):
+    recording = discovered(integration, graph, ms)
+    monkeypatch.setattr(connection, "graph_for", lambda integration, **options: graph)
+    monkeypatch.setattr(sync, "graph_for", lambda integration, **options: graph)
+
+    assert tasks.ingest_recording(recording.pk) == Recording.State.READY
+
+
+# --- ingest: content that does not arrive in one piece --------------------------------------------
+
+
+def test_a_download_cut_mid_stream_resumes_with_range_and_the_file_is_identical(integration, graph, ms, lecture,
+                                                                              portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    ms.cuts = [int(2.5 * MIB)]
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.READY and result.attempts == 1
+    first, resumed = ms.content_requests()
+    assert "Range" not in first.headers
+    start = int(resumed.headers["Range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < start <= int(2.5 * MIB)  # from what had arrived, not from the start
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT) and result.entry.size == len(CONTENT)
+    assert entry_files(media_root) == [result.entry.media.name]
+
+
+def test_a_download_cut_twice_resumes_twice(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    ms.cuts = [int(1.5 * MIB), int(2.5 * MIB)]
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    ranges = [request.headers.get("Range") for request in ms.content_requests()]
+    assert ranges == [None, f"bytes={MIB}-", f"bytes={2 * MIB}-"]
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT)
+
+
+def test_a_server_that_ignores_range_on_resume_still_gives_identical_bytes(integration, graph, ms, lecture,
+                                                                          portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    ms.cuts = [int(2.5 * MIB)]
+    ms.ignore_range = True  # answers 200 with the whole file again
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert [request.headers.get("Range") is not None for request in ms.content_requests()] == [False, True]
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT) and result.entry.size == len(CONTENT)
+    assert entry_files(media_root) == [result.entry.media.name]
+
+
+def test_a_download_cut_more_often_than_allowed_fails_and_is_tried_again_later(integration, graph, ms, lecture,
+                                                                             portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    ms.cuts = [MIB // 2] * (sync.MAX_RESUMES + 1)
+
+    before = timezone.now()
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.FAILED and result.reason == diagnosis.UNREACHABLE
+    assert len(ms.content_requests()) == sync.MAX_RESUMES + 1
+    assert result.next_attempt_at >= before + timedelta(minutes=5)
+    assert MediaEntry.objects.get().status == MediaEntry.Status.FAILED and entry_files(media_root) == []
+
+
+def test_content_that_redirects_is_fetched_without_the_token(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    cdn = "https://westeurope-mediap.svc.ms/transform/videomanifest?provider=spo&docid=abc&tempauth=v1.eyJhbGc"
+    ms.fail(r"/recordings/.*/content$", 302, "", {"Location": cdn})
+    ms.rsps.get(cdn.split("?")[0], body=CONTENT, content_type="video/mp4")
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT)
+    (fetched,) = [call.request for call in ms.rsps.calls if call.request.url.startswith("https://westeurope")]
+    assert "Authorization" not in fetched.headers
+
+
+# --- ingest: failures ---------------------------------------------------------------------------
+
+
+def test_content_microsoft_no_longer_has_fails_for_good(integration, graph, ms, lecture, portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    del ms.contents[lecture.content_path]
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.FAILED
+    assert result.reason.startswith("Microsoft no longer has this recording")
+    assert (result.attempts, result.next_attempt_at) == (Recording.MAX_ATTEMPTS, None)
+    assert not Recording.objects.claimable(timezone.now() + timedelta(days=30)).exists()
+    assert entry_files(media_root) == []
+
+
+def test_missing_billing_marks_the_integration_and_gives_the_recording_back(integration, graph, ms, lecture,
+                                                                           portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    ms.fail(r"/recordings/.*/content$", 402, PAYMENT_REQUIRED, times=100)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    integration.refresh_from_db()
+    assert integration.last_error == diagnosis.BILLING_MISSING
+    assert (result.state, result.attempts, result.next_attempt_at) == (Recording.State.DISCOVERED, 0, None)
+    assert result.reason == diagnosis.BILLING_MISSING
+    assert result.queued_until > timezone.now()  # not hammered: tried again after the grace period
+    assert not Recording.objects.due().exists() and sync.queue_due(integration, queue=lambda pk: None) == 0
+    assert entry_files(media_root) == []
+
+    # Billing is set up; the grace period passes: the recording arrives and the marker goes.
+    ms.faults.clear()
+    Recording.objects.update(queued_until=timezone.now() - timedelta(seconds=1))
+    result = sync.ingest(recording.pk, graph=graph)
+
+    integration.refresh_from_db()
+    assert result.state == Recording.State.READY and result.attempts == 1
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT)
+    assert integration.last_error == ""
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: a successful listing round clears the billing marker set by a 402 download")
+def test_the_billing_marker_stays_while_billing_is_missing(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    ms.fail(r"/recordings/.*/content$", 402, PAYMENT_REQUIRED, times=100)
+    sync.ingest(recording.pk, graph=graph)
+    integration.refresh_from_db()
+
+    discover(integration, graph)  # the next round lists recordings (not metered) and downloads nothing
+
+    integration.refresh_from_db()
+    assert integration.last_error == diagnosis.BILLING_MISSING
+
+
+def test_a_policy_error_on_the_meeting_marks_the_integration_and_gives_the_recording_back(integration, graph, ms,
+                                                                                         lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    ms.fail(rf"/onlineMeetings/{lecture.meeting_id}$", 403, load("graph_error_forbidden_policy.json"))
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    integration.refresh_from_db()
+    assert integration.last_error == SEED_POLICY_MISSING
+    assert (result.state, result.attempts) == (Recording.State.DISCOVERED, 0)
+    assert not MediaEntry.objects.exists()
+
+
+def test_throttling_beyond_the_retries_fails_for_now_and_is_retried_later(integration, graph, ms, lecture,
+                                                                         portal_users, sleeps, media_root):
+    recording = discovered(integration, graph, ms)
+    ms.fail(r"/recordings/.*/content$", 503, UNAVAILABLE, {"Retry-After": "3"}, times=graph.max_tries)
+
+    before = timezone.now()
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert sleeps == [3] * (graph.max_tries - 1)  # Retry-After honoured (and nothing really slept)
+    assert result.state == Recording.State.FAILED and result.reason == diagnosis.THROTTLED
+    assert result.attempts == 1
+    assert before + timedelta(minutes=5) <= result.next_attempt_at <= timezone.now() + timedelta(minutes=5)
+    assert not Recording.objects.claimable().exists()
+    assert Recording.objects.claimable(result.next_attempt_at + timedelta(seconds=1)).get() == result
+    assert entry_files(media_root) == []
+
+    ms.rsps.calls.reset()
+    assert sync.ingest(recording.pk, graph=graph) is None and not ms.calls  # not before its time
+
+    Recording.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))  # its time has come
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert (result.state, result.attempts) == (Recording.State.READY, 2)
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT)
+    assert entry_files(media_root) == [result.entry.media.name]
+
+
+def test_the_wait_between_tries_grows(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    ms.fail(r"/recordings/.*/content$", 503, UNAVAILABLE, {"Retry-After": "1"}, times=100)
+
+    waits = []
+    for _try in range(3):
+        Recording.objects.filter(state=Recording.State.FAILED).update(
+            next_attempt_at=timezone.now() - timedelta(seconds=1))
+        started = timezone.now()
+        result = sync.ingest(recording.pk, graph=graph)
+        waits.append(round((result.next_attempt_at - started).total_seconds() / 60))
+
+    assert waits == [5, 10, 20]
+
+
+def test_no_more_tries_once_the_limit_is_reached(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    Recording.objects.filter(pk=recording.pk).update(
+        state=Recording.State.FAILED, attempts=Recording.MAX_ATTEMPTS - 1,
+        next_attempt_at=timezone.now() - timedelta(seconds=1))
+    ms.fail(r"/recordings/.*/content$", 503, UNAVAILABLE, {"Retry-After": "1"}, times=100)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.FAILED and result.reason == diagnosis.THROTTLED
+    assert (result.attempts, result.next_attempt_at) == (Recording.MAX_ATTEMPTS, None)
+    assert not Recording.objects.claimable(timezone.now() + timedelta(days=365)).exists()
+    assert discover(integration, graph)[1] == []
+
+
+def test_an_administrators_retry_makes_failed_rows_claimable_again(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    Recording.objects.filter(pk=recording.pk).update(state=Recording.State.FAILED, attempts=Recording.MAX_ATTEMPTS,
+                                                     reason="Microsoft no longer has this recording")
+    ready = Recording.objects.create(integration=integration, recording_id="done", meeting_id="m",
+                                     organizer_id=ANN["id"], state=Recording.State.READY, attempts=1)
+    assert not Recording.objects.claimable().exists()
+
+    assert sync.retry(Recording.objects.all()) == 1
+
+    retried = Recording.objects.get(pk=recording.pk)
+    assert (retried.state, retried.attempts, retried.next_attempt_at) == (Recording.State.DISCOVERED, 0, None)
+    assert list(Recording.objects.claimable()) == [retried]
+    assert Recording.objects.get(pk=ready.pk).state == Recording.State.READY
+    assert sync.ingest(recording.pk, graph=graph).state == Recording.State.READY
+
+
+def test_a_recording_of_a_disabled_integration_waits(integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    TeamsIntegration.objects.filter(pk=integration.pk).update(enabled=False)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert (result.state, result.attempts) == (Recording.State.DISCOVERED, 0)
+    assert "disabled" in result.reason and not ms.calls and not MediaEntry.objects.exists()
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: CaptionError from an empty transcript escapes ingest and leaves the row downloading")
+def test_an_empty_transcript_does_not_stop_the_recording_from_becoming_ready(integration, graph, ms, portal_users):
+    ms.users = [ANN]
+    silent = Lecture()
+    silent.transcripts = [(silent.transcript(silent.transcript_id, silent.correlation), "WEBVTT\n\n")]
+    ms.add_lecture(silent)
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)  # a meeting in which nobody spoke
+
+    assert result.state == Recording.State.READY
+    assert result.entry.status == MediaEntry.Status.READY and not result.entry.captions.exists()
+
+
+# --- killed and live workers ----------------------------------------------------------------------
+
+
+def interrupted(integration, recording, owner, *, heartbeat_ago, lease_ago=1):
+    """The row as a worker leaves it when it is killed mid-download: its entry importing, a partial file."""
+    entry, _created = entry_prepare(source=MediaEntry.Source.TEAMS,
+                                    reference_id=f"{integration.pk}:{recording.recording_id}", owner=owner,
+                                    name="Physics 101 (2026-11-24 10:00)")
+    partial = default_storage.save(f"entries/{entry.pk}/0123456789ab/recording.mp4", ContentFile(CONTENT[:MIB]))
+    now = timezone.now()
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.IMPORTING, bytes_received=MIB,
+                                                  heartbeat_at=now - timedelta(seconds=heartbeat_ago))
+    Recording.objects.filter(pk=recording.pk).update(state=Recording.State.DOWNLOADING, attempts=1, entry=entry,
+                                                     queued_until=None,  # as its claim left it
+                                                     lease_until=now - timedelta(seconds=lease_ago))
+    return entry, partial
+
+
+def test_a_killed_workers_download_is_taken_over_and_ends_ready_with_one_file(integration, graph, ms, lecture,
+                                                                            portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    stale = setting("MEDIASPACE_INGEST_LEASE_SECONDS") + 60
+    entry, partial = interrupted(integration, recording, portal_users["ann.lee"], heartbeat_ago=stale)
+    assert list(Recording.objects.claimable()) == [recording]
+    _result, queued = discover(integration, graph)
+    assert queued == [recording.pk]  # the next round hands it out again
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert (result.state, result.attempts, result.entry_id) == (Recording.State.READY, 2, entry.pk)
+    assert MediaEntry.objects.count() == 1
+    assert sha(stored_bytes(result.entry)) == sha(CONTENT)
+    assert entry_files(media_root) == [result.entry.media.name] and result.entry.media.name != partial
+
+
+def test_a_live_workers_download_is_not_taken_over(integration, graph, ms, lecture, portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    entry, partial = interrupted(integration, recording, portal_users["ann.lee"], heartbeat_ago=5)
+
+    assert sync.ingest(recording.pk, graph=graph) is None
+    assert discover(integration, graph)[1] == []
+
+    assert not ms.content_requests()
+    assert Recording.objects.get().state == Recording.State.DOWNLOADING
+    assert MediaEntry.objects.get().status == MediaEntry.Status.IMPORTING
+    assert entry_files(media_root) == [partial]
+
+
+def test_a_ready_entry_whose_row_was_not_finished_is_completed_without_downloading_again(
+        integration, graph, ms, lecture, portal_users, media_root):
+    recording = discovered(integration, graph, ms)
+    first = sync.ingest(recording.pk, graph=graph)
+    # The worker died after the entry was ready, before the ledger said so.
+    Recording.objects.filter(pk=recording.pk).update(state=Recording.State.DOWNLOADING,
+                                                     lease_until=timezone.now() - timedelta(seconds=1))
+    ms.rsps.calls.reset()
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.READY and result.entry_id == first.entry_id
+    assert not ms.content_requests() and entry_files(media_root) == [first.entry.media.name]
+    assert first.entry.captions.count() == 1 and Collaborator.objects.filter(entry=first.entry).count() == 3
+
+
+# --- transcripts that come late ---------------------------------------------------------------------
+
+
+def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integration, graph, ms, portal_users,
+                                                                      media_root):
+    ms.users = [ANN]
+    lecture = Lecture()
+    ms.add_lecture(lecture)
+    ms.transcripts[lecture.meeting_id] = []  # Teams has not finished the transcript yet
+    recording = discovered(integration, graph, ms)
+    result = sync.ingest(recording.pk, graph=graph)
+    assert result.state == Recording.State.READY and not result.transcript_done
+    assert not result.entry.captions.exists()
+    integration.refresh_from_db()
+
+    ms.transcripts[lecture.meeting_id] = list(lecture.transcripts)
+    discover(integration, graph)
+
+    result.refresh_from_db()
+    assert result.transcript_done
+    (track,) = result.entry.captions.all()
+    with track.file.open("rb") as vtt:
+        assert vtt.read().decode() == VTT
+    assert len(ms.content_requests()) == 1  # the recording itself was not fetched again
+
+    integration.refresh_from_db()
+    ms.rsps.calls.reset()
+    discover(integration, graph)
+    assert not ms.paths(r"/transcripts")  # found: not looked for again
+    assert result.entry.captions.count() == 1
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: one failing late-transcript lookup fails the whole round")
+def test_a_late_transcript_lookup_that_fails_for_one_recording_does_not_stop_the_round(integration, graph, ms,
+                                                                                      portal_users):
+    ms.users = [ANN]
+    old = Lecture(number=1)
+    ms.add_lecture(old)
+    ms.transcripts[old.meeting_id] = []
+    recording = discovered(integration, graph, ms)
+    assert sync.ingest(recording.pk, graph=graph).state == Recording.State.READY
+    integration.refresh_from_db()
+    # The organiser deleted that meeting; meanwhile a new lecture was recorded.
+    del ms.meetings[old.meeting_id]
+    new = Lecture(number=2)
+    ms.add_lecture(new)
+
+    result, queued = discover(integration, graph)
+
+    integration.refresh_from_db()
+    assert result == {"discovered": 1, "queued": 1}
+    assert queued == [Recording.objects.get(recording_id=new.recording_id).pk]
+    assert integration.last_error == ""
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: CaptionError from a late transcript crashes the round")
+def test_an_unusable_late_transcript_does_not_break_the_round(integration, graph, ms, portal_users):
+    ms.users = [ANN]
+    old = Lecture(number=1)
+    ms.add_lecture(old)
+    ms.transcripts[old.meeting_id] = []
+    recording = discovered(integration, graph, ms)
+    assert sync.ingest(recording.pk, graph=graph).state == Recording.State.READY
+    integration.refresh_from_db()
+    ms.transcripts[old.meeting_id] = [(old.transcript(old.transcript_id, old.correlation), "WEBVTT\n\n")]
+    new = Lecture(number=2)
+    ms.add_lecture(new)
+
+    result, queued = discover(integration, graph)  # must not raise CaptionError out of the round
+
+    assert result == {"discovered": 1, "queued": 1}
+    assert queued == [Recording.objects.get(recording_id=new.recording_id).pk]
+
+
+# --- tasks and schedule --------------------------------------------------------------------------
+
+
+def test_the_sync_task_skips_a_disabled_or_deleted_integration_and_runs_an_enabled_one(integration, monkeypatch):
+    rounds = []
+    monkeypatch.setattr(tasks.sync, "run", lambda each, **options: rounds.append(each.pk) or {"discovered": 0})
+
+    assert tasks.sync_integration(integration.pk) == {"discovered": 0} and rounds == [integration.pk]
+
+    TeamsIntegration.objects.filter(pk=integration.pk).update(enabled=False)
+    assert tasks.sync_integration(integration.pk) == {"skipped": "disabled or deleted"}
+    assert tasks.sync_integration(integration.pk + 1000) == {"skipped": "disabled or deleted"}
+    assert rounds == [integration.pk]
+
+
+def test_sync_all_queues_one_task_per_enabled_integration(integration, monkeypatch):
+    other = TeamsIntegration.objects.create(name="Fabrikam", tenant_id=GUEST_TENANT, client_id=CLIENT_ID,
+                                            client_secret=SECRET, enabled=True)
+    TeamsIntegration.objects.create(name="Off", tenant_id=TENANT_ID, client_id="11111111-2222-4333-8444-555555555555",
+                                    client_secret=SECRET, enabled=False)
+    sent = []
+    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: sent.append((func, args, kwargs)))
+
+    tasks.sync_all()
+
+    assert sorted(sent) == sorted([
+        ("integrations.tasks.sync_integration", (each.pk,), {"task_name": f"teams-sync-{each.pk}"})
+        for each in (integration, other)])
+
+
+def test_the_migration_created_the_schedule_that_calls_sync_all():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="Teams recordings sync")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "integrations.tasks.sync_all", Schedule.MINUTES, setting("TEAMS_SYNC_MINUTES"), -1)
+    assert callable(getattr(importlib.import_module("integrations.tasks"), schedule.func.rsplit(".", 1)[1]))
+
+    migration = importlib.import_module("integrations.migrations.0003_sync_schedule")
+    migration.create_schedule(django_apps, None)  # running it again (e.g. a re-applied migration) adds none
+    assert Schedule.objects.filter(name="Teams recordings sync").count() == 1
