@@ -567,7 +567,6 @@ def test_a_recording_microsoft_lists_late_is_found_by_the_next_round(integration
     assert Recording.objects.get().recording_id == late.recording_id
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: all_recordings_path writes local time with a Z instead of converting to UTC")
 def test_a_backfill_since_a_date_asks_from_that_instant_in_utc_and_keeps_the_watermark(integration, graph, ms,
                                                                                      lecture, settings):
     settings.TIME_ZONE = "Europe/Paris"

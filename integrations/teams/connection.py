@@ -1,6 +1,7 @@
 """Test connection: the checks an integration must pass, in the order the seed's set-up steps go."""
 from dataclasses import dataclass, field
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 
@@ -83,6 +84,7 @@ class ConnectionReport:
 
 def all_recordings_path(user_id, since):
     """getAllRecordings for meetings organised by `user_id` (Graph needs the organiser in the call)."""
+    since = since.astimezone(dt_timezone.utc)  # the Z below says UTC: a local time would shift the window
     return (f"/users/{user_id}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user_id}',"
             f"startDateTime={since:%Y-%m-%dT%H:%M:%SZ})")
 
