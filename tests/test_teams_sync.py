@@ -492,7 +492,6 @@ def test_a_failed_sub_response_of_a_batch_is_asked_again_on_its_own(integration,
     assert len(ms.batches()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: a 429 inside a $batch is asked again at once, not after its Retry-After (sync._recordings_of)")
 def test_a_throttled_sub_response_is_not_asked_again_before_its_retry_after(integration, graph, ms, lecture, sleeps):
     ms.sub_faults[ANN["id"]] = [(429, {"Retry-After": "7"}, THROTTLED)]
     waited_before_asking_alone = []
@@ -859,7 +858,6 @@ def test_an_owner_that_cannot_be_resolved_fails_with_the_reason_and_downloads_no
     assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files(media_root) == []
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: participants are resolved with the owner rules, so the default user becomes a collaborator")
 def test_unmatched_attendees_do_not_make_the_default_user_a_collaborator(integration, graph, ms, lecture, make_user):
     archive = make_user(username="teams.archive")
     make_user(username="ann.lee", email="ann.lee@contoso.edu")
@@ -874,6 +872,24 @@ def test_unmatched_attendees_do_not_make_the_default_user_a_collaborator(integra
     # Bob, Carol and Dave have no portal user: the default user stands in for a missing *owner*, it does not
     # collect the permissions meant for other people.
     assert not Collaborator.objects.filter(entry=result.entry, user=archive).exists()
+
+
+def test_participants_are_matched_to_existing_users_only_and_must_be_of_the_integrations_tenant(
+        integration, graph, ms, make_user):
+    for name in ("ann.lee", "bob.ray", "dave.kim"):
+        make_user(username=name, email=f"{name}@contoso.edu")
+    ms.users = [ANN]
+    ms.add_lecture(Lecture(attendees=[participant(CAROL, "coorganizer"), participant(BOB, "presenter"),
+                                      participant(DAVE, "attendee", tenant=None)]))
+    recording = discovered(integration, graph, ms)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert result.state == Recording.State.READY
+    # Carol has no portal user and is not created (only owners are); Dave's identity names no tenant.
+    assert list(Collaborator.objects.filter(entry=result.entry).values_list("user__username", flat=True)) == [
+        "bob.ray"]
+    assert not get_user_model().objects.filter(username="carol.diaz").exists()
 
 
 def test_a_second_ingest_of_the_same_row_does_nothing_and_asks_nothing(integration, graph, ms, lecture, portal_users,

@@ -132,6 +132,7 @@ def test_calls_without_a_meeting_are_not_recorded(integration, graph):
 def test_a_recording_becomes_a_ready_entry_with_owner_captions_collaborators_and_category(
         integration, graph, make_user, media_root):
     make_user(username="ann.lee", email="ann.lee@contoso.edu")
+    make_user(username="bob.ray", email="bob.ray@contoso.edu")  # participants are matched, never created
     fake_discovery()
     fake_recording()
     sync.run(integration, graph=graph, queue=lambda pk: None)

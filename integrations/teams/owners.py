@@ -63,11 +63,23 @@ def find_portal_users(integration: TeamsIntegration, *, user_id: str, email: str
     return list(get_user_model().objects.filter(conditions).order_by("pk")[:2])
 
 
+def _email_of(teams_user: TeamsUser) -> str:
+    return teams_user.mail or (teams_user.upn if "@" in teams_user.upn else "")
+
+
+def match_portal_user(integration: TeamsIntegration, teams_user: TeamsUser):
+    """The portal user the owner look-up rules match to a Teams user, or None when none or more than one
+    does. Nobody is created and the default user never stands in: for participants, not owners."""
+    matches = find_portal_users(integration, user_id=portal_user_id(integration, teams_user),
+                                email=_email_of(teams_user))
+    return matches[0] if len(matches) == 1 else None
+
+
 def resolve_owner(integration: TeamsIntegration, teams_user: TeamsUser, *, dry_run=False) -> OwnerResolution:
     """Apply the integration's owner rules to a Teams user. With `dry_run` nothing is created."""
     result = OwnerResolution()
     user_id = portal_user_id(integration, teams_user)
-    email = teams_user.mail or (teams_user.upn if "@" in teams_user.upn else "")
+    email = _email_of(teams_user)
     source = ("Azure user ID" if integration.user_id_source == TeamsIntegration.UserIdSource.AZURE_ID
               else f"UPN {teams_user.upn!r}, {integration.get_upn_rule_display().lower()}")
     result.steps.append(f"Portal user ID {user_id!r} (from the {source}).")

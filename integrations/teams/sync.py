@@ -10,14 +10,16 @@ rounds happen.
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from requests.structures import CaseInsensitiveDict
 
-from integrations.graph import (GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
-                                GraphUnauthorized, GraphUnreachable, TokenError)
+from integrations.graph import (RETRY_STATUSES, GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
+                                GraphThrottled, GraphUnauthorized, GraphUnreachable, TokenError, _retry_after)
 from integrations.models import Recording, TeamsIntegration
 from integrations.services import record_failure, record_success
 from mediaspace.conf import setting
@@ -27,7 +29,7 @@ from mediaspace.services import caption_add, collaborator_grant, entry_publish
 
 from .connection import all_recordings_path, graph_for
 from .diagnosis import explain
-from .owners import TeamsUser, resolve_owner
+from .owners import TeamsUser, match_portal_user, resolve_owner
 
 logger = logging.getLogger(__name__)
 
@@ -140,20 +142,48 @@ def _group_members(graph, group_ids, select):
 
 def _recordings_of(graph, users, window_start):
     """Each user's recordings since `window_start`, asked for in one JSON batch. A sub-request that did
-    not succeed is asked again on its own, which retries throttling and raises Microsoft's error."""
+    not succeed is asked again on its own (after the Retry-After of a throttled one), which retries
+    throttling and raises Microsoft's error. A user deleted since the user list (404) is skipped."""
     paths = [all_recordings_path(user.id, window_start) for user in users]
     answers = {answer["id"]: answer for answer in graph.post("/$batch", {"requests": [
         {"id": str(index), "method": "GET", "url": path} for index, path in enumerate(paths)]}).get("responses", [])}
+    _wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
     for index, path in enumerate(paths):
         answer = answers.get(str(index), {})
         body = answer.get("body") or {}
+        if answer.get("status") == 404:
+            logger.info("User %s is gone (deleted since the user list): skipped", users[index].id)
+            yield []
+            continue
         if answer.get("status") != 200:
-            yield list(graph.iter_pages(path))
+            try:
+                yield list(graph.iter_pages(path))
+            except GraphNotFound:
+                logger.info("User %s is gone (deleted since the user list): skipped", users[index].id)
+                yield []
             continue
         items = list(body.get("value", []))
         if body.get("@odata.nextLink"):
             items.extend(graph.iter_pages(body["@odata.nextLink"]))
         yield items
+
+
+def _wait_out_throttling(graph, throttled_answers):
+    """Wait the longest Retry-After of throttled batch sub-responses before any is asked again, as the
+    client does for a throttled request; a wait beyond the client's max_wait ends the round (GraphThrottled)."""
+    if not throttled_answers:
+        return
+    delays = [_retry_after(SimpleNamespace(headers=CaseInsensitiveDict(answer.get("headers") or {})))
+              for answer in throttled_answers]
+    delay = max((each for each in delays if each is not None), default=None)
+    if delay is None:
+        delay = graph._backoff(1)
+    if graph.max_wait is not None and delay > graph.max_wait:
+        first = throttled_answers[0]
+        raise GraphThrottled(((first.get("body") or {}).get("error") or {}).get("message") or "Throttled",
+                             status=first.get("status"), retry_after=delay)
+    logger.info("Batch sub-requests throttled; asking again in %s s", delay)
+    graph.sleep(delay)
 
 
 def _record(integration, user, recording) -> bool:
@@ -322,19 +352,20 @@ def look_for_late_transcripts(integration, graph):
 
 
 def _grant_participants(integration, meeting, entry, owner):
-    """Co-organizers, presenters and attendees get the permissions configured for them. Participants from
-    another tenant (guests, external and anonymous attendees) get none."""
+    """Co-organizers, presenters and attendees get the permissions configured for them, when the owner rules
+    match them to an existing portal user (never created, never the default user). Participants from another
+    tenant (guests, external and anonymous attendees) get none."""
     for participant in (meeting.get("participants") or {}).get("attendees") or []:
         setting_name = ROLE_SETTING.get(participant.get("role") or "attendee")
         flags = PERMISSION_FLAGS.get(getattr(integration, setting_name, "none"), {}) if setting_name else {}
         identity = ((participant.get("identity") or {}).get("user") or {})
         if not flags or not identity.get("id"):
             continue
-        if identity.get("tenantId") and identity["tenantId"].lower() != integration.tenant_id.lower():
-            continue
+        if (identity.get("tenantId") or "").lower() != integration.tenant_id.lower():
+            continue  # a guest, or an identity that does not say its tenant
         person = TeamsUser(id=identity["id"], upn=participant.get("upn") or "",
                            display_name=identity.get("displayName") or "")
-        user = resolve_owner(integration, person).user
+        user = match_portal_user(integration, person)
         if user is not None and user != owner:
             collaborator_grant(entry=entry, user=user, **flags)
 
