@@ -174,12 +174,14 @@ class IntegrationGroup(models.Model):
 
 class RecordingQuerySet(models.QuerySet):
     def claimable(self, now=None):
-        """Recordings a worker may take up now: new ones, failed ones whose wait is over and whose tries are
-        not used up, and downloads whose worker has gone quiet (killed or restarted)."""
+        """Recordings a worker may take up now: new ones (unless held back, see sync._hold_downloads), failed
+        ones whose wait is over and whose tries are not used up, and downloads whose worker has gone quiet
+        (killed or restarted)."""
         now = now or timezone.now()
         quiet = now - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
         return self.filter(
             models.Q(state=Recording.State.DISCOVERED)
+            & (models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
             | models.Q(state=Recording.State.FAILED, next_attempt_at__lte=now, attempts__lt=Recording.MAX_ATTEMPTS)
             | models.Q(state=Recording.State.DOWNLOADING, lease_until__lt=now)
             & (models.Q(entry__isnull=True) | models.Q(entry__heartbeat_at__isnull=True)

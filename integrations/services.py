@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from .models import IntegrationGroup, TeamsIntegration
 from .teams.connection import ConnectionReport, test_connection
+from .teams.diagnosis import BILLING_MISSING
 
 DELETE_ENABLED_REFUSED = "Please change integration status to 'Disable' in order to delete it."
 
@@ -45,7 +46,7 @@ def integration_check(*, integration) -> ConnectionReport:
     if report.problem:
         record_failure(integration, report.problem.message)
     else:
-        record_success(integration)
+        record_success(integration, downloaded=report.download_checked)
     return report
 
 
@@ -77,7 +78,15 @@ def record_failure(integration, message):
     integration.last_error, integration.last_error_at = message, now
 
 
-def record_success(integration):
+def record_success(integration, *, downloaded=False):
+    """Clear the marker after a success. The billing marker goes only once a download (`downloaded`)
+    succeeds: listings are not metered, so their success says nothing about billing."""
     now = timezone.now()
-    TeamsIntegration.objects.filter(pk=integration.pk).update(last_error="", last_success_at=now)
-    integration.last_error, integration.last_success_at = "", now
+    rows = TeamsIntegration.objects.filter(pk=integration.pk)
+    rows.update(last_success_at=now)
+    if not downloaded:
+        rows = rows.exclude(last_error=BILLING_MISSING)
+    rows.update(last_error="")
+    integration.last_error = TeamsIntegration.objects.filter(pk=integration.pk).values_list(
+        "last_error", flat=True).first() or ""
+    integration.last_success_at = now

@@ -1042,7 +1042,6 @@ def test_missing_billing_marks_the_integration_and_gives_the_recording_back(inte
     assert integration.last_error == ""
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: a successful listing round clears the billing marker set by a 402 download")
 def test_the_billing_marker_stays_while_billing_is_missing(integration, graph, ms, lecture, portal_users):
     recording = discovered(integration, graph, ms)
     ms.fail(r"/recordings/.*/content$", 402, PAYMENT_REQUIRED, times=100)
@@ -1053,6 +1052,28 @@ def test_the_billing_marker_stays_while_billing_is_missing(integration, graph, m
 
     integration.refresh_from_db()
     assert integration.last_error == diagnosis.BILLING_MISSING
+
+
+def test_missing_billing_stops_the_integrations_other_downloads_until_the_grace_period_is_over(
+        integration, graph, ms, portal_users):
+    ms.users = [ANN]
+    first, second = Lecture(number=1), Lecture(number=2)
+    ms.add_lecture(first)
+    ms.add_lecture(second)
+    _result, queued = discover(integration, graph)
+    assert len(queued) == 2
+    ms.fail(r"/recordings/.*/content$", 402, PAYMENT_REQUIRED, times=100)
+
+    refused = sync.ingest(queued[0], graph=graph)
+    ms.rsps.calls.reset()
+    assert sync.ingest(queued[1], graph=graph) is None  # its task was queued already: it downloads nothing
+
+    assert not ms.content_requests()
+    waiting = Recording.objects.get(pk=queued[1])
+    assert (refused.state, refused.attempts) == (waiting.state, waiting.attempts) == (Recording.State.DISCOVERED, 0)
+    assert discover(integration, graph)[1] == []  # nor is anything queued again by the next round
+    later = timezone.now() + sync.QUEUED_GRACE + timedelta(seconds=1)
+    assert set(Recording.objects.due(later).values_list("pk", flat=True)) == set(queued)
 
 
 def test_a_policy_error_on_the_meeting_marks_the_integration_and_gives_the_recording_back(integration, graph, ms,

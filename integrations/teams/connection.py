@@ -28,6 +28,8 @@ def token_provider_for(integration, *, fresh=False) -> AppTokenProvider:
     return provider
 
 
+BILLING_CHECK = "Metered API billing (downloading recordings)"
+
 # The sync does not hold a worker for a long Retry-After: it tries the recording again later.
 SYNC_MAX_WAIT_SECONDS = 120
 
@@ -81,6 +83,11 @@ class ConnectionReport:
     def ok(self):
         return self.problem is None
 
+    @property
+    def download_checked(self):
+        """A recording was downloaded, so metered billing works."""
+        return any(check.ok and check.label == BILLING_CHECK for check in self.checks)
+
 
 def all_recordings_path(user_id, since):
     """getAllRecordings for meetings organised by `user_id` (Graph needs the organiser in the call)."""
@@ -130,7 +137,7 @@ def test_connection(integration, *, graph=None) -> ConnectionReport:
 
     content_url = recordings[0].get("recordingContentUrl") if recordings else None
     if not content_url:
-        report.checks.append(Check("Metered API billing (downloading recordings)", None,
+        report.checks.append(Check(BILLING_CHECK, None,
                                    "No recording of the last 30 days to check with; checked again at the first "
                                    "download."))
         return report
@@ -138,6 +145,6 @@ def test_connection(integration, *, graph=None) -> ConnectionReport:
         with graph.stream(content_url, chunk_size=1024) as download:
             next(iter(download), None)
     except GraphError as error:
-        return fail("Metered API billing (downloading recordings)", explain(error))
-    report.checks.append(Check("Metered API billing (downloading recordings)", True))
+        return fail(BILLING_CHECK, explain(error))
+    report.checks.append(Check(BILLING_CHECK, True))
     return report

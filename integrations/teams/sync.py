@@ -256,6 +256,10 @@ def ingest(recording_id, *, graph=None) -> Recording | None:
         _grant_participants(integration, meeting, entry, owner.user)
         for category in integration.categories.all():
             entry_publish(entry=entry, category=category, user=None, by_administrator=True)
+    except GraphPaymentRequired as error:
+        _hold_downloads(integration, recording)
+        record_failure(integration, explain(error).message)
+        return _release(recording, explain(error).message)
     except INTEGRATION_WIDE as error:
         record_failure(integration, explain(error).message)
         return _release(recording, explain(error).message)
@@ -266,7 +270,7 @@ def ingest(recording_id, *, graph=None) -> Recording | None:
     Recording.objects.filter(pk=recording.pk).update(
         state=Recording.State.READY, reason="\n".join(owner.steps), lease_until=None, next_attempt_at=None,
         entry=entry)
-    record_success(integration)
+    record_success(integration, downloaded=True)
     recording.refresh_from_db()
     return recording
 
@@ -393,6 +397,15 @@ def _release(recording, reason):
         queued_until=timezone.now() + QUEUED_GRACE)
     recording.refresh_from_db()
     return recording
+
+
+def _hold_downloads(integration, recording):
+    """After a 402 (billing) every download of the integration would be refused alike: its other waiting
+    recordings, tasks already queued for them included, are not tried before the grace period is over."""
+    until = timezone.now() + QUEUED_GRACE
+    integration.recordings.exclude(pk=recording.pk).filter(
+        Q(state=Recording.State.DISCOVERED) | Q(state=Recording.State.FAILED, next_attempt_at__lt=until)
+    ).update(next_attempt_at=until)
 
 
 def retry(recordings) -> int:
