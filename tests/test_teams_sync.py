@@ -506,6 +506,29 @@ def test_a_throttled_sub_response_is_not_asked_again_before_its_retry_after(inte
         f"asked again after waiting {waited_before_asking_alone} s, Retry-After was 7 s")
 
 
+def test_a_user_deleted_since_the_user_list_is_skipped(integration, graph, ms, lecture):
+    ms.users = [BOB, ANN]
+    ms.sub_faults[BOB["id"]] = [(404, {}, graph_error("Request_ResourceNotFound",
+                                                      f"Resource '{BOB['id']}' does not exist."))]
+
+    result, _queued = discover(integration, graph)
+
+    integration.refresh_from_db()
+    assert result == {"discovered": 1, "queued": 1} and integration.last_error == ""
+    assert not ms.paths(r"getAllRecordings")  # not asked again on its own
+
+
+def test_a_throttled_sub_response_waiting_longer_than_the_client_allows_ends_the_round(integration, ms, lecture,
+                                                                                        sleeps):
+    patient = GraphClient(lambda: "app-token", sleep=sleeps.append, max_wait=60)
+    ms.sub_faults[ANN["id"]] = [(429, {"retry-after": "600"}, THROTTLED)]
+
+    result, queued = discover(integration, patient)
+
+    assert result == {"problem": diagnosis.THROTTLED} and queued == [] and sleeps == []
+    assert not ms.paths(r"getAllRecordings")
+
+
 def test_a_sub_response_that_failed_for_good_stops_the_round_with_microsofts_reason(integration, graph, ms, lecture):
     policy = load("graph_error_forbidden_policy.json")
     ms.sub_faults[ANN["id"]] = [(403, {}, policy)]
@@ -1173,7 +1196,6 @@ def test_a_recording_of_a_disabled_integration_waits(integration, graph, ms, lec
     assert "disabled" in result.reason and not ms.calls and not MediaEntry.objects.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: CaptionError from an empty transcript escapes ingest and leaves the row downloading")
 def test_an_empty_transcript_does_not_stop_the_recording_from_becoming_ready(integration, graph, ms, portal_users):
     ms.users = [ANN]
     silent = Lecture()
@@ -1220,6 +1242,36 @@ def test_a_killed_workers_download_is_taken_over_and_ends_ready_with_one_file(in
     assert MediaEntry.objects.count() == 1
     assert sha(stored_bytes(result.entry)) == sha(CONTENT)
     assert entry_files(media_root) == [result.entry.media.name] and result.entry.media.name != partial
+
+
+def test_a_download_whose_worker_stopped_every_time_fails_instead_of_staying_downloading(
+        integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    interrupted(integration, recording, portal_users["ann.lee"],
+                heartbeat_ago=setting("MEDIASPACE_INGEST_LEASE_SECONDS") + 60)
+    Recording.objects.filter(pk=recording.pk).update(attempts=Recording.MAX_ATTEMPTS)
+
+    assert sync.ingest(recording.pk, graph=graph) is None
+
+    result = Recording.objects.get()
+    assert (result.state, result.lease_until, result.next_attempt_at) == (Recording.State.FAILED, None, None)
+    assert "stopped 6 times" in result.reason and not ms.content_requests()
+    assert not Recording.objects.claimable(timezone.now() + timedelta(days=365)).exists()
+
+
+def test_an_unexpected_error_fails_the_row_for_now_instead_of_leaving_it_downloading(
+        integration, graph, ms, lecture, portal_users, monkeypatch):
+    recording = discovered(integration, graph, ms)
+
+    def broken_publish(**_options):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sync, "entry_publish", broken_publish)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert (result.state, result.attempts, result.lease_until) == (Recording.State.FAILED, 1, None)
+    assert result.reason == "Unexpected error: disk full" and result.next_attempt_at > timezone.now()
 
 
 def test_a_live_workers_download_is_not_taken_over(integration, graph, ms, lecture, portal_users, media_root):
@@ -1283,7 +1335,6 @@ def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integratio
     assert result.entry.captions.count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: one failing late-transcript lookup fails the whole round")
 def test_a_late_transcript_lookup_that_fails_for_one_recording_does_not_stop_the_round(integration, graph, ms,
                                                                                       portal_users):
     ms.users = [ANN]
@@ -1306,7 +1357,6 @@ def test_a_late_transcript_lookup_that_fails_for_one_recording_does_not_stop_the
     assert integration.last_error == ""
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: CaptionError from a late transcript crashes the round")
 def test_an_unusable_late_transcript_does_not_break_the_round(integration, graph, ms, portal_users):
     ms.users = [ANN]
     old = Lecture(number=1)
@@ -1323,6 +1373,33 @@ def test_an_unusable_late_transcript_does_not_break_the_round(integration, graph
 
     assert result == {"discovered": 1, "queued": 1}
     assert queued == [Recording.objects.get(recording_id=new.recording_id).pk]
+
+
+def test_a_refused_transcript_shows_the_missing_permission_and_the_recording_still_arrives(
+        integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    forbidden = graph_error("Forbidden", "Application does not have permission to read transcripts.")
+    ms.fail(r"/transcripts$", 403, forbidden)
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    integration.refresh_from_db()
+    missing = "The provided application credentials are missing the 'OnlineMeetingTranscript.Read.All' permission."
+    assert integration.last_error == missing and missing in result.reason
+    assert result.state == Recording.State.READY and not result.transcript_done
+    assert not result.entry.captions.exists()
+
+    ms.fail(r"/transcripts$", 403, forbidden)
+    discover(integration, graph)  # the late lookup is refused too: the round goes on and says why
+
+    integration.refresh_from_db()
+    assert integration.last_error == missing
+
+    discover(integration, graph)  # the permission is granted
+
+    integration.refresh_from_db()
+    result.refresh_from_db()
+    assert integration.last_error == "" and result.transcript_done and result.entry.captions.count() == 1
 
 
 # --- tasks and schedule --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ The seed's own wording is used wherever the seed has a message; the others are a
 """
 from dataclasses import dataclass
 
-from integrations.graph import GraphError, GraphThrottled, GraphUnreachable, TokenError
+from integrations.graph import GraphError, GraphForbidden, GraphThrottled, GraphUnreachable, TokenError
 
 RECORDING_PERMISSION = "OnlineMeetingRecording.Read.All"
 TRANSCRIPT_PERMISSION = "OnlineMeetingTranscript.Read.All"
@@ -97,3 +97,12 @@ def explain(error: GraphError) -> Problem:
         return Problem(f"Microsoft Graph failed to answer (HTTP {error.status}). The integration tries again "
                        f"by itself.", transient=True)
     return Problem(ACCESS_DENIED)
+
+
+def explain_transcript_error(error: GraphError) -> Problem:
+    """As `explain`, for a transcript request: a refusal (403) that is not about the access policy means the
+    transcript permission is missing (the recording, read with the other permissions, came through)."""
+    problem = explain(error)
+    if isinstance(error, GraphForbidden) and problem.message != POLICY_MISSING:
+        return missing_permission(TRANSCRIPT_PERMISSION)
+    return problem

@@ -13,7 +13,8 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from requests.structures import CaseInsensitiveDict
@@ -22,13 +23,14 @@ from integrations.graph import (RETRY_STATUSES, GraphError, GraphForbidden, Grap
                                 GraphThrottled, GraphUnauthorized, GraphUnreachable, TokenError, _retry_after)
 from integrations.models import Recording, TeamsIntegration
 from integrations.services import record_failure, record_success
+from mediaspace.captions import CaptionError
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
 from mediaspace.services import caption_add, collaborator_grant, entry_publish
 
 from .connection import all_recordings_path, graph_for
-from .diagnosis import explain
+from .diagnosis import explain, explain_transcript_error
 from .owners import TeamsUser, match_portal_user, resolve_owner
 
 logger = logging.getLogger(__name__)
@@ -76,12 +78,12 @@ def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=Non
         graph = graph or graph_for(integration)
         try:
             discovered = discover(integration, graph, since=since, progress=progress)
-            look_for_late_transcripts(integration, graph)
         except GraphError as error:
             problem = explain(error)
             record_failure(integration, problem.message)
             return {"problem": problem.message}
         record_success(integration)
+        look_for_late_transcripts(integration, graph)  # after the success: it may set its own marker
         return {"discovered": discovered, "queued": queue_due(integration, queue=queue)}
     finally:
         TeamsIntegration.objects.filter(pk=integration.pk).update(sync_lock_until=None)
@@ -220,6 +222,13 @@ def claim(recording_id):
                      .filter(pk=recording_id).claimable(now).first())
         if recording is None:
             return None
+        if recording.state == Recording.State.DOWNLOADING and recording.attempts >= Recording.MAX_ATTEMPTS:
+            # Its worker stopped every time (killed, or crashed): not taken up forever.
+            Recording.objects.filter(pk=recording.pk).update(
+                state=Recording.State.FAILED, lease_until=None, next_attempt_at=None,
+                reason=f"The download stopped {recording.attempts} times without finishing (its worker was "
+                       f"killed or crashed); use Retry to try again.")
+            return None
         Recording.objects.filter(pk=recording.pk).update(
             state=Recording.State.DOWNLOADING, queued_until=None, attempts=F("attempts") + 1,
             lease_until=now + timedelta(seconds=setting("TEAMS_CLAIM_LEASE_SECONDS")))
@@ -236,6 +245,14 @@ def ingest(recording_id, *, graph=None) -> Recording | None:
     recording = claim(recording_id)
     if recording is None:
         return None
+    try:
+        return _ingest_claimed(recording, graph)
+    except Exception as error:  # an unexpected error must not leave the row downloading until its lease ends
+        logger.exception("Ingest of recording %s failed", recording.pk)
+        return _fail(recording, f"Unexpected error: {error}")
+
+
+def _ingest_claimed(recording, graph):
     integration = recording.integration
     if not integration.enabled:
         return _release(recording, "The integration is disabled; the recording waits until it is enabled.")
@@ -251,8 +268,8 @@ def ingest(recording_id, *, graph=None) -> Recording | None:
             return _release(recording, "Another worker is downloading this recording.")
         if entry.status != MediaEntry.Status.READY:
             return _fail(recording, entry.error or "The download did not finish.", steps=owner.steps)
-        if integration.transcription:
-            attach_transcripts(recording, graph, entry)
+        record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
+        notes = _attach_transcripts_noting_problems(recording, graph, entry) if integration.transcription else []
         _grant_participants(integration, meeting, entry, owner.user)
         for category in integration.categories.all():
             entry_publish(entry=entry, category=category, user=None, by_administrator=True)
@@ -268,9 +285,8 @@ def ingest(recording_id, *, graph=None) -> Recording | None:
     except GraphError as error:
         return _fail(recording, explain(error).message if explain(error).transient else str(error))
     Recording.objects.filter(pk=recording.pk).update(
-        state=Recording.State.READY, reason="\n".join(owner.steps), lease_until=None, next_attempt_at=None,
-        entry=entry)
-    record_success(integration, downloaded=True)
+        state=Recording.State.READY, reason="\n".join([*owner.steps, *notes]), lease_until=None,
+        next_attempt_at=None, entry=entry)
     recording.refresh_from_db()
     return recording
 
@@ -328,31 +344,61 @@ def _download(graph, url, entry, failure):
             raise
 
 
-def attach_transcripts(recording, graph, entry) -> bool:
-    """Attach the meeting's transcript of this recording as a WebVTT caption track (once)."""
+def attach_transcripts(recording, graph, entry) -> list:
+    """Attach the meeting's transcript of this recording as a WebVTT caption track (once). Returns notes for
+    the ledger on transcripts that could not be used (an empty one, when nobody spoke, say)."""
     base = f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}/transcripts"
     transcripts = [transcript for transcript in graph.iter_pages(base)
                    if not recording.content_correlation_id
                    or transcript.get("contentCorrelationId") in (None, recording.content_correlation_id)]
+    notes = []
     for transcript in transcripts:
         with graph.stream(f"{base}/{transcript['id']}/content?$format=text/vtt") as download:
             text = b"".join(download)
-        caption_add(entry=entry, label="Teams transcript", language="und", content=text,
-                    reference_id=f"teams:{transcript['id']}")
-    if transcripts:
+        try:
+            caption_add(entry=entry, label="Teams transcript", language="und", content=text,
+                        reference_id=f"teams:{transcript['id']}")
+        except CaptionError as error:  # the recording is worth having without it
+            logger.warning("Transcript %s of recording %s not attached: %s", transcript["id"], recording.pk, error)
+            notes.append(f"The Teams transcript could not be attached: {error}")
+    if transcripts:  # looked at: an unusable one is not asked for again every round
         Recording.objects.filter(pk=recording.pk).update(transcript_done=True)
-    return bool(transcripts)
+    return notes
+
+
+def _attach_transcripts_noting_problems(recording, graph, entry) -> list:
+    """attach_transcripts for a new entry, where a problem costs only the transcript (the later rounds look
+    again): the notes for the ledger. A refusal shows on the integration's marker (the missing permission)."""
+    try:
+        return attach_transcripts(recording, graph, entry)
+    except INTEGRATION_WIDE as error:
+        problem = explain_transcript_error(error)
+        record_failure(recording.integration, problem.message)
+        return [f"The Teams transcript was not attached: {problem.message}"]
+    except GraphError as error:
+        logger.warning("Transcript of recording %s not fetched: %s", recording.pk, error)
+        return [f"The Teams transcript was not attached yet ({error}); the next rounds look again."]
 
 
 def look_for_late_transcripts(integration, graph):
-    """A transcript may appear after its recording: look again for recent ready recordings without one."""
+    """A transcript may appear after its recording: look again for recent ready recordings without one.
+    A lookup that fails costs only that recording's transcript this round."""
     if not integration.transcription:
         return
     recent = integration.recordings.filter(
         state=Recording.State.READY, transcript_done=False, entry__isnull=False,
         recorded_at__gte=timezone.now() - TRANSCRIPT_WAIT).select_related("entry")
     for recording in recent:
-        attach_transcripts(recording, graph, recording.entry)
+        try:
+            notes = attach_transcripts(recording, graph, recording.entry)
+        except INTEGRATION_WIDE as error:
+            record_failure(integration, explain_transcript_error(error).message)
+            return  # every other lookup would be refused alike
+        except GraphError as error:  # the meeting was deleted, say
+            logger.warning("Late transcript of recording %s not fetched: %s", recording.pk, error)
+            continue
+        if notes:
+            Recording.objects.filter(pk=recording.pk).update(reason=Concat("reason", Value("\n" + "\n".join(notes))))
 
 
 def _grant_participants(integration, meeting, entry, owner):
