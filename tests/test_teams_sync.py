@@ -14,7 +14,6 @@ collaborators, publications, the integration's marker, and the requests Microsof
 """
 import hashlib
 import importlib
-import io
 import json
 import re
 from datetime import datetime, timedelta
@@ -37,7 +36,8 @@ from integrations.teams import connection, diagnosis, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import Category, Collaborator, MediaEntry, Publication
-from tests.microsoft import CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, app_token_payload, load, make_jwt
+from tests.microsoft import (CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, app_token_payload, cut_body, load,
+                             make_jwt)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 
@@ -86,27 +86,6 @@ NOT_FOUND = graph_error("NotFound", "The requested resource was not found.")
 PAYMENT_REQUIRED = graph_error(
     "PaymentRequired", "To call this API, the app must be associated with an Azure subscription, see "
                        "https://aka.ms/teams-api-payment-requirements for details.")
-
-
-class _BreakingRaw(io.RawIOBase):
-    """A connection that delivers `data` and is then reset by the peer."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if not self.data:
-            raise ConnectionResetError(104, "Connection reset by peer")
-        size = min(len(buffer), len(self.data))
-        buffer[:size], self.data = self.data[:size], self.data[size:]
-        return size
-
-
-def breaking_body(data):
-    return io.BufferedReader(_BreakingRaw(data))
 
 
 # --- a fake Microsoft Graph ----------------------------------------------------------------------
@@ -247,7 +226,7 @@ class FakeMicrosoft:
         part = data[start:]
         answer_headers["Content-Length"] = str(len(part))
         if self.cuts:
-            return status, answer_headers, breaking_body(part[:max(0, self.cuts.pop(0) - start)])
+            return status, answer_headers, cut_body(part[:max(0, self.cuts.pop(0) - start)])
         return status, answer_headers, part
 
     def _batch(self, request):
