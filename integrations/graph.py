@@ -300,6 +300,47 @@ class Download:
         self.close()
 
 
+class ResumingDownload:
+    """The content's bytes, chunk by chunk: a download cut mid-stream resumes where it stopped with Range,
+    up to ``max_resumes`` times (a server that ignores Range starts over, and what already arrived is skipped).
+
+    ``on_length(n)`` is called with the content's length when the first answer gives it. After a failure,
+    ``error`` holds the GraphError that ended the download, for callers whose consumer only keeps a message.
+    """
+
+    def __init__(self, client, url, *, max_resumes=5, on_length=None, chunk_size=1 << 20):
+        self._client, self._url, self._chunk_size = client, url, chunk_size
+        self._max_resumes, self._on_length = max_resumes, on_length
+        self.error = None
+
+    def __iter__(self):
+        received, resumes = 0, 0
+        while True:
+            try:
+                with self._client.stream(self._url, start=received, chunk_size=self._chunk_size) as download:
+                    if received == 0 and download.content_length is not None and self._on_length:
+                        self._on_length(download.content_length)
+                    skip = received if received and not download.resumed else 0  # the server started over
+                    for chunk in download:
+                        if skip:
+                            dropped = min(skip, len(chunk))
+                            chunk, skip = chunk[dropped:], skip - dropped
+                            if not chunk:
+                                continue
+                        received += len(chunk)
+                        yield chunk
+                return
+            except GraphUnreachable as error:
+                resumes += 1
+                if resumes > self._max_resumes:
+                    self.error = error
+                    raise
+                logger.info("Download of %s cut after %s bytes; resuming", urlsplit(self._url).path, received)
+            except GraphError as error:
+                self.error = error
+                raise
+
+
 class GraphClient:
     """Calls Microsoft Graph with a token from ``token_provider`` (a callable returning a token string)."""
 
@@ -343,6 +384,10 @@ class GraphClient:
             # /content answers with a short-lived pre-authenticated URL: our token must not follow.
             authorize = authorize and self._on_graph(url)
         raise GraphError("The download redirect could not be followed", status=response.status_code)
+
+    def download(self, path_or_url, **options) -> ResumingDownload:
+        """Stream content that survives cuts: see ``ResumingDownload``."""
+        return ResumingDownload(self, path_or_url, **options)
 
     def _url(self, path):
         if "://" not in path:
