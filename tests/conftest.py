@@ -11,6 +11,7 @@ from mediaspace.ingest import entry_ingest
 from mediaspace.models import MediaEntry, UserRole
 from mediaspace.roles import Role
 from tests.microsoft import GRAPH_URL, LOGIN_URL
+from tests.simulator import Simulator
 
 # The smallest bytes `sniff` recognises as each kind; enough for permission and flow tests.
 WEBM_HEAD = b"\x1aE\xdf\xa3" + b"\x00" * 60
@@ -82,3 +83,12 @@ def microsoft_endpoints(settings, monkeypatch, sleeps):
     settings.MICROSOFT_LOGIN_URL = LOGIN_URL
     settings.MICROSOFT_GRAPH_URL = GRAPH_URL
     monkeypatch.setattr(connection, "_providers", {})
+
+
+@pytest.fixture
+def sim(settings, monkeypatch):
+    """The local Microsoft simulator in a thread, with the portal pointed at it (tests/simulator/README.md)."""
+    with Simulator() as simulator:
+        settings.MICROSOFT_LOGIN_URL = settings.MICROSOFT_GRAPH_URL = simulator.url
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_path)  # requests lets it override Session.verify
+        yield simulator

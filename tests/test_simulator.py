@@ -24,20 +24,12 @@ from integrations.graph import (AppTokenProvider, GraphClient, GraphError, Graph
                                 GraphUnreachable, TokenError)
 from integrations.teams.connection import all_recordings_path
 from tests.microsoft import CLIENT_ID, UNKNOWN_TENANT_ID, load
-from tests.simulator import TEAMS_ROLES, Faults, Simulator
+from tests.simulator import TEAMS_ROLES, Faults, Simulator, sign_in
 from tests.simulator.model import BLOCK, now
 
 REPO = Path(__file__).resolve().parent.parent
 VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann Lee>Welcome.</v>\n"
 REDIRECT = "https://portal.example.edu/onedrive/index/blank-page"
-
-
-@pytest.fixture
-def sim(settings, monkeypatch):
-    with Simulator() as simulator:
-        settings.MICROSOFT_LOGIN_URL = settings.MICROSOFT_GRAPH_URL = simulator.url
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_path)  # requests lets it override Session.verify
-        yield simulator
 
 
 @pytest.fixture
@@ -61,13 +53,6 @@ def bearer(token):
 def public_key(sim, token):
     keys = requests.get(f"{sim.url}/{sim.tenant_id}/discovery/v2.0/keys").json()["keys"]
     return jwt.PyJWK(next(key for key in keys if key["kid"] == jwt.get_unverified_header(token)["kid"])).key
-
-
-def sign_in(authorize_url, upn, **form):
-    """A person on the sign-in page: it lists the users; they click theirs (or Cancel)."""
-    page = requests.get(authorize_url)
-    assert page.status_code == 200, page.text
-    return requests.post(page.url, data=form or {"login": upn}, allow_redirects=False)
 
 
 # -- identity platform -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
+import requests
 import trustme
 
 from . import graph, identity, scenario
@@ -283,13 +284,14 @@ class Simulator:
             folder = found
         return folder
 
-    def add_file(self, owner, path, size=1024, *, mime_type=None, modified=None):
-        """A file of `size` bytes (made on the fly when downloaded) at `path` ("Videos/Lecture 1.mp4")."""
+    def add_file(self, owner, path, size=1024, *, mime_type=None, modified=None, data=None):
+        """A file of `size` bytes (made on the fly when downloaded, or `data`) at `path` ("Videos/Lecture 1.mp4")."""
         folder_path, _, name = path.rpartition("/")
         folder = self.add_folder(owner, folder_path)
-        item = DriveItem(self._drive_item_id(), owner, name, folder, folder=False, size=size,
+        item = DriveItem(self._drive_item_id(), owner, name, folder, folder=False,
+                         size=len(data) if data is not None else size,
                          mime_type=mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
-                         modified=modified or now())
+                         modified=modified or now(), data=data)
         folder.children.append(item)
         self.drive_items[item.id] = item
         return item
@@ -317,3 +319,11 @@ class Simulator:
 
     def snapshot(self):
         return scenario.snapshot(self)
+
+
+def sign_in(authorize_url, upn, **form):
+    """A person on the sign-in page: it lists the users; they click theirs (or Cancel, with cancel="1").
+    Returns the page's answer, not followed: a redirect to the app's redirect URI, or a form_post page."""
+    page = requests.get(authorize_url)
+    assert page.status_code == 200, page.text
+    return requests.post(page.url, data=form or {"login": upn}, allow_redirects=False)

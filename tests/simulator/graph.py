@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
 
@@ -474,8 +475,8 @@ def item_content(sim, caller, request, drive=None, item=None):
 # -- content and pre-authenticated downloads -----------------------------------------------------------------
 
 
-def stream(sim, request, seed, size, content_type):
-    """The bytes of `seed`, honouring Range (200 whole, 206 partial, 416 unsatisfiable); a fault may cut it."""
+def stream(sim, request, seed, size, content_type, *, body=None):
+    """The bytes of `seed` (or of `body(start, stop)`), honouring Range (200 whole, 206 partial, 416 unsatisfiable); a fault may cut it."""
     start, stop, status = 0, size, 200
     headers = {"Content-Type": content_type, "Accept-Ranges": "bytes"}
     match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("Range", "").strip())
@@ -489,7 +490,7 @@ def stream(sim, request, seed, size, content_type):
         status, headers["Content-Range"] = 206, f"bytes {start}-{stop - 1}/{size}"
     headers["Content-Length"] = str(stop - start)
     cut_after = (stop - start) // 2 if sim.faults.cut() else None
-    return HttpResponse(status, content(seed, start, stop), headers, cut_after=cut_after)
+    return HttpResponse(status, (body or partial(content, seed))(start, stop), headers, cut_after=cut_after)
 
 
 def download_url(sim, request, kind, ident):
@@ -517,7 +518,9 @@ def download(sim, request):
         found = next((item for item in sim.recordings if item.id == ident), None)
         return stream(sim, request, found.id, found.size, "video/mp4") if found else error(404, *ITEM_NOT_FOUND)
     found = sim.drive_items.get(ident)
-    return stream(sim, request, found.id, found.size, found.mime_type) if found else error(404, *ITEM_NOT_FOUND)
+    if found is None:
+        return error(404, *ITEM_NOT_FOUND)
+    return stream(sim, request, found.id, found.size, found.mime_type, body=lambda start, stop: found.content(start, stop - 1))
 
 
 # -- JSON batching -------------------------------------------------------------------------------------------

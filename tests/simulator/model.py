@@ -162,6 +162,7 @@ class DriveItem:
     mime_type: str = "application/octet-stream"
     modified: datetime = field(default_factory=now)
     children: list = field(default_factory=list)
+    data: bytes | None = None  # real bytes (a playable video) instead of content made on the fly
 
     @property
     def path(self):
@@ -184,7 +185,8 @@ class DriveItem:
 
     def content(self, start=0, end=None):
         """Bytes start..end (inclusive) of the file."""
-        return content(self.id, start, self.size if end is None else end + 1)
+        stop = self.size if end is None else end + 1
+        return iter([self.data[start:stop]]) if self.data is not None else content(self.id, start, stop)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 (`python -m tests.simulator`): the parent loads data, changes faults and apps, and reads the request log
 over HTTPS under /_simulator/ (never logged)."""
 import json
+from pathlib import Path
 from dataclasses import fields
 from datetime import datetime
 
@@ -41,8 +42,9 @@ def load(sim, data):
             if item.get("folder"):
                 sim.add_folder(person(item["owner"]), item["path"])
             else:
+                data = Path(item["data_file"]).read_bytes() if item.get("data_file") else None  # a real video
                 sim.add_file(person(item["owner"]), item["path"], item.get("size", 1024),
-                             mime_type=item.get("mime_type"))
+                             mime_type=item.get("mime_type"), data=data)
     set_faults(sim, data.get("faults", {}))
     return snapshot(sim)
 
