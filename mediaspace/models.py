@@ -65,6 +65,11 @@ def caption_path(track, filename):
     return posixpath.join("captions", str(track.entry_id), f"{uuid.uuid4().hex}.vtt")
 
 
+# The view that retries a failed import, per source ({source: URL name taking the entry's pk}).
+# Apps that import media register theirs when they are ready.
+RETRY_URL_NAMES = {}
+
+
 class MediaEntry(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -138,6 +143,12 @@ class MediaEntry(models.Model):
     @property
     def is_in_progress(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.IMPORTING)
+
+    @property
+    def retry_url(self) -> str:
+        """Where the owner retries a failed import ('' when this entry's source has no retry)."""
+        name = RETRY_URL_NAMES.get(self.source)
+        return reverse(name, args=[self.pk]) if name and self.status == self.Status.FAILED else ""
 
     def tag_list(self):
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]

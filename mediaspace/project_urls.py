@@ -8,4 +8,5 @@ admin.site.index_title = "Configuration console"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("mediaspace.urls")),
+    path("", include("onedrive.urls")),
 ]

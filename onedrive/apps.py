@@ -6,3 +6,8 @@ class OnedriveConfig(AppConfig):
     name = "onedrive"
     verbose_name = _("OneDrive module")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from mediaspace.models import RETRY_URL_NAMES, MediaEntry
+
+        RETRY_URL_NAMES[MediaEntry.Source.ONEDRIVE] = "onedrive:retry"

@@ -57,6 +57,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("portal/", include("mediaspace.urls")),
+    path("portal/", include("onedrive.urls")),
 ]
 """
 

@@ -1,0 +1,175 @@
+"""The user's OneDrive as the picker shows it: folders, search, pages, and what may be imported.
+
+Paging follows Graph's `@odata.nextLink`, which stays on the server (in the session) behind a random
+token: the browser only ever sends that token back, never a URL for us to fetch.
+"""
+import mimetypes
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.template.defaultfilters import filesizeformat
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from mediaspace.media_types import kind_of
+
+SELECT = "id,name,size,file,folder,lastModifiedDateTime,parentReference"
+PAGE_SIZE = 100
+# Drive and item ids are letters, digits and a few marks ("b!…" drive ids, "01ABC…" item ids).
+ID = re.compile(r"^[A-Za-z0-9!._-]{1,200}$")
+KEPT_PAGES = 50  # next-page links remembered per session
+KEPT_FOLDERS = 500  # folder parents remembered per session, for the breadcrumb
+
+
+class PageExpired(Exception):
+    """A page token that this session does not hold (expired, or not ours)."""
+
+
+@dataclass
+class DriveEntry:
+    id: str
+    drive_id: str
+    name: str
+    is_folder: bool
+    size: int = 0
+    mime_type: str = ""
+    modified: datetime | None = None
+    child_count: int | None = None
+    parent_id: str = ""
+    parent_path: str | None = None
+    refusal: str = ""  # why the file cannot be imported; '' when it can
+
+    @property
+    def key(self) -> str:
+        """What the picker's checkbox sends back: drive id and item id."""
+        return f"{self.drive_id}/{self.id}"
+
+    @property
+    def kind(self) -> str:
+        return "folder" if self.is_folder else kind_of(self.mime_type) or "other"
+
+    @property
+    def importable(self) -> bool:
+        return not self.is_folder and not self.refusal
+
+
+def entry_from_item(item, max_size) -> DriveEntry:
+    """A Graph driveItem as the picker shows it; raises ValueError for an answer that is not a driveItem."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("name"), str):
+        raise ValueError("not a driveItem")
+    parent = item.get("parentReference") if isinstance(item.get("parentReference"), dict) else {}
+    is_folder = isinstance(item.get("folder"), dict) or "root" in item
+    file = item.get("file") if isinstance(item.get("file"), dict) else {}
+    mime_type = file.get("mimeType") or ""
+    if not is_folder and not kind_of(mime_type):  # OneDrive says octet-stream for some media: the name tells
+        mime_type = mimetypes.guess_type(item["name"])[0] or mime_type
+    size = item.get("size") if isinstance(item.get("size"), int) else 0
+    entry = DriveEntry(
+        id=item["id"], drive_id=str(parent.get("driveId") or ""), name=item["name"], is_folder=is_folder,
+        size=size, mime_type=mime_type, modified=parse_datetime(str(item.get("lastModifiedDateTime") or "")),
+        child_count=(item.get("folder") or {}).get("childCount") if is_folder else None,
+        parent_id=str(parent.get("id") or ""), parent_path=parent.get("path"),
+    )
+    if not is_folder:
+        if entry.kind == "other":
+            entry.refusal = _("Not a video, audio or image file")
+        elif size > max_size:
+            entry.refusal = _("Larger than the %(limit)s import limit") % {"limit": filesizeformat(max_size)}
+    return entry
+
+
+@dataclass
+class Listing:
+    entries: list
+    folder: DriveEntry | None = None  # None: the root (or a search)
+    query: str = ""
+    breadcrumb: list = field(default_factory=list)  # (folder id or '', name); '' id: not known, no link
+    next_page: str = ""  # token of the next page, if any
+    parent_id: str | None = None  # where "Up" goes ('' = root); None at the root
+
+    @property
+    def importable_count(self):
+        return sum(entry.importable for entry in self.entries)
+
+
+def search_path(query) -> str:
+    return "/me/drive/root/search(q='{}')".format(query.replace("'", "''"))
+
+
+def list_folder(graph, session, module, folder_id="", page=""):
+    """One page of a folder (the root when folder_id is '')."""
+    folder = None
+    if folder_id:
+        folder = entry_from_item(graph.get(f"/me/drive/items/{folder_id}", **{"$select": SELECT}),
+                                 module.max_import_size)
+        if not folder.is_folder:
+            raise ValueError("not a folder")
+    base = f"/me/drive/items/{folder_id}/children" if folder_id else "/me/drive/root/children"
+    listing = _page(graph, session, module, base, ("folder", folder_id), page)
+    listing.folder = folder
+    _remember_folders(session, listing.entries, folder)
+    if folder is not None:
+        listing.breadcrumb = _breadcrumb(session, folder)
+        listing.parent_id = "" if folder.parent_path in (None, "/drive/root:") else folder.parent_id
+    return listing
+
+
+def search(graph, session, module, query, page=""):
+    listing = _page(graph, session, module, search_path(query), ("search", query), page)
+    listing.query = query
+    return listing
+
+
+def item(graph, module, drive_id, item_id) -> DriveEntry:
+    return entry_from_item(graph.get(f"/drives/{drive_id}/items/{item_id}", **{"$select": SELECT}),
+                           module.max_import_size)
+
+
+def _page(graph, session, module, path, context, page):
+    pages = session.setdefault("onedrive_pages", {})
+    if page:
+        kept = pages.get(page)
+        if not kept or tuple(kept["context"]) != context:
+            raise PageExpired(page)
+        answer = graph.get(kept["url"])  # a Graph nextLink: GraphClient refuses any other host
+    else:
+        answer = graph.get(path, **{"$top": PAGE_SIZE, "$select": SELECT}) if context[0] == "folder" \
+            else graph.get(path, **{"$top": PAGE_SIZE})
+    entries = []
+    for value in answer.get("value") or []:
+        try:
+            entries.append(entry_from_item(value, module.max_import_size))
+        except ValueError:
+            continue  # not a driveItem (e.g. a malformed answer): leave it out
+    listing = Listing(entries=entries)
+    next_link = answer.get("@odata.nextLink")
+    if isinstance(next_link, str):
+        listing.next_page = secrets.token_urlsafe(12)
+        pages[listing.next_page] = {"url": next_link, "context": list(context)}
+        for stale in list(pages)[:-KEPT_PAGES]:
+            del pages[stale]
+    session.modified = True
+    return listing
+
+
+def _remember_folders(session, entries, folder):
+    parents = session.setdefault("onedrive_folders", {})
+    for entry in [*entries, *([folder] if folder else [])]:
+        if entry.is_folder and entry.parent_id:
+            parents[entry.id] = entry.parent_id
+    for stale in list(parents)[:-KEPT_FOLDERS]:
+        del parents[stale]
+    session.modified = True
+
+
+def _breadcrumb(session, folder):
+    """(id, name) from the root's child down to the folder's parent, ids from the folders seen so far."""
+    names = [name for name in (folder.parent_path or "").removeprefix("/drive/root:").split("/") if name]
+    parents = session.get("onedrive_folders", {})
+    ids, current = [], folder.parent_id
+    for _name in names:
+        ids.insert(0, current or "")
+        current = parents.get(current) if current else None
+    return list(zip(ids, names))

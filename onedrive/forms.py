@@ -1,0 +1,49 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from integrations.forms import YES_NO, SecretField
+
+from .models import OneDriveModule
+
+
+class OneDriveModuleForm(forms.ModelForm):
+    """The seed's three settings first, then the optional extras. The client secret is write-only."""
+
+    enabled = forms.TypedChoiceField(label=_("enabled"), choices=YES_NO, coerce=lambda value: value == "True",
+                                     help_text=OneDriveModule._meta.get_field("enabled").help_text)
+    client_secret = SecretField(
+        label=_("client secret (optional)"), required=False,
+        help_text=_("Optional. The Value of a client secret of the app registration: sign-in then uses the "
+                    "authorization-code flow with PKCE and refresh tokens. Leave empty to keep the current one "
+                    "(never shown again)."))
+    remove_client_secret = forms.BooleanField(
+        label=_("Remove the client secret"), required=False,
+        help_text=_("Go back to the implicit grant of the seed's Azure steps (application id only)."))
+
+    class Meta:
+        model = OneDriveModule
+        fields = ["enabled", "allowed_roles", "application_id", "client_secret", "tenant", "max_import_size_mb"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored_secret = self.instance.client_secret
+        if not self._stored_secret:
+            del self.fields["remove_client_secret"]
+
+    def clean_application_id(self):
+        return self.cleaned_data["application_id"].strip().lower()
+
+    def clean_tenant(self):
+        return self.cleaned_data["tenant"].strip().lower()
+
+    def clean_client_secret(self):
+        if self.cleaned_data.get("remove_client_secret"):
+            return ""
+        return self.cleaned_data["client_secret"] or self._stored_secret
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("remove_client_secret"):
+            cleaned["client_secret"] = ""
+            self.instance.client_secret = ""
+        return cleaned

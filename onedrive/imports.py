@@ -1,0 +1,147 @@
+"""Imports from OneDrive: entries are created at once (pending), one django-q2 task per file streams it in.
+
+An entry's reference is the importing user, the drive id and the item id, so importing the same file
+twice gives the same entry (per user); the ingest service's claim makes a duplicate task a no-op, and
+`requeue_stalled` (scheduled) hands out again an import whose worker died.
+"""
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from integrations.graph import GraphError, GraphNotFound
+from mediaspace.conf import setting
+from mediaspace.ingest import entry_fail, entry_prepare, entry_receive
+from mediaspace.models import MediaEntry
+
+from . import drive
+from .models import OneDriveModule
+from .signin import SignInRequired, graph_for_user
+
+logger = logging.getLogger(__name__)
+
+TASK = "onedrive.tasks.import_file"
+MAX_SELECTED = 100
+STALLED_PENDING = timedelta(minutes=10)  # a pending import not started by then is handed out again
+# A worker does not hold a download for a long Retry-After: the import fails visibly and can be retried.
+MAX_WAIT_SECONDS = 120
+
+
+@dataclass
+class ImportOutcome:
+    started: list = field(default_factory=list)  # entries queued now
+    already: list = field(default_factory=list)  # entries that were already there (ready or importing)
+    refused: list = field(default_factory=list)  # (name, reason)
+
+
+def reference_for(user, drive_id, item_id) -> str:
+    return f"{user.pk}/{drive_id}/{item_id}"
+
+
+def parse_key(key):
+    """(drive id, item id) from a picker checkbox value, or None when it is not one."""
+    drive_id, _slash, item_id = str(key).partition("/")
+    if drive.ID.match(drive_id) and drive.ID.match(item_id):
+        return drive_id, item_id
+    return None
+
+
+def start_imports(user, module, graph, keys) -> ImportOutcome:
+    """Create the entries of the selected files (checked again with Microsoft) and queue their imports."""
+    outcome = ImportOutcome()
+    for key in dict.fromkeys(keys):  # once each, in order
+        parsed = parse_key(key)
+        if parsed is None:
+            outcome.refused.append((str(key)[:80], _("This is not a OneDrive file of yours.")))
+            continue
+        try:
+            item = drive.item(graph, module, *parsed)
+        except GraphNotFound:
+            outcome.refused.append((parsed[1], _("The file is no longer in your OneDrive.")))
+            continue
+        except ValueError:
+            outcome.refused.append((parsed[1], _("Microsoft's answer for this file could not be read.")))
+            continue
+        if not item.importable:
+            outcome.refused.append((item.name, item.refusal or _("A folder cannot be imported.")))
+            continue
+        entry, created = entry_prepare(
+            source=MediaEntry.Source.ONEDRIVE, reference_id=reference_for(user, *parsed), owner=user,
+            name=item.name.rsplit(".", 1)[0] or item.name, tags="OneDrive", bytes_expected=item.size)
+        if created or entry.status == MediaEntry.Status.FAILED:
+            queue(entry)
+            outcome.started.append(entry)
+        else:
+            outcome.already.append(entry)
+    return outcome
+
+
+def queue(entry):
+    """Hand the import to the cluster (a failed entry shows as pending again)."""
+    MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
+        status=MediaEntry.Status.PENDING, error="", bytes_received=0)
+    MediaEntry.objects.filter(pk=entry.pk).update(updated=timezone.now())
+    async_task(TASK, entry.pk, task_name=f"OneDrive import of entry {entry.pk}", group="onedrive")
+
+
+def import_file(entry_id):
+    """The task: stream the file from OneDrive into the entry. Returns the entry's status."""
+    entry = MediaEntry.objects.select_related("owner").filter(
+        pk=entry_id, source=MediaEntry.Source.ONEDRIVE).first()
+    if entry is None or entry.status == MediaEntry.Status.READY:
+        return entry and entry.status
+    module = OneDriveModule.load()
+    if not module.enabled:
+        return entry_fail(entry, _("The OneDrive module is turned off on this portal.")).status
+    _user_id, drive_id, item_id = entry.reference_id.split("/", 2)
+    try:
+        graph = graph_for_user(entry.owner, module, max_wait=MAX_WAIT_SECONDS, max_tries=8)
+        item = drive.item(graph, module, drive_id, item_id)
+        if not item.importable:
+            return entry_fail(entry, item.refusal).status
+        download = graph.download(f"/drives/{drive_id}/items/{item_id}/content", on_length=_expect(entry))
+    except (GraphError, ValueError) as error:
+        return entry_fail(entry, failure_reason(error)).status
+    entry = entry_receive(entry, stream=download, filename=item.name, content_type=item.mime_type,
+                          bytes_expected=item.size)
+    if entry.status == MediaEntry.Status.FAILED and download.error is not None:
+        MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
+            error=failure_reason(download.error))
+    return entry.status
+
+
+def _expect(entry):
+    def on_length(length):
+        MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=length)
+    return on_length
+
+
+def failure_reason(error) -> str:
+    if isinstance(error, SignInRequired):
+        return _("Your Microsoft sign-in expired before the import could start. Open “Import from OneDrive” to "
+                 "sign in again, then choose Retry.")
+    if isinstance(error, GraphNotFound):
+        return _("The file is no longer in your OneDrive (it was moved or deleted).")
+    if isinstance(error, ValueError):
+        return _("Microsoft's answer for this file could not be read.")
+    return _("OneDrive refused or interrupted the download: %(error)s") % {"error": error}
+
+
+def requeue_stalled() -> int:
+    """Hand out again the imports whose task was lost or whose worker died (a duplicate task is a no-op)."""
+    now = timezone.now()
+    stale_heartbeat = now - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
+    stalled = MediaEntry.objects.filter(source=MediaEntry.Source.ONEDRIVE).filter(
+        Q(status=MediaEntry.Status.PENDING, updated__lt=now - STALLED_PENDING)
+        | Q(status=MediaEntry.Status.IMPORTING, heartbeat_at__lt=stale_heartbeat))
+    count = 0
+    for entry in stalled.only("pk"):
+        queue(entry)
+        count += 1
+    if count:
+        logger.info("Handed out again %s stalled OneDrive imports", count)
+    return count

@@ -1,0 +1,367 @@
+"""Sign-in with Microsoft for OneDrive, checked before anything is trusted.
+
+With only the application id (the seed's Azure steps) the implicit grant is used: Microsoft sends the
+tokens in the redirect URI's fragment, which the blank page relays to us with a same-site POST (a
+cross-site form_post would arrive without the session cookie under SameSite=Lax). With a client secret
+the authorization-code flow with PKCE runs through msal and gives a refresh token.
+
+Whatever arrives is checked: the `state` must be one this server issued to this user and not used
+before; the ID token's signature (the tenant's published keys), audience, issuer, nonce and expiry are
+verified. The access token is kept encrypted on the server (`MicrosoftAccount`), never sent to the browser.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+import warnings
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import jwt
+import msal
+import requests
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from integrations.graph import GraphClient, GraphUnauthorized, _MsalHttp
+from integrations.validators import GUID
+from mediaspace.conf import setting
+
+from .models import ANY_ORGANIZATION, MicrosoftAccount, SignInRequest
+
+logger = logging.getLogger(__name__)
+
+# The seed's delegated permissions (openid and profile are added by the identity platform and msal).
+SCOPES = ["User.Read", "Files.Read.All"]
+CLOCK_SKEW = timedelta(minutes=5)
+KEYS_LIFETIME_SECONDS = 3600
+REFRESH_MARGIN = timedelta(minutes=2)
+
+
+class SignInProblem(Exception):
+    """A sign-in that cannot be completed; the message says what to do, and for whom."""
+
+    def __init__(self, message, *, for_administrator=False):
+        super().__init__(message)
+        self.message = message
+        self.for_administrator = for_administrator
+
+
+class SignInRequired(GraphUnauthorized):
+    """The user's Microsoft sign-in has expired (or was never made): sign in again."""
+
+    def __init__(self):
+        super().__init__(_("Your Microsoft sign-in has expired. Sign in again to continue."),
+                         status=401, code="signInRequired")
+
+
+def redirect_uri(request) -> str:
+    """The redirect URI to register in Azure, exactly as the portal sends it."""
+    return request.build_absolute_uri(reverse("onedrive:blank_page"))
+
+
+def _authority(tenant) -> str:
+    return f"{setting('MICROSOFT_LOGIN_URL')}/{tenant}"
+
+
+def _msal_app(module, tenant=None):
+    return msal.ConfidentialClientApplication(
+        module.application_id, client_credential=module.client_secret,
+        authority=_authority(tenant or module.tenant), instance_discovery=False, http_client=_MsalHttp((10, 30)),
+    )
+
+
+# -- Starting ---------------------------------------------------------------------------------------------
+
+
+def start(request, module, next_url="") -> str:
+    """Record a new sign-in for this user and return the Microsoft URL to send the browser to."""
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    uri = redirect_uri(request)
+    code_flow = ""
+    if module.uses_code_flow:
+        try:
+            with warnings.catch_warnings():  # msal advises form_post, which SameSite=Lax cookies do not survive
+                warnings.simplefilter("ignore", UserWarning)
+                flow = _msal_app(module).initiate_auth_code_flow(SCOPES, redirect_uri=uri, state=state,
+                                                                 response_mode="query")
+        except (ValueError, requests.RequestException) as e:  # msal reads the authority's configuration first
+            logger.warning("OneDrive sign-in could not start: %s", type(e).__name__)
+            raise SignInProblem(_("Microsoft sign-in could not be reached. Try again in a few minutes.")) from e
+        # msal sends the nonce's SHA-256 (OpenID Connect's advice), so that is what the ID token carries.
+        nonce, code_flow = hashlib.sha256(flow["nonce"].encode("ascii")).hexdigest(), json.dumps(flow)
+        authorize_url = flow["auth_uri"]
+    else:
+        authorize_url = f"{_authority(module.tenant)}/oauth2/v2.0/authorize?" + urlencode({
+            "client_id": module.application_id, "response_type": "id_token token", "redirect_uri": uri,
+            "scope": " ".join(["openid", "profile", *SCOPES]), "response_mode": "fragment",
+            "state": state, "nonce": nonce,
+        })
+    SignInRequest.objects.filter(user=request.user, created__lt=timezone.now() - timedelta(days=1)).delete()
+    SignInRequest.objects.create(user=request.user, state=state, nonce=nonce, code_flow=code_flow,
+                                 application_id=module.application_id, redirect_uri=uri, next_url=next_url)
+    return authorize_url
+
+
+# -- Completing -------------------------------------------------------------------------------------------
+
+
+def complete(request, module, answer) -> SignInRequest:
+    """Check Microsoft's answer (query or relayed fragment) and keep the tokens. Returns the sign-in,
+    whose `next_url` is where the user was going. Raises SignInProblem."""
+    sign_in = _take_state(request.user, answer.get("state"))
+    if answer.get("error"):
+        raise problem_from_error(answer.get("error"), answer.get("error_description"), redirect_uri(request))
+    if sign_in.application_id != module.application_id:
+        raise SignInProblem(_("The OneDrive module's settings changed during the sign-in. Please sign in again."))
+    if sign_in.code_flow:
+        tokens = _redeem_code(module, sign_in, answer, redirect_uri(request))
+    else:
+        tokens = _implicit_tokens(answer)
+    claims = verify_id_token(tokens["id_token"], client_id=module.application_id, tenant=module.tenant,
+                             nonce=sign_in.nonce, access_token=tokens["access_token"])
+    _keep_tokens(request.user, module, claims, tokens)
+    return sign_in
+
+
+def _take_state(user, state) -> SignInRequest:
+    """The sign-in this state belongs to, marked used, or SignInProblem."""
+    start_again = _("Start again from “Import from OneDrive”.")
+    if not state or not isinstance(state, str) or len(state) > 64:
+        raise SignInProblem(_("This answer from Microsoft does not belong to a sign-in started here "
+                              "(it has no state). ") + start_again)
+    with transaction.atomic():
+        sign_in = SignInRequest.objects.select_for_update().filter(user=user, state=state).first()
+        if sign_in is None:
+            raise SignInProblem(_("This answer from Microsoft does not belong to a sign-in you started "
+                                  "here. ") + start_again)
+        if sign_in.used is not None:
+            raise SignInProblem(_("This sign-in answer was already used once and cannot be used again. ")
+                                + start_again)
+        sign_in.used = timezone.now()
+        sign_in.save(update_fields=["used"])
+    if sign_in.expired:
+        raise SignInProblem(_("The sign-in took too long and has expired. ") + start_again)
+    return sign_in
+
+
+def _implicit_tokens(answer):
+    tokens = {name: answer.get(name) for name in ("access_token", "id_token", "token_type", "expires_in")}
+    if not tokens["access_token"] or not tokens["id_token"]:
+        raise SignInProblem(_("Microsoft's answer has no access token or no ID token. Administrator: in Azure, "
+                              "under the app's Authentication, check both “Access tokens” and “ID tokens”."),
+                            for_administrator=True)
+    if (tokens["token_type"] or "").lower() != "bearer" or not str(tokens["expires_in"] or "").isdigit():
+        raise SignInProblem(_("Microsoft's answer could not be read (token type or lifetime). Please sign in "
+                              "again."))
+    return tokens
+
+
+def _redeem_code(module, sign_in, answer, uri):
+    if not answer.get("code"):
+        raise SignInProblem(_("Microsoft's answer has no authorization code. Please sign in again."))
+    flow = json.loads(sign_in.code_flow)
+    app = _msal_app(module)
+    try:
+        result = app.acquire_token_by_auth_code_flow(flow, {k: answer[k] for k in ("code", "state") if k in answer},
+                                                     scopes=SCOPES)
+    except ValueError as e:  # msal's own state or nonce check
+        raise SignInProblem(_("Microsoft's answer did not match this sign-in. Please sign in again.")) from e
+    except requests.RequestException as e:
+        raise SignInProblem(_("Microsoft sign-in could not be reached. Try again in a few minutes.")) from e
+    if "error" in result:
+        raise problem_from_error(result.get("error"), result.get("error_description"), uri,
+                                 codes=result.get("error_codes"))
+    # msal keeps the refresh token in its cache: take it out, we keep it encrypted ourselves.
+    refresh = next(iter(app.token_cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)), {})
+    return {"access_token": result.get("access_token"), "id_token": result.get("id_token"),
+            "expires_in": result.get("expires_in"), "refresh_token": refresh.get("secret", "")}
+
+
+def _keep_tokens(user, module, claims, tokens):
+    expires_in = int(tokens.get("expires_in") or 3600)
+    MicrosoftAccount.objects.update_or_create(user=user, defaults={
+        "tenant_id": claims["tid"], "object_id": claims.get("oid", ""),
+        "username": claims.get("preferred_username", "")[:255], "display_name": claims.get("name", "")[:255],
+        "application_id": module.application_id, "access_token": tokens["access_token"],
+        "expires_at": timezone.now() + timedelta(seconds=expires_in),
+        "refresh_token": tokens.get("refresh_token") or "",
+    })
+
+
+# -- What Microsoft's errors mean -------------------------------------------------------------------------
+
+
+def problem_from_error(error, description, uri, *, codes=None) -> SignInProblem:
+    """Microsoft's `error` and `error_description` (AADSTS code first) as a page the reader can act on."""
+    description = str(description or "")
+    codes = {str(code) for code in codes or []}
+    first_line = description.replace("\\r\\n", "\n").splitlines()[0][:300] if description else ""
+
+    def has(code):
+        return code in codes or f"AADSTS{code}:" in description
+
+    if has("50011"):
+        return SignInProblem(_("Microsoft refused the sign-in because this portal's redirect URI is not registered "
+                               "for the app. Administrator: in Azure, open the app registration, Authentication, "
+                               "platform Web, and add exactly this redirect URI: %(uri)s") % {"uri": uri},
+                             for_administrator=True)
+    if error == "access_denied":
+        return SignInProblem(_("The sign-in with Microsoft was cancelled, or the permissions were not accepted, "
+                               "so nothing can be imported. Sign in again and accept the permissions to import "
+                               "from OneDrive."))
+    if error == "consent_required" or has("65001") or has("90094"):
+        return SignInProblem(_("Your organisation requires an administrator to approve this portal's access to "
+                               "OneDrive. Ask your Microsoft 365 administrator to grant consent to the app for "
+                               "the permissions Files.Read.All, openid, profile and User.Read, then sign in "
+                               "again."), for_administrator=True)
+    if error == "unsupported_response_type":
+        return SignInProblem(_("The app registration does not allow this sign-in. Administrator: in Azure, under "
+                               "the app's Authentication, check “Access tokens” and “ID tokens” (implicit grant), "
+                               "then save."), for_administrator=True)
+    if error in ("login_required", "interaction_required"):
+        return SignInProblem(_("Microsoft needs you to sign in again. Please sign in again."))
+    if has("700016") or has("90002") or has("7000215") or has("7000222") or error == "unauthorized_client":
+        return SignInProblem(_("Microsoft does not accept the OneDrive module's app settings (%(detail)s). "
+                               "Administrator: check the applicationId (and the client secret, if one is set) "
+                               "in the OneDrive module, and that the app is multitenant.") % {"detail": first_line},
+                             for_administrator=True)
+    return SignInProblem(_("Microsoft refused the sign-in: %(detail)s") % {"detail": first_line or error})
+
+
+# -- ID token verification --------------------------------------------------------------------------------
+
+
+class _SigningKeys:
+    """The signing keys each tenant publishes (its OpenID configuration's jwks_uri), kept an hour."""
+
+    def __init__(self):
+        self._keys, self._lock = {}, threading.Lock()
+
+    def key(self, tenant_id, kid):
+        with self._lock:
+            fetched_at, keys = self._keys.get(tenant_id, (0, {}))
+            if kid not in keys or time.monotonic() - fetched_at > KEYS_LIFETIME_SECONDS:  # keys roll over
+                keys = self._fetch(tenant_id)
+                self._keys[tenant_id] = (time.monotonic(), keys)
+        return keys.get(kid)
+
+    def clear(self):
+        with self._lock:
+            self._keys.clear()
+
+    @staticmethod
+    def _fetch(tenant_id):
+        try:
+            configuration = requests.get(
+                f"{_authority(tenant_id)}/v2.0/.well-known/openid-configuration", timeout=(10, 30)).json()
+            key_set = requests.get(configuration["jwks_uri"], timeout=(10, 30)).json()
+            return {key.key_id: key for key in jwt.PyJWKSet.from_dict(key_set).keys}
+        except (requests.RequestException, ValueError, KeyError, TypeError, jwt.PyJWTError) as e:
+            logger.warning("Signing keys of tenant %s could not be read: %s", tenant_id, type(e).__name__)
+            raise SignInProblem(_("Microsoft's signing keys could not be read, so the sign-in cannot be checked. "
+                                  "Try again in a few minutes.")) from e
+
+
+signing_keys = _SigningKeys()
+
+
+def verify_id_token(token, *, client_id, tenant, nonce, access_token=None) -> dict:
+    """The ID token's claims once signature, audience, issuer, nonce, expiry (and at_hash) are checked."""
+    not_valid = _("The sign-in could not be verified (%(why)s). Please sign in again.")
+    try:
+        header = jwt.get_unverified_header(token or "")
+        tenant_id = jwt.decode(token, options={"verify_signature": False}).get("tid", "")
+    except jwt.PyJWTError as e:
+        raise SignInProblem(not_valid % {"why": _("the ID token is not readable")}) from e
+    if not isinstance(tenant_id, str) or not GUID.match(tenant_id):
+        raise SignInProblem(not_valid % {"why": _("the ID token names no organisation")})
+    if tenant != ANY_ORGANIZATION and tenant_id.lower() != tenant.lower():
+        raise SignInProblem(_("This portal accepts Microsoft accounts of one organisation only, and yours belongs "
+                              "to another. Sign in with your account of the portal's organisation."))
+    key = signing_keys.key(tenant_id, header.get("kid"))
+    if key is None:
+        raise SignInProblem(not_valid % {"why": _("it is not signed with a key of your organisation")})
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"], audience=client_id,
+                            issuer=f"{setting('MICROSOFT_LOGIN_URL')}/{tenant_id}/v2.0",
+                            leeway=CLOCK_SKEW, options={"require": ["exp", "aud", "iss"]})
+    except jwt.InvalidSignatureError as e:
+        raise SignInProblem(not_valid % {"why": _("the signature does not match")}) from e
+    except jwt.ExpiredSignatureError as e:
+        raise SignInProblem(not_valid % {"why": _("the ID token has expired")}) from e
+    except jwt.InvalidAudienceError as e:
+        raise SignInProblem(not_valid % {"why": _("the ID token was issued to another app")}) from e
+    except jwt.InvalidIssuerError as e:
+        raise SignInProblem(not_valid % {"why": _("the ID token has an unexpected issuer")}) from e
+    except jwt.PyJWTError as e:
+        raise SignInProblem(not_valid % {"why": str(e)}) from e
+    if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+        raise SignInProblem(not_valid % {"why": _("the ID token does not answer this sign-in")})
+    if access_token and "at_hash" in claims and not hmac.compare_digest(claims["at_hash"], _at_hash(access_token)):
+        raise SignInProblem(not_valid % {"why": _("the access token does not belong to the ID token")})
+    return claims
+
+
+def _at_hash(access_token) -> str:
+    digest = hashlib.sha256(access_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+
+
+# -- Tokens for Graph -------------------------------------------------------------------------------------
+
+
+class UserToken:
+    """The token provider for a user's Graph calls: refreshed with the refresh token when there is one,
+    otherwise SignInRequired once it has expired."""
+
+    def __init__(self, account, module):
+        self.account, self.module = account, module
+
+    def __call__(self):
+        account = self.account
+        if account.expires_at - REFRESH_MARGIN > timezone.now():
+            return account.access_token
+        if account.refresh_token and self.module.uses_code_flow:
+            return self._refresh()
+        raise SignInRequired()
+
+    def invalidate(self):  # after a 401: the token was revoked before its time
+        self.account.expires_at = timezone.now()
+        MicrosoftAccount.objects.filter(pk=self.account.pk).update(expires_at=self.account.expires_at)
+
+    def _refresh(self):
+        account = self.account
+        app = _msal_app(self.module, account.tenant_id)
+        try:
+            result = app.acquire_token_by_refresh_token(account.refresh_token, scopes=SCOPES)
+        except requests.RequestException as e:
+            raise SignInRequired() from e
+        if "access_token" not in result:
+            logger.info("Refresh of %s's Microsoft sign-in refused: %s", account.user_id, result.get("error"))
+            raise SignInRequired()
+        account.access_token = result["access_token"]
+        account.expires_at = timezone.now() + timedelta(seconds=int(result.get("expires_in") or 3600))
+        account.refresh_token = result.get("refresh_token") or account.refresh_token
+        account.save(update_fields=["access_token", "expires_at", "refresh_token", "updated"])
+        return account.access_token
+
+
+def graph_for_user(user, module, **options) -> GraphClient:
+    """A Graph client with the user's delegated token; SignInRequired when they have none."""
+    account = MicrosoftAccount.objects.filter(user=user, application_id=module.application_id).first()
+    if account is None:
+        raise SignInRequired()
+    return GraphClient(UserToken(account, module), **options)
+
+
+def is_signed_in(user, module) -> bool:
+    account = MicrosoftAccount.objects.filter(user=user, application_id=module.application_id).first()
+    return account is not None and (account.expires_at - REFRESH_MARGIN > timezone.now()
+                                    or bool(account.refresh_token and module.uses_code_flow))
