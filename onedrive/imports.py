@@ -94,6 +94,8 @@ def import_file(entry_id):
         pk=entry_id, source=MediaEntry.Source.ONEDRIVE).first()
     if entry is None or entry.status == MediaEntry.Status.READY:
         return entry and entry.status
+    if _held_by_a_live_worker(entry):  # a duplicate task: the import is under way elsewhere
+        return entry.status
     module = OneDriveModule.load()
     if not module.enabled:
         return entry_fail(entry, _("The OneDrive module is turned off on this portal.")).status
@@ -112,6 +114,12 @@ def import_file(entry_id):
         MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
             error=failure_reason(download.error))
     return entry.status
+
+
+def _held_by_a_live_worker(entry):
+    lease = timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
+    return (entry.status == MediaEntry.Status.IMPORTING and entry.heartbeat_at is not None
+            and entry.heartbeat_at > timezone.now() - lease)
 
 
 def _expect(entry):

@@ -70,6 +70,7 @@ def picker(request):
     except GraphError as error:
         logger.info("OneDrive listing failed for user %s: %s", request.user.pk, error)
         return render(request, "onedrive/problem.html", {
+            "title": _("OneDrive is not available just now"),
             "message": _("OneDrive could not be read just now (%(error)s). Try again in a moment.") % {"error": error},
         }, status=502)
     return render(request, "onedrive/picker.html", {

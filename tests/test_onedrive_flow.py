@@ -505,3 +505,15 @@ def test_a_duplicate_task_does_nothing_twice(module, ann, member, drive_of_ann, 
     assert queued() == ["ready"]
     assert tasks.import_file(entry.pk) == "ready"
     assert len([request for request in sim.log if request.path.startswith("/download/")]) == 1
+
+
+def test_a_duplicate_task_leaves_an_import_under_way_alone(module, ann, member, drive_of_ann, queued, sim):
+    user, client = member
+    signed_in(client)
+    client.post(reverse("onedrive:import"), selected(drive_of_ann["intro"]))
+    entry = MediaEntry.objects.get()
+    MediaEntry.objects.filter(pk=entry.pk).update(status="importing", heartbeat_at=timezone.now())
+    sim.drive_items.pop(drive_of_ann["intro"].id)  # the duplicate would fail if it asked Microsoft
+
+    assert queued() == ["importing"]
+    assert MediaEntry.objects.get().status == "importing" and not MediaEntry.objects.get().error
