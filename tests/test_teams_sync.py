@@ -878,6 +878,9 @@ def test_unmatched_attendees_do_not_make_the_default_user_a_collaborator(integra
 
 def test_participants_are_matched_to_existing_users_only_and_must_be_of_the_integrations_tenant(
         integration, graph, ms, make_user):
+    integration.missing_user = TeamsIntegration.MissingUser.DEFAULT
+    integration.default_user = make_user(username="teams.archive")
+    integration.save()
     for name in ("ann.lee", "bob.ray", "dave.kim"):
         make_user(username=name, email=f"{name}@contoso.edu")
     ms.users = [ANN]
@@ -888,10 +891,23 @@ def test_participants_are_matched_to_existing_users_only_and_must_be_of_the_inte
     result = sync.ingest(recording.pk, graph=graph)
 
     assert result.state == Recording.State.READY
-    # Carol has no portal user and is not created (only owners are); Dave's identity names no tenant.
+    # Carol has no portal user and the default user does not stand in for her; Dave's identity names no tenant.
     assert list(Collaborator.objects.filter(entry=result.entry).values_list("user__username", flat=True)) == [
         "bob.ray"]
     assert not get_user_model().objects.filter(username="carol.diaz").exists()
+
+
+def test_with_the_create_rule_an_unknown_participant_gets_a_portal_user(integration, graph, ms, make_user):
+    integration.missing_user = TeamsIntegration.MissingUser.CREATE
+    integration.save()
+    make_user(username="ann.lee", email="ann.lee@contoso.edu")
+    ms.users = [ANN]
+    ms.add_lecture(Lecture(attendees=[participant(CAROL, "coorganizer")]))
+
+    result = sync.ingest(discovered(integration, graph, ms).pk, graph=graph)
+
+    carol = Collaborator.objects.get(entry=result.entry)
+    assert carol.user.username == "carol.diaz" and carol.is_co_editor and carol.is_co_publisher
 
 
 def test_a_second_ingest_of_the_same_row_does_nothing_and_asks_nothing(integration, graph, ms, lecture, portal_users,
