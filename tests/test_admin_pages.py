@@ -2,10 +2,12 @@
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.models import Recording, TeamsIntegration
 from mediaspace.models import CaptionTrack, Category, Collaborator, Publication, UploadModule, UserRole
 from mediaspace.services import caption_add, collaborator_grant, entry_publish
+from onedrive.models import MicrosoftAccount, OneDriveModule
 from tests.microsoft import CLIENT_ID, TENANT_ID
 
 OUR_APPS = {"mediaspace", "integrations", "onedrive"}
@@ -24,6 +26,9 @@ def portal_data(make_user, make_entry):
     Recording.objects.create(integration=integration, recording_id="rec-1", meeting_id="meeting-1",
                              organizer_id="user-1", organizer_upn="owner@example.com", entry=entry)
     UploadModule.load()
+    OneDriveModule.load()
+    MicrosoftAccount.objects.create(user=entry.owner, tenant_id=TENANT_ID, object_id="oid-1", application_id=CLIENT_ID,
+                                    access_token="token", expires_at=timezone.now())
     return entry
 
 
@@ -39,8 +44,8 @@ def test_changelist_add_and_change_pages_open(client_for, make_user, portal_data
     info = model._meta.app_label, model._meta.model_name
     assert client.get(reverse("admin:%s_%s_changelist" % info), follow=True).status_code == 200
     add = client.get(reverse("admin:%s_%s_add" % info))
-    # A module is one row, and the ledger is written by the sync only: neither is added by hand.
-    assert add.status_code == (403 if model in (UploadModule, Recording) else 200)
+    # A module is one row; the ledger and Microsoft sign-ins are written by the portal only: none is added by hand.
+    assert add.status_code == (403 if model in (UploadModule, OneDriveModule, Recording, MicrosoftAccount) else 200)
     instance = model._default_manager.first()
     assert instance is not None, f"no {model._meta.label} to open"
     change = client.get(reverse("admin:%s_%s_change" % info, args=[instance.pk]))
@@ -52,5 +57,5 @@ def test_changelist_add_and_change_pages_open(client_for, make_user, portal_data
 def test_every_portal_model_is_registered():
     registered = {model for model, _admin in admin_pages()}
     for model in (UserRole, CaptionTrack, Category, Collaborator, Publication, UploadModule, TeamsIntegration,
-                  Recording):
+                  Recording, OneDriveModule, MicrosoftAccount):
         assert model in registered
