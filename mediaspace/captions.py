@@ -28,3 +28,25 @@ def to_webvtt(raw: bytes) -> str:
     if _SRT_TIMING.search(text):
         return "WEBVTT\n\n" + _SRT_TIMING.sub(r"\1.\2 --> \3.\4", text.strip()) + "\n"
     raise CaptionError("This is not a WebVTT (.vtt) or SubRip (.srt) caption file.")
+
+
+_CUE_TIMING = re.compile(r"^((?:\d{1,2}:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d{1,2}:)?\d{2}:\d{2}\.\d{3})")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def seconds(timestamp: str) -> float:
+    parts = [float(part) for part in timestamp.split(":")]
+    return sum(part * 60 ** power for power, part in enumerate(reversed(parts)))
+
+
+def cues(webvtt: str):
+    """(start, end, text) of each cue of a WebVTT text, the text without markup (voice tags, styling)."""
+    for block in re.split(r"\n{2,}", webvtt.replace("\r\n", "\n")):
+        lines = block.strip("\n").split("\n")
+        for index, line in enumerate(lines):
+            timing = _CUE_TIMING.match(line.strip())
+            if timing:
+                text = " ".join(_TAG.sub("", part).strip() for part in lines[index + 1:])
+                if text.strip():
+                    yield seconds(timing.group(1)), seconds(timing.group(2)), " ".join(text.split())
+                break

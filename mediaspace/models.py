@@ -3,7 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.text import get_valid_filename
@@ -46,10 +46,13 @@ class MediaEntryQuerySet(models.QuerySet):
         return self.filter(status=MediaEntry.Status.READY, publications__status=Publication.Status.APPROVED)
 
     def search(self, text):
+        """Entries whose name, description or tags contain the text, or whose captions say it."""
         text = text.strip()
         if not text:
             return self
-        return self.filter(Q(name__icontains=text) | Q(description__icontains=text) | Q(tags__icontains=text))
+        spoken = CaptionCue.objects.matching(text).values("entry_id")
+        return self.filter(Q(name__icontains=text) | Q(description__icontains=text) | Q(tags__icontains=text)
+                           | Q(pk__in=spoken))
 
 
 def entry_folder(entry):
@@ -178,6 +181,56 @@ class CaptionTrack(models.Model):
 
     def __str__(self):
         return f"{self.label} ({self.language})"
+
+
+class CaptionCueQuerySet(models.QuerySet):
+    def matching(self, text):
+        """Cues that say the words of `text`: PostgreSQL's full-text search (the index of migration 0002 is
+        on this very expression, so keep them the same), elsewhere a case-insensitive match of the phrase."""
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            return self.alias(spoken=SearchVector("text", config="simple")).filter(
+                spoken=SearchQuery(text, config="simple"))
+        return self.filter(text__icontains=text)
+
+    def first_per_entry(self):
+        """The earliest of these cues in each entry (one query)."""
+        if connection.vendor == "postgresql":
+            return self.order_by("entry_id", "start").distinct("entry_id")
+        firsts = self.order_by().values("entry_id").annotate(first=models.Min("id")).values("first")
+        return CaptionCue.objects.filter(pk__in=firsts)
+
+
+class CaptionCue(models.Model):
+    """One cue of a caption track as plain text, so search can find what was said and when."""
+
+    track = models.ForeignKey(CaptionTrack, on_delete=models.CASCADE, related_name="cues")
+    entry = models.ForeignKey(MediaEntry, on_delete=models.CASCADE, related_name="+")
+    start = models.FloatField(_("start (seconds)"))
+    end = models.FloatField(_("end (seconds)"))
+    text = models.TextField(_("text"))
+
+    objects = CaptionCueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start", "pk"]
+        indexes = [models.Index(fields=["entry", "start"])]
+
+    def __str__(self):
+        return self.text[:80]
+
+    @property
+    def second(self) -> int:
+        """Where a player should start to hear the whole cue."""
+        return int(self.start)
+
+    @property
+    def timestamp(self) -> str:
+        """"12:34" or "1:02:03"."""
+        hours, rest = divmod(self.second, 3600)
+        return f"{hours}:{rest // 60:02}:{rest % 60:02}" if hours else f"{rest // 60}:{rest % 60:02}"
+
 
 
 class Collaborator(models.Model):

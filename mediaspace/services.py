@@ -8,9 +8,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from .captions import to_webvtt
+from .captions import cues, to_webvtt
 from .ingest import remove_tree
-from .models import CaptionTrack, Collaborator, MediaEntry, Publication, entry_folder
+from .models import CaptionCue, CaptionTrack, Collaborator, MediaEntry, Publication, entry_folder
 from .roles import Role, has_role
 
 
@@ -93,7 +93,12 @@ def caption_add(*, entry, label, language, content: bytes, reference_id="") -> C
     track.label, track.language = label, language
     track.full_clean(exclude=["file"])  # before writing, so a refused track leaves no file behind
     track.file.save(posixpath.basename(f"{label}.vtt"), ContentFile(text.encode("utf-8")), save=False)
-    track.save()
+    with transaction.atomic():
+        track.save()
+        track.cues.all().delete()
+        CaptionCue.objects.bulk_create(
+            CaptionCue(track=track, entry=entry, start=start, end=end, text=cue_text)
+            for start, end, cue_text in cues(text))
     if old_name:
         track.file.storage.delete(old_name)
     return track

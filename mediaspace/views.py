@@ -19,7 +19,7 @@ from .conf import setting
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
 from .ingest import entry_ingest
-from .models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
+from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from .modules import forbidden, module_required
 from .permissions import EntryAccess
 from .uploads import MaxSizeUploadHandler, body_too_large
@@ -60,6 +60,18 @@ def search_text(request):
     return request.GET.get("q", "")[:200].replace("\x00", "")
 
 
+def with_spoken_matches(page, query):
+    """Give each entry of the page the first caption cue that says `query` (`entry.spoken`), in one query."""
+    entries = list(page)
+    found = {}
+    if query.strip() and entries:
+        cues = CaptionCue.objects.matching(query.strip()).filter(entry_id__in=[entry.pk for entry in entries])
+        found = {cue.entry_id: cue for cue in cues.first_per_entry().only("entry_id", "start", "text")}
+    for entry in entries:
+        entry.spoken = found.get(entry.pk)
+    return page
+
+
 def post_only(view):
     """Like require_POST, but a person who opens the address gets a readable page, not a blank one."""
 
@@ -91,7 +103,7 @@ def my_media(request):
     tab = "shared" if request.GET.get("tab") == "shared" else "mine"
     query = search_text(request)
     entries = MediaEntry.objects.shared_with(request.user) if tab == "shared" else MediaEntry.objects.owned_by(request.user)
-    page = paginate(request, entries.search(query).select_related("owner"))
+    page = with_spoken_matches(paginate(request, entries.search(query).select_related("owner")), query)
     return render(request, "mediaspace/my_media.html", {
         "page": page, "query": query, "tab": tab, "show_owner": tab == "shared",
         "any_in_progress": any(entry.is_in_progress for entry in page),
@@ -119,12 +131,19 @@ def entry_detail(request, entry, access):
     return entry_page(request, entry, access)
 
 
+def start_time(request):
+    """?t=seconds (a search result's cue): where the player starts, or None."""
+    value = request.GET.get("t", "")
+    return int(value) if value.isdigit() and len(value) < 7 else None
+
+
 def entry_page(request, entry, access, *, status=200, **bound_forms):
     """The entry page; an action whose form was refused shows it again here with its errors."""
     publications = entry.publications.select_related("category__parent")
     context = {
         "entry": entry,
         "access": access,
+        "start_at": start_time(request),
         "captions": entry.captions.all(),
         "publications": [p for p in publications if p.status == Publication.Status.APPROVED or access.can_publish
                          or access.can_edit],
@@ -276,7 +295,8 @@ def category_detail(request, pk):
         .select_related("owner")
     )
     return render(request, "mediaspace/category_detail.html", {
-        "category": category, "children": category.children.all(), "page": paginate(request, entries),
+        "category": category, "children": category.children.all(),
+        "page": with_spoken_matches(paginate(request, entries), query),
         "query": query,
     })
 
