@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import msal
 import requests
+from requests.structures import CaseInsensitiveDict
 from msal.exceptions import MsalServiceError
 
 from mediaspace.conf import setting
@@ -68,7 +69,7 @@ class GraphError(Exception):
             cls = _ERROR_BY_STATUS.get(response.status_code, GraphError)
         return cls(
             message or f"HTTP {response.status_code} {response.reason or ''}".strip(),
-            status=response.status_code, code=code, retry_after=_retry_after(response), **fields,
+            status=response.status_code, code=code, retry_after=retry_after_seconds(response.headers), **fields,
         )
 
 
@@ -119,9 +120,10 @@ _ERROR_BY_STATUS = {
 }
 
 
-def _retry_after(response):
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), None when absent or unreadable."""
-    value = (response.headers.get("Retry-After") or "").strip()
+def retry_after_seconds(headers):
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), None when absent or unreadable.
+    `headers`: a response's, or a JSON batch sub-response's dict."""
+    value = str(CaseInsensitiveDict(headers or {}).get("Retry-After") or "").strip()
     if not value:
         return None
     if value.isdigit():
@@ -318,7 +320,7 @@ class ResumingDownload:
         while True:
             try:
                 with self._client.stream(self._url, start=received, chunk_size=self._chunk_size) as download:
-                    if received == 0 and download.content_length is not None and self._on_length:
+                    if received == 0 and download.content_length and self._on_length:
                         self._on_length(download.content_length)
                     skip = received if received and not download.resumed else 0  # the server started over
                     for chunk in download:
@@ -427,7 +429,7 @@ class GraphClient:
                 retry = isinstance(e, (requests.ConnectionError, requests.Timeout)) and tries < self.max_tries
                 if not retry:
                     raise GraphUnreachable(f"{type(e).__name__} on {method} {path}") from e
-                delay = self._backoff(tries)
+                delay = self.backoff(tries)
                 logger.info("%s %s: %s, retrying in %s s", method, path, type(e).__name__, delay)
                 self.sleep(delay)
                 continue
@@ -437,10 +439,10 @@ class GraphClient:
                 self.token_provider.invalidate()
                 refreshed = True
                 continue
-            delay = _retry_after(response) if status in RETRY_STATUSES else None
+            delay = retry_after_seconds(response.headers) if status in RETRY_STATUSES else None
             too_long = delay is not None and self.max_wait is not None and delay > self.max_wait
             if status in RETRY_STATUSES and tries < self.max_tries and not too_long:
-                delay = self._backoff(tries) if delay is None else delay
+                delay = self.backoff(tries) if delay is None else delay
                 response.close()
                 logger.info("%s %s: HTTP %s, retrying in %s s", method, path, status, delay)
                 self.sleep(delay)
@@ -452,5 +454,6 @@ class GraphClient:
             return response
 
     @staticmethod
-    def _backoff(tries):
+    def backoff(tries):
+        """Seconds to wait before try number `tries` + 1 when Microsoft did not say."""
         return min(MAX_BACKOFF, 2 ** (tries - 1))

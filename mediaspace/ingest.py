@@ -118,6 +118,11 @@ def entry_claim(entry) -> bool:
     return bool(claimed)
 
 
+def entry_expect(entry, size: int):
+    """Record how many bytes the import will bring (shown as progress), once the source has said."""
+    MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=size)
+
+
 def entry_fail(entry, reason: str):
     """Mark the entry failed with a reason the owner can read and remove any partial file.
     A ready entry is left as it is."""

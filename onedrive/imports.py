@@ -5,6 +5,7 @@ twice gives the same entry (per user); the ingest service's claim makes a duplic
 `requeue_stalled` (scheduled) hands out again an import whose worker died.
 """
 import logging
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from django_q.tasks import async_task
 
 from integrations.graph import GraphError, GraphNotFound
 from mediaspace.conf import setting
-from mediaspace.ingest import entry_fail, entry_prepare, entry_receive
+from mediaspace.ingest import entry_expect, entry_fail, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
 
 from . import drive
@@ -105,7 +106,8 @@ def import_file(entry_id):
         item = drive.item(graph, module, drive_id, item_id)
         if not item.importable:
             return entry_fail(entry, item.refusal).status
-        download = graph.download(f"/drives/{drive_id}/items/{item_id}/content", on_length=_expect(entry))
+        download = graph.download(f"/drives/{drive_id}/items/{item_id}/content",
+                                  on_length=partial(entry_expect, entry))
     except (GraphError, ValueError) as error:
         return entry_fail(entry, failure_reason(error)).status
     entry = entry_receive(entry, stream=download, filename=item.name, content_type=item.mime_type,
@@ -120,12 +122,6 @@ def _held_by_a_live_worker(entry):
     lease = timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
     return (entry.status == MediaEntry.Status.IMPORTING and entry.heartbeat_at is not None
             and entry.heartbeat_at > timezone.now() - lease)
-
-
-def _expect(entry):
-    def on_length(length):
-        MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=length)
-    return on_length
 
 
 def failure_reason(error) -> str:

@@ -24,7 +24,7 @@ from integrations.graph import (AppTokenProvider, GraphClient, GraphError, Graph
                                 GraphUnreachable, TokenError)
 from integrations.teams.connection import all_recordings_path
 from tests.microsoft import CLIENT_ID, UNKNOWN_TENANT_ID, load
-from tests.simulator import TEAMS_ROLES, Faults, Simulator, sign_in
+from tests.simulator import TEAMS_ROLES, Faults, sign_in
 from tests.simulator.model import BLOCK, now
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,24 +8,22 @@ update, is what makes each recording arrive exactly once whatever retries, resta
 rounds happen.
 """
 import logging
-from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
-from types import SimpleNamespace
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from requests.structures import CaseInsensitiveDict
 
 from integrations.graph import (RETRY_STATUSES, GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
-                                GraphThrottled, GraphUnauthorized, GraphUnreachable, TokenError, _retry_after)
+                                GraphThrottled, GraphUnauthorized, TokenError, retry_after_seconds)
 from integrations.models import Recording, TeamsIntegration
 from integrations.services import record_failure, record_success
 from mediaspace.captions import CaptionError
 from mediaspace.conf import setting
-from mediaspace.ingest import entry_prepare, entry_receive
+from mediaspace.ingest import entry_expect, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
 from mediaspace.services import caption_add, collaborator_grant, entry_publish
 
@@ -175,11 +173,10 @@ def _wait_out_throttling(graph, throttled_answers):
     client does for a throttled request; a wait beyond the client's max_wait ends the round (GraphThrottled)."""
     if not throttled_answers:
         return
-    delays = [_retry_after(SimpleNamespace(headers=CaseInsensitiveDict(answer.get("headers") or {})))
-              for answer in throttled_answers]
+    delays = [retry_after_seconds(answer.get("headers")) for answer in throttled_answers]
     delay = max((each for each in delays if each is not None), default=None)
     if delay is None:
-        delay = graph._backoff(1)
+        delay = graph.backoff(1)
     if graph.max_wait is not None and delay > graph.max_wait:
         first = throttled_answers[0]
         raise GraphThrottled(((first.get("body") or {}).get("error") or {}).get("message") or "Throttled",
@@ -233,11 +230,6 @@ def claim(recording_id):
             state=Recording.State.DOWNLOADING, queued_until=None, attempts=F("attempts") + 1,
             lease_until=now + timedelta(seconds=setting("TEAMS_CLAIM_LEASE_SECONDS")))
     return Recording.objects.select_related("integration", "entry").get(pk=recording_id)
-
-
-@dataclass
-class _DownloadFailure:
-    error: GraphError | None = None
 
 
 def ingest(recording_id, *, graph=None) -> Recording | None:
@@ -305,43 +297,13 @@ def _receive(recording, graph, meeting, owner):
     Recording.objects.filter(pk=recording.pk).update(entry=entry)
     if entry.status == MediaEntry.Status.READY:
         return entry
-    failure = _DownloadFailure()
     url = recording.content_url or (f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}"
                                     f"/recordings/{recording.recording_id}/content")
-    entry = entry_receive(entry, stream=_download(graph, url, entry, failure), filename="recording.mp4",
-                          content_type="video/mp4")
-    if failure.error is not None and entry.status != MediaEntry.Status.READY:
-        raise failure.error
+    download = graph.download(url, max_resumes=MAX_RESUMES, on_length=partial(entry_expect, entry))
+    entry = entry_receive(entry, stream=download, filename="recording.mp4", content_type="video/mp4")
+    if download.error is not None and entry.status != MediaEntry.Status.READY:
+        raise download.error
     return entry
-
-
-def _download(graph, url, entry, failure):
-    """The recording's bytes; a download cut mid-stream resumes where it stopped (Range), up to a limit."""
-    received, resumes = 0, 0
-    while True:
-        try:
-            with graph.stream(url, start=received) as download:
-                if received == 0 and download.content_length:
-                    MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=download.content_length)
-                skip = received if received and not download.resumed else 0  # the server started over
-                for chunk in download:
-                    if skip:
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                        if not chunk:
-                            continue
-                    received += len(chunk)
-                    yield chunk
-            return
-        except GraphUnreachable as error:
-            resumes += 1
-            if resumes > MAX_RESUMES:
-                failure.error = error
-                raise
-            logger.info("Download of entry %s cut after %s bytes; resuming", entry.pk, received)
-        except GraphError as error:
-            failure.error = error
-            raise
 
 
 def attach_transcripts(recording, graph, entry) -> list:
