@@ -8,13 +8,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
-from .forms import SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
-from .models import Recording, TeamsIntegration
-from .teams import sync
+from .forms import BackfillForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
+from .models import AT_RISK_DAYS, Recording, TeamsIntegration
+from .teams import participants, sync
 from .teams.diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
@@ -32,7 +32,10 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         (_("Upload recordings management"), {"fields": ["upload_policy", "groups_text"]}),
         (None, {"fields": ["transcription"]}),
         (_("Assign users permissions for uploaded recordings"),
-         {"fields": ["co_organizer_permission", "presenter_permission", "attendee_permission"]}),
+         {"fields": ["co_organizer_permission", "presenter_permission", "attendee_permission", "guest_permissions"],
+          "description": _("Changes apply to new recordings. “Apply permissions to existing recordings” (row menu) "
+                           "shows what it would change on the recordings already in the portal, then does it.")}),
+        (_("Recordings in Microsoft"), {"fields": ["recording_expiry_days", "ask_owners"]}),
         (_("Set owner for recordings"),
          {"fields": ["user_id_source", "upn_rule", "postfix", "find_user_by", "missing_user", "default_user"],
           "description": _("In Azure, user identification may differ from the portal's. This setting matches "
@@ -113,7 +116,18 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             text = (_("The application secret has expired.") if days < 0 else
                     _("The application secret expires in %(days)s days.") % {"days": days})
             warning = format_html('<span class="teams-secret-warning" title="{}">⚠ {}</span>', text, text)
-        return format_html("{}{}{}", integration.name, marker, warning)
+        at_risk = ""
+        if getattr(integration, "at_risk", 0):
+            text = ngettext("%(count)d recording expires in Microsoft within %(days)d days and is not in the portal.",
+                            "%(count)d recordings expire in Microsoft within %(days)d days and are not in the portal.",
+                            integration.at_risk) % {"count": integration.at_risk, "days": AT_RISK_DAYS}
+            at_risk = format_html('<a class="teams-secret-warning" href="{}?integration__id__exact={}&expiry=at_risk" '
+                                  'title="{}">⚠ {}</a>', reverse("admin:integrations_recording_changelist"),
+                                  integration.pk, text, text)
+        return format_html("{}{}{}{}", integration.name, marker, warning, at_risk)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_at_risk_counts()
 
     @admin.display(description=_("Last error"))
     def last_error_with_tip(self, integration):
@@ -138,6 +152,8 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             (reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]), _("Sync now")),
             (reverse("admin:integrations_recording_changelist") + f"?integration__id__exact={integration.pk}",
              _("Recordings")),
+            (reverse("admin:integrations_teamsintegration_permissions", args=[integration.pk]),
+             _("Apply permissions to existing recordings")),
             (reverse("admin:integrations_teamsintegration_delete", args=[integration.pk]), _("Delete")),
         ]
         return format_html('<details class="teams-actions"><summary title="{}" aria-label="{}">⋯</summary>'
@@ -160,6 +176,8 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             path("<int:pk>/toggle/", view(self.toggle_view), name="integrations_teamsintegration_toggle"),
             path("<int:pk>/test/", view(self.test_view), name="integrations_teamsintegration_test"),
             path("<int:pk>/sync/", view(self.sync_view), name="integrations_teamsintegration_sync"),
+            path("<int:pk>/permissions/", view(self.permissions_view),
+                 name="integrations_teamsintegration_permissions"),
         ] + super().get_urls()
 
     def _integration_for_change(self, request, pk):
@@ -190,16 +208,21 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
 
     def toggle_view(self, request, pk):
         integration = self._integration_for_change(request, pk)
+        first_time = integration.backfill_days is None and integration.synced_until is None
+        form = BackfillForm(request.POST or None, integration=integration) if first_time else None
+        title = _("Disable integration") if integration.enabled else _("Enable integration")
         if request.method == "POST":
             enable = request.POST.get("status") == "enable"
             if enable == integration.enabled:  # a second submit, or a page another administrator made stale
                 self.message_user(request, _("%(name)s is already %(status)s.") % {
                     "name": integration, "status": self.status_display(integration).lower()}, messages.INFO)
+            elif enable and form is not None and not form.is_valid():
+                return self._page(request, "toggle_confirm.html", integration, title=title, form=form, status=400)
             else:
-                self._toggle(request, integration, enable=enable)
+                self._toggle(request, integration, enable=enable,
+                             backfill_days=form.cleaned_data["backfill_days"] if form is not None and enable else 0)
             return redirect(reverse("admin:integrations_teamsintegration_changelist"))
-        title = _("Disable integration") if integration.enabled else _("Enable integration")
-        return self._page(request, "toggle_confirm.html", integration, title=title)
+        return self._page(request, "toggle_confirm.html", integration, title=title, form=form)
 
     def test_view(self, request, pk):
         integration = self._integration_for_change(request, pk)
@@ -220,6 +243,29 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         return self._page(request, "sync_confirm.html", integration, title=_("Sync now"),
                           counts=dict(integration.recordings.values_list("state").annotate(n=Count("pk"))))
 
+    def permissions_view(self, request, pk):
+        """Show what the current permission settings would change on the recordings already in the portal;
+        apply it only when the administrator confirms that very plan."""
+        integration = self._integration_for_change(request, pk)
+        changes = participants.plan(integration)
+        fingerprint = participants.fingerprint(changes)
+        if request.method == "POST":
+            if request.POST.get("plan") != fingerprint:
+                self.message_user(request, _("The recordings or settings changed meanwhile: check the new plan, "
+                                             "then apply it."), messages.WARNING)
+            else:
+                applied = participants.apply(changes)
+                self.log_change(request, integration, _("Applied permissions to %(count)d existing collaborators")
+                                % {"count": applied})
+                self.message_user(request, ngettext("%(count)d permission change applied.",
+                                                    "%(count)d permission changes applied.", applied)
+                                  % {"count": applied}, messages.SUCCESS)
+                return redirect(reverse("admin:integrations_teamsintegration_changelist"))
+        return self._page(request, "permissions_confirm.html", integration, changes=changes, plan=fingerprint,
+                          entries=len({change.entry.pk for change in changes}),
+                          people=len({change.user.pk for change in changes}),
+                          title=_("Apply permissions to existing recordings"))
+
     def _sync(self, request, integration):
         if not integration.enabled:
             self.message_user(request, _("%(name)s is disabled: enable it to sync.") % {"name": integration},
@@ -230,13 +276,13 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         self.message_user(request, _("A sync of %(name)s is queued; new recordings appear in its Recordings "
                                      "list.") % {"name": integration}, messages.SUCCESS)
 
-    def _toggle(self, request, integration, *, enable):
+    def _toggle(self, request, integration, *, enable, backfill_days=0):
         if not enable:
             services.integration_disable(integration=integration)
             self.log_change(request, integration, _("Disabled"))
             self.message_user(request, _("%(name)s is disabled.") % {"name": integration}, messages.SUCCESS)
             return
-        report = services.integration_enable(integration=integration)
+        report = services.integration_enable(integration=integration, backfill_days=backfill_days)
         if integration.enabled:
             self.log_change(request, integration, _("Enabled"))
         self._report_outcome(request, report, success=_("%(name)s is enabled.") % {"name": integration},
@@ -297,14 +343,25 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         return actions
 
 
+class AtRiskFilter(admin.SimpleListFilter):
+    title = _("expiry in Microsoft")
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return [("at_risk", _("At risk: expires within %(days)d days, not in the portal") % {"days": AT_RISK_DAYS})]
+
+    def queryset(self, request, queryset):
+        return queryset.at_risk() if self.value() == "at_risk" else queryset
+
+
 @admin.register(Recording)
 class RecordingAdmin(admin.ModelAdmin):
     """The ledger: every Microsoft recording of every integration, with its state and reason."""
 
-    list_display = ["recorded_at", "organizer_display", "integration", "state", "attempts", "next_attempt_at",
-                    "entry_link", "short_reason"]
+    list_display = ["recorded_at", "organizer_display", "integration", "state", "expires", "attempts",
+                    "next_attempt_at", "entry_link", "short_reason"]
     list_display_links = ["recorded_at"]
-    list_filter = ["state", "integration", "transcript_done"]
+    list_filter = ["state", AtRiskFilter, "integration", "transcript_done", "decision"]
     search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
     list_select_related = ["integration", "entry"]
     date_hierarchy = "recorded_at"
@@ -313,6 +370,26 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_ordering(self, request):
+        if request.GET.get(AtRiskFilter.parameter_name) == "at_risk":
+            return ["recorded_at", "pk"]  # closest to expiry first
+        return super().get_ordering(request)
+
+    @admin.display(description=_("expires in Microsoft"), ordering="recorded_at")
+    def expires(self, recording):
+        return recording.integration.expires_at(recording.recorded_at) or "—"
+
+    def changelist_view(self, request, extra_context=None):
+        """Above the list: how many recordings are in each state (a backfill's progress)."""
+        response = super().changelist_view(request, extra_context)
+        if hasattr(response, "context_data") and "cl" in response.context_data:
+            rows = response.context_data["cl"].queryset.order_by().values_list("state").annotate(n=Count("pk"))
+            counts = dict(rows)
+            labels = dict(Recording.State.choices)
+            response.context_data["subtitle"] = " · ".join(
+                f"{labels[state]}: {counts[state]}" for state in labels if counts.get(state)) or None
+        return response
 
     @admin.display(description=_("organizer"), ordering="organizer_upn")
     def organizer_display(self, recording):

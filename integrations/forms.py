@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .models import TeamsIntegration
@@ -67,11 +68,14 @@ class TeamsIntegrationForm(forms.ModelForm):
         fields = [
             "name", "categories", "upload_policy", "transcription", "co_organizer_permission",
             "presenter_permission", "attendee_permission", "user_id_source", "upn_rule", "postfix",
-            "find_user_by", "missing_user", "default_user", "secret_expires_on",
+            "find_user_by", "missing_user", "default_user", "secret_expires_on", "guest_permissions",
+            "recording_expiry_days", "ask_owners",
         ]
         widgets = {
             "upload_policy": forms.RadioSelect,
             "transcription": forms.RadioSelect(choices=YES_NO),
+            "guest_permissions": forms.RadioSelect(choices=YES_NO),
+            "ask_owners": forms.RadioSelect(choices=YES_NO),
             "user_id_source": forms.RadioSelect,
             "upn_rule": forms.RadioSelect,
             "find_user_by": forms.RadioSelect,
@@ -119,4 +123,33 @@ class TeamsIntegrationForm(forms.ModelForm):
             self.add_error("postfix", _("Enter the postfix to add or remove, for example @company.com."))
         if cleaned.get("missing_user") == TeamsIntegration.MissingUser.DEFAULT and not cleaned.get("default_user"):
             self.add_error("default_user", _("Choose the default user that owns recordings of unknown Teams users."))
+        return cleaned
+
+
+class BackfillForm(forms.Form):
+    """The first time an integration is enabled: new recordings only, or also those of the last N days."""
+
+    NEW_ONLY, BACKFILL = "new", "backfill"
+    bring = forms.ChoiceField(label=_("Recordings to bring in"), widget=forms.RadioSelect, initial=NEW_ONLY,
+                              required=False, choices=[  # not given: new recordings only
+        (NEW_ONLY, _("New recordings only")), (BACKFILL, _("Also the recordings of the last N days"))])
+    days = forms.IntegerField(label=_("N (days)"), required=False, min_value=1,
+                              help_text=_("At most the tenant's expiry period: older recordings are gone from "
+                                          "Microsoft. The closest to expiry come first."))
+
+    def __init__(self, *args, integration, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].max_value = integration.recording_expiry_days
+        self.fields["days"].validators.append(MaxValueValidator(integration.recording_expiry_days))
+        self.fields["days"].initial = integration.recording_expiry_days
+        self.fields["days"].widget.attrs.update(min=1, max=integration.recording_expiry_days)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("bring") == self.BACKFILL:
+            if not cleaned.get("days") and "days" not in self.errors:
+                self.add_error("days", _("Enter how many days back to bring recordings from."))
+            cleaned["backfill_days"] = cleaned.get("days") or 0
+        else:
+            cleaned["backfill_days"] = 0
         return cleaned

@@ -11,11 +11,19 @@ from mediaspace.conf import setting
 from .validators import validate_guid
 
 SECRET_EXPIRY_WARNING_DAYS = 30
+DEFAULT_EXPIRY_DAYS = 120  # Microsoft's default MeetingRecordingExpirationDays
+AT_RISK_DAYS = 7  # a recording not in the portal this close to its expiry is shown "at risk"
 
 
 class TeamsIntegrationQuerySet(models.QuerySet):
     def enabled(self):
         return self.filter(enabled=True)
+
+    def with_at_risk_counts(self, now=None):
+        """`at_risk`: how many of each integration's recordings are at risk of expiry (see Recording.at_risk)."""
+        window = expiring_soon(now, integration="pk", recorded_at="recordings__recorded_at")
+        return self.annotate(at_risk=models.Count(
+            "recordings", filter=window & ~models.Q(recordings__state__in=NOT_AT_RISK)))
 
 
 class TeamsIntegration(models.Model):
@@ -121,6 +129,23 @@ class TeamsIntegration(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("Default user"), help_text=_("Owner of the recordings whose Teams user has no portal user."),
     )
+    guest_permissions = models.BooleanField(
+        _("Give guests permissions"), default=False,
+        help_text=_("Participants from outside this directory (guests, external and anonymous attendees) get no "
+                    "collaborator permission unless this is set to 'Yes'."))
+    recording_expiry_days = models.PositiveIntegerField(
+        _("Recordings in Microsoft expire after (days)"), default=DEFAULT_EXPIRY_DAYS,
+        help_text=_("The tenant's MeetingRecordingExpirationDays: Teams admin center > Meetings > Meeting policies > "
+                    "Recording & transcription > 'Meetings automatically expire' (or PowerShell: "
+                    "Get-CsTeamsMeetingPolicy | Select-Object Identity, MeetingRecordingExpirationDays). Microsoft's "
+                    "default is 120 days. Recordings closest to expiry are brought in first."))
+    ask_owners = models.BooleanField(
+        _("Ask owners to keep or discard new recordings"), default=False,
+        help_text=_("When a recording is ready, its owner gets an e-mail and a notice in My Media with Keep and "
+                    "Discard. Nothing is discarded without the owner's (or an administrator's) action."))
+    backfill_days = models.PositiveIntegerField(
+        _("Recordings brought in when first enabled"), null=True, blank=True, editable=False,
+        help_text=_("0: new recordings only; N: also the recordings of the N days before."))
     created = models.DateTimeField(_("Creation date"), auto_now_add=True)
     updated = models.DateTimeField(_("Updated at"), auto_now=True)
     last_error = models.TextField(_("Last error"), blank=True)
@@ -148,6 +173,10 @@ class TeamsIntegration(models.Model):
     def __str__(self):
         return self.name
 
+    def expires_at(self, recorded_at):
+        """When Microsoft deletes a recording made at `recorded_at`."""
+        return recorded_at + timedelta(days=self.recording_expiry_days) if recorded_at else None
+
     def secret_expires_soon(self, today=None) -> bool:
         today = today or timezone.localdate()
         return bool(self.secret_expires_on) and self.secret_expires_on <= today + timedelta(
@@ -172,6 +201,18 @@ class IntegrationGroup(models.Model):
         return self.display_name or self.group_id
 
 
+def expiring_soon(now=None, *, integration, recorded_at):
+    """A condition on recordings (reached through the field paths given) that Microsoft deletes within
+    AT_RISK_DAYS, per integration's expiry setting (one small query for the settings)."""
+    now = now or timezone.now()
+    window = models.Q(pk__in=[])
+    for integration_id, days in TeamsIntegration.objects.values_list("pk", "recording_expiry_days"):
+        made_after = now - timedelta(days=days)  # earlier ones have expired already
+        window |= models.Q(**{integration: integration_id, f"{recorded_at}__gt": made_after,
+                              f"{recorded_at}__lte": made_after + timedelta(days=AT_RISK_DAYS)})
+    return window
+
+
 class RecordingQuerySet(models.QuerySet):
     def claimable(self, now=None):
         """Recordings a worker may take up now: new ones (unless held back, see sync._hold_downloads), failed
@@ -188,6 +229,12 @@ class RecordingQuerySet(models.QuerySet):
             & (models.Q(entry__isnull=True) | models.Q(entry__heartbeat_at__isnull=True)
                | models.Q(entry__heartbeat_at__lt=quiet))
         )
+
+    def at_risk(self, now=None):
+        """Recordings Microsoft still has but the portal not, that Microsoft deletes within AT_RISK_DAYS
+        (by each integration's expiry setting), closest to expiry first."""
+        return (self.filter(expiring_soon(now, integration="integration_id", recorded_at="recorded_at"))
+                .exclude(state__in=NOT_AT_RISK).order_by("recorded_at"))
 
     def due(self, now=None):
         """Claimable, and not queued within the last few minutes."""
@@ -206,6 +253,12 @@ class Recording(models.Model):
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
+        DISCARDED = "discarded", _("Discarded")  # by its owner: never ingested again
+
+    class Decision(models.TextChoices):
+        NONE = "", _("Not asked")
+        PENDING = "pending", _("Waiting for the owner")
+        KEPT = "kept", _("Kept")
 
     integration = models.ForeignKey(TeamsIntegration, on_delete=models.CASCADE, related_name="recordings")
     recording_id = models.CharField(_("recording id"), max_length=512)
@@ -227,6 +280,12 @@ class Recording(models.Model):
     queued_until = models.DateTimeField(_("queued until"), null=True, blank=True,
                                         help_text=_("A queued recording is not queued again before this."))
     transcript_done = models.BooleanField(_("transcript attached"), default=False)
+    participants = models.JSONField(
+        _("participants"), default=list, blank=True, editable=False,
+        help_text=_("The meeting's participants when the recording arrived (id, upn, name, tenant, role), so that "
+                    "changed permission settings can be applied to existing recordings."))
+    decision = models.CharField(_("owner's decision"), max_length=16, choices=Decision.choices, blank=True,
+                                default=Decision.NONE)
     entry = models.ForeignKey("mediaspace.MediaEntry", on_delete=models.SET_NULL, null=True, blank=True,
                               related_name="+", verbose_name=_("media entry"))
     discovered = models.DateTimeField(_("discovered"), auto_now_add=True)
@@ -244,3 +303,6 @@ class Recording(models.Model):
     def __str__(self):
         when = f"{self.recorded_at:%Y-%m-%d %H:%M}" if self.recorded_at else self.recording_id[:40]
         return f"{self.organizer_upn or self.organizer_id}, {when}"
+
+
+NOT_AT_RISK = [Recording.State.READY, Recording.State.DISCARDED]

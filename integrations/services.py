@@ -1,4 +1,6 @@
 """The Teams integration's life cycle. The admin, the tasks and the sync call these."""
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,13 +52,21 @@ def integration_check(*, integration) -> ConnectionReport:
     return report
 
 
-def integration_enable(*, integration) -> ConnectionReport:
+def integration_enable(*, integration, backfill_days=0) -> ConnectionReport:
     """Enable after the same checks as Test connection. A configuration problem keeps the integration
-    disabled; a passing one (Microsoft unreachable, throttled) enables it and is shown as a warning."""
+    disabled; a passing one (Microsoft unreachable, throttled) enables it and is shown as a warning.
+
+    The first time, `backfill_days` is the administrator's choice: 0 brings new recordings only, N also
+    those of the last N days (through the same sync, closest to expiry first)."""
     report = integration_check(integration=integration)
     if report.problem is None or report.problem.transient:
         integration.enabled = True
-        integration.save(update_fields=["enabled", "updated"])
+        fields = ["enabled", "updated"]
+        if integration.backfill_days is None and integration.synced_until is None:  # first enabled, never synced
+            integration.backfill_days = backfill_days
+            integration.synced_until = timezone.now() - timedelta(days=backfill_days)
+            fields += ["backfill_days", "synced_until"]
+        integration.save(update_fields=fields)
     return report
 
 

@@ -146,6 +146,9 @@ def edit_data(integration, **overrides):
         "missing_user": integration.missing_user,
         "default_user": str(integration.default_user_id or ""),
         "secret_expires_on": integration.secret_expires_on.isoformat() if integration.secret_expires_on else "",
+        "guest_permissions": str(integration.guest_permissions),
+        "recording_expiry_days": str(integration.recording_expiry_days),
+        "ask_owners": str(integration.ask_owners),
         "_save": "Save",
     }
     data.update(overrides)

@@ -67,13 +67,13 @@ def _email_of(teams_user: TeamsUser) -> str:
     return teams_user.mail or (teams_user.upn if "@" in teams_user.upn else "")
 
 
-def match_portal_user(integration: TeamsIntegration, teams_user: TeamsUser):
+def match_portal_user(integration: TeamsIntegration, teams_user: TeamsUser, *, create=True):
     """A meeting participant's portal user by the owner rules: found, or created when the rules say
-    "create"; None when none can be (or more than one matches). The default user never stands in for a
-    participant: it would become a collaborator on every entry."""
+    "create" (and `create`); None when none can be (or more than one matches). The default user never
+    stands in for a participant: it would become a collaborator on every entry."""
     user_id, email = portal_user_id(integration, teams_user), _email_of(teams_user)
     matches = find_portal_users(integration, user_id=user_id, email=email)
-    if not matches and integration.missing_user == TeamsIntegration.MissingUser.CREATE:
+    if not matches and create and integration.missing_user == TeamsIntegration.MissingUser.CREATE:
         return _create(OwnerResolution(), user_id=user_id, email=email, teams_user=teams_user, dry_run=False).user
     return matches[0] if len(matches) == 1 else None
 

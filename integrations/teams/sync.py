@@ -25,11 +25,12 @@ from mediaspace.captions import CaptionError
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_expect, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
-from mediaspace.services import caption_add, collaborator_grant, entry_publish
+from mediaspace.services import caption_add, entry_publish
 
 from .connection import all_recordings_path, graph_for
 from .diagnosis import explain, explain_transcript_error
-from .owners import TeamsUser, match_portal_user, resolve_owner
+from . import participants
+from .owners import TeamsUser, resolve_owner
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +42,6 @@ QUEUED_GRACE = timedelta(minutes=15)  # a queued recording is not queued again b
 RUN_LOCK = timedelta(minutes=30)
 MAX_RESUMES = 5
 TRANSCRIPT_WAIT = timedelta(days=2)  # how long a ready recording's transcript is looked for
-
-PERMISSION_FLAGS = {
-    TeamsIntegration.Permission.NONE: {},
-    TeamsIntegration.Permission.CO_VIEWERS: {"co_viewer": True},
-    TeamsIntegration.Permission.CO_EDITORS: {"co_editor": True},
-    TeamsIntegration.Permission.CO_PUBLISHERS: {"co_publisher": True},
-    TeamsIntegration.Permission.CO_EDITORS_AND_PUBLISHERS: {"co_editor": True, "co_publisher": True},
-}
-ROLE_SETTING = {"coorganizer": "co_organizer_permission", "presenter": "presenter_permission",
-                "producer": "presenter_permission", "attendee": "attendee_permission"}
 
 # Answers that concern the whole integration (credentials, permissions, policy, billing), not one recording.
 INTEGRATION_WIDE = (TokenError, GraphUnauthorized, GraphForbidden, GraphPaymentRequired)
@@ -91,7 +82,8 @@ def queue_due(integration, *, queue=queue_ingest) -> int:
     """Queue the integration's due recordings, each at most once per grace period."""
     now = timezone.now()
     queued = 0
-    for recording_id in list(integration.recordings.due(now).values_list("pk", flat=True)):
+    due = integration.recordings.due(now).order_by(F("recorded_at").asc(nulls_last=True), "pk")  # closest to expiry
+    for recording_id in list(due.values_list("pk", flat=True)):
         taken = Recording.objects.filter(pk=recording_id).due(now).update(queued_until=now + QUEUED_GRACE)
         if taken:
             queue(recording_id)
@@ -262,7 +254,9 @@ def _ingest_claimed(recording, graph):
             return _fail(recording, entry.error or "The download did not finish.", steps=owner.steps)
         record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
         notes = _attach_transcripts_noting_problems(recording, graph, entry) if integration.transcription else []
-        _grant_participants(integration, meeting, entry, owner.user)
+        people = participants.of_meeting(meeting)
+        Recording.objects.filter(pk=recording.pk).update(participants=people)
+        participants.grant(integration, people, entry)
         for category in integration.categories.all():
             entry_publish(entry=entry, category=category, user=None, by_administrator=True)
     except GraphPaymentRequired as error:
@@ -361,25 +355,6 @@ def look_for_late_transcripts(integration, graph):
             continue
         if notes:
             Recording.objects.filter(pk=recording.pk).update(reason=Concat("reason", Value("\n" + "\n".join(notes))))
-
-
-def _grant_participants(integration, meeting, entry, owner):
-    """Co-organizers, presenters and attendees get the permissions configured for them, when the owner rules
-    match them to an existing portal user (never created, never the default user). Participants from another
-    tenant (guests, external and anonymous attendees) get none."""
-    for participant in (meeting.get("participants") or {}).get("attendees") or []:
-        setting_name = ROLE_SETTING.get(participant.get("role") or "attendee")
-        flags = PERMISSION_FLAGS.get(getattr(integration, setting_name, "none"), {}) if setting_name else {}
-        identity = ((participant.get("identity") or {}).get("user") or {})
-        if not flags or not identity.get("id"):
-            continue
-        if (identity.get("tenantId") or "").lower() != integration.tenant_id.lower():
-            continue  # a guest, or an identity that does not say its tenant
-        person = TeamsUser(id=identity["id"], upn=participant.get("upn") or "",
-                           display_name=identity.get("displayName") or "")
-        user = match_portal_user(integration, person)
-        if user is not None and user != owner:
-            collaborator_grant(entry=entry, user=user, **flags)
 
 
 def _retry_delay(attempts):
