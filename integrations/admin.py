@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import services
 from .forms import BackfillForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
 from .models import AT_RISK_DAYS, Recording, TeamsIntegration
-from .teams import participants, sync
+from .teams import decisions, participants, sync
 from .teams.diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
@@ -365,7 +365,7 @@ class RecordingAdmin(admin.ModelAdmin):
     search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
     list_select_related = ["integration", "entry"]
     date_hierarchy = "recorded_at"
-    actions = ["retry_selected"]
+    actions = ["retry_selected", "keep_selected", "discard_selected"]
     readonly_fields = [field.name for field in Recording._meta.fields]
 
     def has_add_permission(self, request):
@@ -406,6 +406,17 @@ class RecordingAdmin(admin.ModelAdmin):
     def short_reason(self, recording):
         last = recording.reason.strip().splitlines()[-1] if recording.reason.strip() else ""
         return format_html('<span title="{}">{}</span>', recording.reason, last[:120])
+
+    @admin.action(description=_("Keep the selected recordings (owner's decision)"), permissions=["change"])
+    def keep_selected(self, request, queryset):
+        kept = sum(decisions.keep(recording, by=request.user.get_username()) for recording in queryset)
+        self.message_user(request, _("%(count)d recording(s) kept.") % {"count": kept}, messages.SUCCESS)
+
+    @admin.action(description=_("Discard the selected recordings: delete their entries, never bring them in again"),
+                  permissions=["change"])
+    def discard_selected(self, request, queryset):
+        discarded = sum(decisions.discard(recording, by=request.user.get_username()) for recording in queryset)
+        self.message_user(request, _("%(count)d recording(s) discarded.") % {"count": discarded}, messages.SUCCESS)
 
     @admin.action(description=_("Retry the selected failed recordings"), permissions=["change"])
     def retry_selected(self, request, queryset):

@@ -6,3 +6,10 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = _("Microsoft Teams integration")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from mediaspace import notices
+
+        from .teams import decisions
+
+        notices.register(decisions.notices)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import services
+from . import notices, services
 from .conf import setting
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
@@ -105,7 +105,7 @@ def my_media(request):
     entries = MediaEntry.objects.shared_with(request.user) if tab == "shared" else MediaEntry.objects.owned_by(request.user)
     page = with_spoken_matches(paginate(request, entries.search(query).select_related("owner")), query)
     return render(request, "mediaspace/my_media.html", {
-        "page": page, "query": query, "tab": tab, "show_owner": tab == "shared",
+        "page": page, "query": query, "tab": tab, "show_owner": tab == "shared", "notices": notices.for_request(request),
         "any_in_progress": any(entry.is_in_progress for entry in page),
     })
 

@@ -58,6 +58,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("portal/", include("mediaspace.urls")),
     path("portal/", include("onedrive.urls")),
+    path("portal/", include("integrations.urls")),
 ]
 """
 

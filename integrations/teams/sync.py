@@ -29,7 +29,7 @@ from mediaspace.services import caption_add, entry_publish
 
 from .connection import all_recordings_path, graph_for
 from .diagnosis import explain, explain_transcript_error
-from . import participants
+from . import decisions, participants
 from .owners import TeamsUser, resolve_owner
 
 logger = logging.getLogger(__name__)
@@ -273,6 +273,8 @@ def _ingest_claimed(recording, graph):
     Recording.objects.filter(pk=recording.pk).update(
         state=Recording.State.READY, reason="\n".join([*owner.steps, *notes]), lease_until=None,
         next_attempt_at=None, entry=entry)
+    if integration.ask_owners:
+        decisions.ask(recording)
     recording.refresh_from_db()
     return recording
 

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("teams/recordings/<int:pk>/keep/", views.keep, name="keep"),
+    path("teams/recordings/<int:pk>/discard/", views.discard, name="discard"),
+]
