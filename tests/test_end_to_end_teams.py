@@ -34,12 +34,14 @@ def set_up_integration(simulator, admin, **settings):
         "name": "Contoso", "tenant_id": simulator.tenant_id, "client_id": app.client_id,
         "client_secret": app.secret, "_save": "Save"})
     integration_id = int(re.search(r"/teamsintegration/(\d+)/change/", created.url).group(1))
-    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/change/", {
+    saved = admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/change/", {
         "name": "Contoso", "upload_policy": "all", "groups_text": "", "transcription": "True",
         "co_organizer_permission": "none", "presenter_permission": "co_editors_publishers",
-        "attendee_permission": "none", "user_id_source": "upn", "upn_rule": "remove_postfix",
-        "postfix": "@contoso.edu", "find_user_by": "user_id", "missing_user": "create", "default_user": "",
-        "secret_expires_on": "", "_save": "Save", **settings})
+        "attendee_permission": "none", "guest_permissions": "False", "user_id_source": "upn",
+        "upn_rule": "remove_postfix", "postfix": "@contoso.edu", "find_user_by": "user_id", "missing_user": "create",
+        "default_user": "", "secret_expires_on": "", "recording_expiry_days": "120", "ask_owners": "False",
+        "_save": "Save", **settings})
+    assert saved.url.endswith("/admin/integrations/teamsintegration/"), "the edit form was refused"
     admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/toggle/", {"status": "enable"})
     return integration_id
 
