@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 
 
-def setup(prefix="mediaspace-bench-"):
-    """Configure and start Django on a throwaway database; returns the temporary folder (a Path).
+def setup(prefix="mediaspace-bench-", database_url=None):
+    """Configure and start Django on a throwaway database (SQLite, or the empty database at
+    `database_url`); returns the temporary folder (a Path).
 
     Environment variables win over the repository's .env (django-environ does not overwrite them), so
     SECRET_KEY and FIELD_ENCRYPTION_KEY still come from .env while the database and media do not.
@@ -28,7 +29,7 @@ def setup(prefix="mediaspace-bench-"):
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     (workdir / "media").mkdir()
     os.environ["DJANGO_SETTINGS_MODULE"] = "mediaspace.settings"
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["MEDIA_ROOT"] = str(workdir / "media")
     os.environ["DEBUG"] = "False"
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
