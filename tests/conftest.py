@@ -86,9 +86,15 @@ def microsoft_endpoints(settings, monkeypatch, sleeps):
 
 
 @pytest.fixture
-def sim(settings, monkeypatch):
-    """The local Microsoft simulator in a thread, with the portal pointed at it (tests/simulator/README.md)."""
+def simulator():
+    """The local Microsoft simulator in a thread (tests/simulator/README.md), for a stack of subprocesses."""
     with Simulator() as simulator:
-        settings.MICROSOFT_LOGIN_URL = settings.MICROSOFT_GRAPH_URL = simulator.url
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_path)  # requests lets it override Session.verify
         yield simulator
+
+
+@pytest.fixture
+def sim(simulator, settings, monkeypatch):
+    """The simulator, with the portal in this process pointed at it."""
+    settings.MICROSOFT_LOGIN_URL = settings.MICROSOFT_GRAPH_URL = simulator.url
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_path)  # requests lets it override Session.verify
+    return simulator

@@ -1,5 +1,4 @@
 """In a real browser (Debian's Chromium driven by Playwright): sign in, upload, watch with captions, seek."""
-import os
 import re
 from pathlib import Path
 
@@ -7,31 +6,18 @@ import pytest
 
 from mediaspace.models import MediaEntry, UploadModule
 from mediaspace.roles import Role
+from tests.browsers import chromium
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
-CHROMIUM = "/usr/bin/chromium"
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls around it are ordinary.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+    with chromium() as browser:
         yield browser
-        browser.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -12,22 +12,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.simulator import Simulator
+from tests.browsers import chromium
 from tests.stack import ADMIN_PASSWORD, Stack
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
 CLIP = (MEDIA / "clip.webm").read_bytes()  # 4 s, VP8 + Opus
 TONE = (MEDIA / "tone.ogg").read_bytes()  # 2 s, Opus in Ogg
-CHROMIUM = "/usr/bin/chromium"
+
 USER, USER_PASSWORD = "lecturer", "lecturer-pw-1"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def simulator():
-    with Simulator() as sim:
-        yield sim
 
 
 @pytest.fixture
@@ -42,15 +36,8 @@ def stack(tmp_path, simulator):
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,16 +6,9 @@ import time
 
 import pytest
 
-from tests.simulator import Simulator
 from tests.stack import AdminBrowser, Stack
 
 VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Ann Lee>Welcome to Physics 101.</v>\n"
-
-
-@pytest.fixture
-def simulator():
-    with Simulator() as sim:
-        yield sim
 
 
 @pytest.fixture
