@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import services
 from .forms import BackfillForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
 from .models import AT_RISK_DAYS, Recording, TeamsIntegration
-from .teams import decisions, participants, sync
+from .teams import decisions, owners, participants, sync
 from .teams.diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
@@ -354,14 +354,32 @@ class AtRiskFilter(admin.SimpleListFilter):
         return queryset.at_risk() if self.value() == "at_risk" else queryset
 
 
+class OwnerRuleFilter(admin.SimpleListFilter):
+    """Recordings whose owner was not found as one portal user: held by the default user, or failed."""
+
+    title = _("owner rule")
+    parameter_name = "owner_rule"
+
+    def lookups(self, request, model_admin):
+        return [("default", _("Held by the default user")),
+                ("ambiguous", _("More than one portal user matched"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "default":
+            return queryset.filter(reason__contains=owners.DEFAULT_STEP)
+        if self.value() == "ambiguous":
+            return queryset.filter(reason__contains=owners.AMBIGUOUS_STEP)
+        return queryset
+
+
 @admin.register(Recording)
 class RecordingAdmin(admin.ModelAdmin):
     """The ledger: every Microsoft recording of every integration, with its state and reason."""
 
     list_display = ["recorded_at", "organizer_display", "integration", "state", "expires", "attempts",
-                    "next_attempt_at", "entry_link", "short_reason"]
+                    "next_attempt_at", "entry_link", "owner_rule", "short_reason"]
     list_display_links = ["recorded_at"]
-    list_filter = ["state", AtRiskFilter, "integration", "transcript_done", "decision"]
+    list_filter = ["state", AtRiskFilter, OwnerRuleFilter, "integration", "transcript_done", "decision"]
     search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
     list_select_related = ["integration", "entry"]
     date_hierarchy = "recorded_at"
@@ -401,6 +419,21 @@ class RecordingAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<a href="{}">{}</a>', reverse("admin:mediaspace_mediaentry_change",
                                                           args=[recording.entry_id]), recording.entry.name)
+
+    @admin.display(description=_("owner rule"))
+    def owner_rule(self, recording):
+        """Which owner rule applied, from the ledger's reason: the line that says so, in full on hover."""
+        lines = recording.reason.splitlines()
+        chosen = next((line for line in lines if line.startswith(owners.DEFAULT_STEP)), None)
+        if chosen is not None:
+            ambiguous = any(line.startswith(owners.AMBIGUOUS_STEP) for line in lines)
+            label = _("⚠ default user (more than one match)") if ambiguous else _("⚠ default user (no match)")
+            return format_html('<span class="teams-secret-warning" title="{}">{}</span>', recording.reason, label)
+        if any(line.startswith(owners.AMBIGUOUS_STEP) for line in lines):
+            return format_html('<span class="teams-error-text" title="{}">{}</span>', recording.reason,
+                               _("more than one match, no default user"))
+        found = next((line for line in lines if line.startswith(("Found portal user", "Created portal user"))), "")
+        return _("created") if found.startswith("Created") else (_("found") if found else "—")
 
     @admin.display(description=_("reason"))
     def short_reason(self, recording):

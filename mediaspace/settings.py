@@ -127,6 +127,22 @@ MEDIASPACE_DEFAULT_ROLE = env.str("MEDIASPACE_DEFAULT_ROLE", default="privateOnl
 # Seconds without progress after which an import's worker is taken to be dead and its work taken over.
 MEDIASPACE_INGEST_LEASE_SECONDS = env.int("MEDIASPACE_INGEST_LEASE_SECONDS", default=120)
 
+# E-mail (Django's mail framework): the Teams integration tells a recording's organizer when the default user
+# holds it, and asks owners to keep or discard new recordings. By default mails are printed to the console
+# (the worker's output); set EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST... to send.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # TLS from the start, usually port 465
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds: a mail server that hangs must not hold a worker
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Video portal <noreply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# The portal's address as people reach it (https://portal.example.edu): links in e-mails start with it.
+MEDIASPACE_SITE_URL = env.str("MEDIASPACE_SITE_URL", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -79,8 +79,24 @@ def test_missing_user_goes_to_the_default_user(make_user):
     fallback = make_user(username="recordings")
     result = resolve_owner(integration(missing_user=I.MissingUser.DEFAULT, default_user=fallback), JOHN)
     assert result.user == fallback
-    assert result.steps[-2:] == ["No portal user matches by user id.", "Using the default user 'recordings'."]
+    assert result.steps[-2:] == ["No portal user matches by user id.",
+                                 "Using the default user 'recordings': the rule “In case the user doesn't exist” "
+                                 "is “Use default user”."]
+    assert (result.outcome, result.fallback, result.went_to_default_user) == ("default user", "missing", True)
     assert not get_user_model().objects.filter(username=JOHN.upn).exists()
+
+
+@pytest.mark.django_db
+def test_an_ambiguous_match_goes_to_the_default_user_and_says_why(make_user):
+    make_user(username="jdoe1", email=JOHN.mail)
+    make_user(username="jdoe2", email=JOHN.mail)
+    fallback = make_user(username="recordings")
+    result = resolve_owner(integration(find_user_by=I.FindUserBy.EMAIL, default_user=fallback), JOHN)
+    assert result.user == fallback and not result.problem
+    assert (result.outcome, result.fallback) == ("default user", "ambiguous")
+    assert result.steps[-2:] == [
+        "More than one portal user matches by user e-mail: 'jdoe1', 'jdoe2'.",
+        "Using the default user 'recordings': with more than one match the recording is not given to any of them."]
 
 
 @pytest.mark.django_db
@@ -88,7 +104,7 @@ def test_ambiguous_match_is_never_given_to_one_of_them(make_user):
     make_user(username="jdoe1", email=JOHN.mail)
     make_user(username="jdoe2", email=JOHN.mail)
     result = resolve_owner(integration(find_user_by=I.FindUserBy.EMAIL), JOHN)
-    assert result.user is None
+    assert result.user is None and (result.outcome, result.fallback) == ("cannot", "ambiguous")
     assert result.problem == "More than one portal user matches the recording's owner, and no default user is set."
     assert "'jdoe1', 'jdoe2'" in result.steps[-1]
 
@@ -111,6 +127,6 @@ def test_a_user_id_the_portal_cannot_hold_is_a_problem_not_a_crash():
 @pytest.mark.django_db
 def test_dry_run_creates_nobody():
     result = resolve_owner(integration(), JOHN, dry_run=True)
-    assert result.user is None and not result.created
+    assert result.user is None and not result.created and result.outcome == "would create"
     assert result.steps[-1] == "Would create portal user 'john.doe@example.com'."
     assert not get_user_model().objects.exists()

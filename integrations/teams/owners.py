@@ -27,14 +27,29 @@ class TeamsUser:
                    display_name=user.get("displayName") or "", mail=user.get("mail") or "")
 
 
+FOUND, CREATED, WOULD_CREATE, DEFAULT_USER, CANNOT = "found", "created", "would create", "default user", "cannot"
+MISSING, AMBIGUOUS = "missing", "ambiguous"  # why the default user holds a recording (or none can)
+AMBIGUOUS_STEP = "More than one portal user matches"  # how the steps start that say so (the ledger's filter)
+DEFAULT_STEP = "Using the default user"
+
+
 @dataclass
 class OwnerResolution:
-    """The owner found (or None) and the steps that led there, in words an administrator reads."""
+    """The owner found (or None) and the steps that led there, in words an administrator reads.
+
+    `outcome` says which rule decided: FOUND, CREATED (WOULD_CREATE in a dry run), DEFAULT_USER or CANNOT;
+    `fallback` why no single portal user was found (MISSING or AMBIGUOUS), when that is what happened."""
 
     user: object = None
     steps: list = field(default_factory=list)
     created: bool = False
     problem: str = ""
+    outcome: str = ""
+    fallback: str = ""
+
+    @property
+    def went_to_default_user(self) -> bool:
+        return self.outcome == DEFAULT_USER
 
 
 def portal_user_id(integration: TeamsIntegration, teams_user: TeamsUser) -> str:
@@ -63,7 +78,8 @@ def find_portal_users(integration: TeamsIntegration, *, user_id: str, email: str
     return list(get_user_model().objects.filter(conditions).order_by("pk")[:2])
 
 
-def _email_of(teams_user: TeamsUser) -> str:
+def email_of(teams_user: TeamsUser) -> str:
+    """The Teams user's e-mail address: their mail, or their UPN when it looks like an address."""
     return teams_user.mail or (teams_user.upn if "@" in teams_user.upn else "")
 
 
@@ -71,18 +87,29 @@ def match_portal_user(integration: TeamsIntegration, teams_user: TeamsUser, *, c
     """A meeting participant's portal user by the owner rules: found, or created when the rules say
     "create" (and `create`); None when none can be (or more than one matches). The default user never
     stands in for a participant: it would become a collaborator on every entry."""
-    user_id, email = portal_user_id(integration, teams_user), _email_of(teams_user)
+    return participant_match(integration, teams_user, create=create)[0]
+
+
+def participant_match(integration, teams_user: TeamsUser, *, create=True, dry_run=False):
+    """match_portal_user with what happened: (user or None, FOUND / CREATED / WOULD_CREATE / CANNOT /
+    AMBIGUOUS / MISSING). With `dry_run` nobody is created (WOULD_CREATE)."""
+    user_id, email = portal_user_id(integration, teams_user), email_of(teams_user)
     matches = find_portal_users(integration, user_id=user_id, email=email)
-    if not matches and create and integration.missing_user == TeamsIntegration.MissingUser.CREATE:
-        return _create(OwnerResolution(), user_id=user_id, email=email, teams_user=teams_user, dry_run=False).user
-    return matches[0] if len(matches) == 1 else None
+    if len(matches) == 1:
+        return matches[0], FOUND
+    if matches:
+        return None, AMBIGUOUS
+    if create and integration.missing_user == TeamsIntegration.MissingUser.CREATE:
+        result = _create(OwnerResolution(), user_id=user_id, email=email, teams_user=teams_user, dry_run=dry_run)
+        return result.user, result.outcome
+    return None, MISSING
 
 
 def resolve_owner(integration: TeamsIntegration, teams_user: TeamsUser, *, dry_run=False) -> OwnerResolution:
     """Apply the integration's owner rules to a Teams user. With `dry_run` nothing is created."""
     result = OwnerResolution()
     user_id = portal_user_id(integration, teams_user)
-    email = _email_of(teams_user)
+    email = email_of(teams_user)
     source = ("Azure user ID" if integration.user_id_source == TeamsIntegration.UserIdSource.AZURE_ID
               else f"UPN {teams_user.upn!r}, {integration.get_upn_rule_display().lower()}")
     result.steps.append(f"Portal user ID {user_id!r} (from the {source}).")
@@ -90,24 +117,33 @@ def resolve_owner(integration: TeamsIntegration, teams_user: TeamsUser, *, dry_r
     matches = find_portal_users(integration, user_id=user_id, email=email)
     looked_by = integration.get_find_user_by_display().lower()
     if len(matches) == 1:
-        result.user = matches[0]
+        result.user, result.outcome = matches[0], FOUND
         result.steps.append(f"Found portal user {matches[0].get_username()!r} by {looked_by}.")
         return result
-    if len(matches) > 1:
-        result.steps.append(f"More than one portal user matches by {looked_by}: "
+    if len(matches) > 1:  # at most two are fetched: "at least" these two
+        result.steps.append(f"{AMBIGUOUS_STEP} by {looked_by}: "
                             f"{', '.join(repr(user.get_username()) for user in matches)}.")
-        return _fall_back(integration, result, reason="ambiguous")
+        return _fall_back(integration, result, reason=AMBIGUOUS)
     result.steps.append(f"No portal user matches by {looked_by}.")
     if integration.missing_user == TeamsIntegration.MissingUser.CREATE:
         return _create(result, user_id=user_id, email=email, teams_user=teams_user, dry_run=dry_run)
-    return _fall_back(integration, result, reason="missing")
+    return _fall_back(integration, result, reason=MISSING)
 
 
 def _fall_back(integration, result, *, reason):
+    result.fallback = reason
     if integration.default_user_id:
-        result.user = integration.default_user
-        result.steps.append(f"Using the default user {result.user.get_username()!r}.")
-    elif reason == "ambiguous":
+        result.user, result.outcome = integration.default_user, DEFAULT_USER
+        name = result.user.get_username()
+        if reason == AMBIGUOUS:
+            result.steps.append(f"{DEFAULT_STEP} {name!r}: with more than one match the recording is not given to "
+                                f"any of them.")
+        else:
+            result.steps.append(f"{DEFAULT_STEP} {name!r}: the rule “In case the user doesn't exist” is "
+                                f"“Use default user”.")
+        return result
+    result.outcome = CANNOT
+    if reason == AMBIGUOUS:
         result.problem = "More than one portal user matches the recording's owner, and no default user is set."
     else:
         result.problem = "No portal user matches the recording's owner, and no default user is set."
@@ -121,10 +157,12 @@ def _create(result, *, user_id, email, teams_user, dry_run):
     try:
         candidate.clean_fields(exclude=["password"])
     except ValidationError:
+        result.outcome = CANNOT
         result.problem = (f"The portal cannot create a user named {user_id!r} (user names may hold letters, digits "
                           f"and @ . + - _ only, up to 150 characters).")
         return result
     if dry_run:
+        result.outcome = WOULD_CREATE
         result.steps.append(f"Would create portal user {user_id!r}.")
         return result
     candidate.set_unusable_password()
@@ -135,6 +173,6 @@ def _create(result, *, user_id, email, teams_user, dry_run):
         candidate = User.objects.get(username=user_id)
     else:
         result.created = True
-    result.user = candidate
+    result.user, result.outcome = candidate, CREATED
     result.steps.append(f"Created portal user {user_id!r} from the Teams user {teams_user.display_name!r}.")
     return result

@@ -29,7 +29,7 @@ from mediaspace.services import caption_add, entry_publish
 
 from .connection import all_recordings_path, graph_for
 from .diagnosis import explain, explain_transcript_error
-from . import decisions, participants
+from . import decisions, owner_mail, participants
 from .owners import TeamsUser, resolve_owner
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def queue_due(integration, *, queue=queue_ingest) -> int:
     """Queue the integration's due recordings, each at most once per grace period."""
     now = timezone.now()
     queued = 0
-    due = integration.recordings.due(now).order_by(F("recorded_at").asc(nulls_last=True), "pk")  # closest to expiry
-    for recording_id in list(due.values_list("pk", flat=True)):
+    for recording_id in list(due(integration, now).values_list("pk", flat=True)):
         taken = Recording.objects.filter(pk=recording_id).due(now).update(queued_until=now + QUEUED_GRACE)
         if taken:
             queue(recording_id)
@@ -91,23 +90,41 @@ def queue_due(integration, *, queue=queue_ingest) -> int:
     return queued
 
 
+def due(integration, now=None):
+    """The integration's recordings a round takes up now, closest to expiry first."""
+    return integration.recordings.due(now).order_by(F("recorded_at").asc(nulls_last=True), "pk")
+
+
 def discover(integration, graph, *, since=None, progress=None) -> int:
     """Write the recordings of the users in scope since `since` (or the last round) into the ledger;
     returns how many were new."""
     started = timezone.now()
-    window_start = since or (integration.synced_until or started - FIRST_ROUND_LOOKBACK) - LATE_LISTING
-    users = users_in_scope(integration, graph)
-    new = 0
-    for first in range(0, len(users), BATCH_SIZE):
-        chunk = users[first:first + BATCH_SIZE]
-        for user, recordings in zip(chunk, _recordings_of(graph, chunk, window_start)):
-            new += sum(_record(integration, user, recording) for recording in recordings)
-        if progress:
-            progress(min(first + BATCH_SIZE, len(users)), len(users))
+    new = sum(_record(row) for row in listed(integration, graph, since=since, now=started, progress=progress))
     if since is None:
         TeamsIntegration.objects.filter(pk=integration.pk).update(synced_until=started)
         integration.synced_until = started
     return new
+
+
+def window_start(integration, *, since=None, now=None):
+    """Where a round's look-up starts: `since` (a backfill), or a little before the last round."""
+    return since or (integration.synced_until or (now or timezone.now()) - FIRST_ROUND_LOOKBACK) - LATE_LISTING
+
+
+def listed(integration, graph, *, since=None, now=None, progress=None):
+    """The meeting recordings Microsoft lists for the users in scope since the round's window start, each
+    as an unsaved ledger row (calls, which have no meeting, are left out). Reads only; `discover` writes
+    them, the dry run (`integrations.teams.preview.plan`) shows them."""
+    start = window_start(integration, since=since, now=now)
+    users = users_in_scope(integration, graph)
+    for first in range(0, len(users), BATCH_SIZE):
+        chunk = users[first:first + BATCH_SIZE]
+        for user, recordings in zip(chunk, _recordings_of(graph, chunk, start)):
+            for recording in recordings:
+                if recording.get("id") and recording.get("meetingId"):
+                    yield _ledger_row(integration, user, recording)
+        if progress:
+            progress(min(first + BATCH_SIZE, len(users)), len(users))
 
 
 def users_in_scope(integration, graph) -> list:
@@ -177,24 +194,33 @@ def _wait_out_throttling(graph, throttled_answers):
     graph.sleep(delay)
 
 
-def _record(integration, user, recording) -> bool:
-    """Write a listed recording into the ledger once; True when it is new. Calls have no meeting: skipped."""
-    if not recording.get("id") or not recording.get("meetingId"):
-        return False
+def _ledger_row(integration, user, recording) -> Recording:
+    """The (unsaved) ledger row of a recording Microsoft listed for `user`."""
     organizer = ((recording.get("meetingOrganizer") or {}).get("user") or {})
+    return Recording(
+        integration=integration, recording_id=recording["id"], meeting_id=recording["meetingId"],
+        organizer_id=organizer.get("id") or user.id, organizer_upn=user.upn[:256],
+        organizer_name=(organizer.get("displayName") or user.display_name)[:256],
+        organizer_mail=user.mail[:256], content_url=recording.get("recordingContentUrl") or "",
+        content_correlation_id=recording.get("contentCorrelationId") or "",
+        recorded_at=parse_datetime(recording.get("createdDateTime") or ""),
+    )
+
+
+def _record(row) -> bool:
+    """Write a listed recording into the ledger once; True when it is new."""
     try:
         with transaction.atomic():
-            Recording.objects.create(
-                integration=integration, recording_id=recording["id"], meeting_id=recording["meetingId"],
-                organizer_id=organizer.get("id") or user.id, organizer_upn=user.upn[:256],
-                organizer_name=(organizer.get("displayName") or user.display_name)[:256],
-                organizer_mail=user.mail[:256], content_url=recording.get("recordingContentUrl") or "",
-                content_correlation_id=recording.get("contentCorrelationId") or "",
-                recorded_at=parse_datetime(recording.get("createdDateTime") or ""),
-            )
+            row.save(force_insert=True)
     except IntegrityError:  # listed again (the look-back window overlaps the last round)
         return False
     return True
+
+
+def organizer_of(recording) -> TeamsUser:
+    """The Teams user whose recording a ledger row is, as the owner rules take it."""
+    return TeamsUser(recording.organizer_id, recording.organizer_upn, recording.organizer_name,
+                     recording.organizer_mail)
 
 
 # -- one recording -------------------------------------------------------------------------------
@@ -242,9 +268,8 @@ def _ingest_claimed(recording, graph):
         return _release(recording, "The integration is disabled; the recording waits until it is enabled.")
     graph = graph or graph_for(integration)
     try:
-        meeting = graph.get(f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}")
-        owner = resolve_owner(integration, TeamsUser(recording.organizer_id, recording.organizer_upn,
-                                                     recording.organizer_name, recording.organizer_mail))
+        meeting = meeting_of(graph, recording)
+        owner = resolve_owner(integration, organizer_of(recording))
         if owner.user is None:
             return _fail(recording, owner.problem, steps=owner.steps, final=True)
         entry = _receive(recording, graph, meeting, owner.user)
@@ -270,13 +295,20 @@ def _ingest_claimed(recording, graph):
         return _fail(recording, "Microsoft no longer has this recording (it expired or was deleted).", final=True)
     except GraphError as error:
         return _fail(recording, explain(error).message if explain(error).transient else str(error))
-    Recording.objects.filter(pk=recording.pk).update(
+    became_ready = Recording.objects.filter(pk=recording.pk).exclude(state=Recording.State.READY).update(
         state=Recording.State.READY, reason="\n".join([*owner.steps, *notes]), lease_until=None,
         next_attempt_at=None, entry=entry)
+    if became_ready and owner.went_to_default_user:  # once: only the worker that made it ready tells them
+        owner_mail.tell_the_real_owner(recording, entry, owner)
     if integration.ask_owners:
         decisions.ask(recording)
     recording.refresh_from_db()
     return recording
+
+
+def meeting_of(graph, recording) -> dict:
+    """The recording's onlineMeeting (subject, start, participants)."""
+    return graph.get(f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}")
 
 
 def entry_name(meeting, recording):
