@@ -9,6 +9,8 @@ DEFAULTS = {
     # An import whose worker has not reported progress for this long is taken to be dead and
     # may be taken over by another worker.
     "MEDIASPACE_INGEST_LEASE_SECONDS": 120,
+    # Seconds a signed playback URL stays valid when media is in object storage (0: stream through Django).
+    "MEDIASPACE_SIGNED_URL_SECONDS": 300,
     "TEAMS_SYNC_MINUTES": 5,
     "TEAMS_CLAIM_LEASE_SECONDS": 600,
     "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",

@@ -2,6 +2,9 @@
 import re
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+
+from .object_storage import is_object_storage, read_span
 
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK_SIZE = 256 * 1024
@@ -58,14 +61,23 @@ def serve_file(request, fieldfile, *, content_type, filename=None):
         response["Content-Range"] = f"bytes */{size}"
         response["Accept-Ranges"] = "bytes"
         return response
-    fileobj = fieldfile.storage.open(fieldfile.name, "rb")
+    storage = fieldfile.storage
+    if is_object_storage(storage):  # one ranged GET to the store, streamed on as it arrives
+        start, end = span or (0, size - 1)
+        response = StreamingHttpResponse(read_span(storage, fieldfile.name, start, end - start + 1, CHUNK_SIZE),
+                                         status=200 if span is None else 206, content_type=content_type)
+        if filename:
+            response["Content-Disposition"] = content_disposition_header(False, filename)
+    elif span is None:
+        response = FileResponse(storage.open(fieldfile.name, "rb"), content_type=content_type, filename=filename)
+    else:
+        start, end = span
+        response = StreamingHttpResponse(_read_span(storage.open(fieldfile.name, "rb"), start, end - start + 1),
+                                         status=206, content_type=content_type)
     if span is None:
-        response = FileResponse(fileobj, content_type=content_type, filename=filename)
         response["Content-Length"] = str(size)
     else:
         start, end = span
-        response = StreamingHttpResponse(_read_span(fileobj, start, end - start + 1), status=206,
-                                         content_type=content_type)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"

@@ -20,6 +20,7 @@ from django.utils import timezone
 from .conf import setting
 from .media_types import HEAD_SIZE, sniff
 from .models import MediaEntry, entry_folder, entry_media_path
+from .object_storage import is_object_storage, remove_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ class IngestAborted(Exception):
 
 class _ChunkReader:
     """read() over an iterator of byte chunks (for example `requests`' iter_content), handing whole
-    chunks on without copying them when the reader asks for at least a chunk."""
+    chunks on without copying them when the reader asks for exactly a chunk, and `size` bytes (fewer only at
+    the end) when it asks for more."""
 
     def __init__(self, chunks):
         self._chunks = iter(chunks)
@@ -44,10 +46,22 @@ class _ChunkReader:
             if self._pending is None:
                 self._pending = b""
                 return b""
-        if size is None or size < 0 or size >= len(self._pending):
+        if size is None or size < 0 or size == len(self._pending):
             data, self._pending = self._pending, b""
-        else:
+        elif size < len(self._pending):
             data, self._pending = self._pending[:size], self._pending[size:]
+        else:
+            # More than a chunk: join chunks up to `size`, since a short read means the end to some readers
+            # (s3transfer takes it for the last part of a multipart upload).
+            parts, have = [self._pending], len(self._pending)
+            while have < size:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                parts.append(chunk)
+                have += len(chunk)
+            joined = b"".join(parts)
+            data, self._pending = joined[:size], joined[size:]
         return data
 
 
@@ -60,6 +74,11 @@ class _ProgressReader:
         self._last_report = time.monotonic()
         self.count = 0
         self.head = b""
+
+    closed = False  # a forward-only stream, as storages ask before reading (django-storages' S3 does)
+
+    def seekable(self):
+        return False
 
     def read(self, size=-1):
         data = self._read(size)
@@ -208,7 +227,11 @@ def remove_entry_files(entry):
 
 
 def remove_tree(storage, folder):
-    """Delete every file below `folder` of the storage."""
+    """Delete every file below `folder` of the storage. (An object store has no folders: there it deletes
+    every object whose key starts with `folder/`, listed and deleted a thousand at a time.)"""
+    if is_object_storage(storage):
+        remove_prefix(storage, folder)
+        return
     try:
         folders, files = storage.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):

@@ -16,7 +16,10 @@ if not SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. `make run` writes one into .env; elsewhere set it in the environment."
     )
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Several keys, comma separated, to rotate: the first encrypts, every one decrypts (a list is what
+# django-encrypted-model-fields turns into a MultiFernet; a comma-separated string would be one invalid key).
+# `manage.py rotate_encryption_key` re-encrypts everything with the first; docs/operations.md has the steps.
+FIELD_ENCRYPTION_KEY = [key.strip() for key in env.str("FIELD_ENCRYPTION_KEY", default="").split(",") if key.strip()]
 if not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured(
         "FIELD_ENCRYPTION_KEY is not set, so stored secrets cannot be encrypted. `make run` writes one "
@@ -26,7 +29,35 @@ if not FIELD_ENCRYPTION_KEY:
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Origins (scheme and host) allowed to POST, e.g. https://portal.example.edu: needed behind a proxy that
+# terminates TLS on another name or port than the one Django sees.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Production: HTTPS only ------------------------------------------------------------------------------
+# HTTPS is on when DEBUG is off and ALLOWED_HOSTS names a host other than this machine's loopback names:
+# a deployed portal. A portal that answers only on 127.0.0.1 (make run, the end-to-end tests' servers, the
+# benchmarks) stays on plain HTTP. HTTPS=true/false decides it outright, and each setting below can be set too.
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+HTTPS = env.bool("HTTPS", default=not DEBUG and any(host not in _LOOPBACK for host in ALLOWED_HOSTS))
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP (mediaspace.health answers them first anyway)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+# HSTS: browsers keep to HTTPS for this long (a year) once they have seen the header. includeSubDomains
+# covers the names under the portal's own (portal.example.edu's, not example.edu's). Preloading is a
+# separate commitment (hstspreload.org, hard to undo, and anyone can submit a domain whose header asks for
+# it): off unless SECURE_HSTS_PRELOAD=true, and its deploy check (W021) is silenced for that reason only.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a reverse proxy or load balancer that terminates TLS, Django sees plain HTTP and would redirect
+# forever. Set SECURE_PROXY_SSL_HEADER to the header that proxy sets (X-Forwarded-Proto, meaning "https"),
+# and only behind a proxy that sets it and strips it from what clients send: otherwise any client could
+# claim HTTPS. Unset, no header is trusted.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,7 +74,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mediaspace.health.HealthCheckMiddleware",  # /healthz, before the host check and the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, in production too (gunicorn serves them)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,13 +132,72 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "/media-files/"  # never served directly: media goes through permission-checked views
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
-# Background work: django-q2 on the database (the embedded default).
+# Media storage: files under MEDIA_ROOT (the embedded default), or an S3-compatible object store when
+# AWS_STORAGE_BUCKET_NAME is set (django-storages; AWS_S3_ENDPOINT_URL for MinIO, Ceph, moto...; keys from
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the instance's role when unset).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    from boto3.s3.transfer import TransferConfig
+
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": AWS_STORAGE_BUCKET_NAME,
+        "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+        "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+        "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+        "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+        "location": env.str("AWS_LOCATION", default=""),  # a prefix inside the bucket
+        "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,  # "path" for most local servers
+        "signature_version": "s3v4",
+        "default_acl": None,  # the bucket stays private: every read goes through a permission check
+        "querystring_auth": True,
+        "file_overwrite": True,  # every import writes to a fresh attempt folder: no name ever collides
+        # Uploads and imports are multipart uploads of 8 MiB parts, read and sent one at a time by the
+        # thread that calls storage.save(): memory holds one part whatever the size (bench/README.md), and
+        # the ingest's progress reports (database writes) stay in the worker's own thread and connection.
+        # A failed or abandoned upload is aborted, so no parts are left behind.
+        "transfer_config": TransferConfig(
+            multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, use_threads=False
+        ),
+    }}
+# Seconds a signed URL for playback stays valid when media is in object storage: the entry's media URL
+# checks the viewer's permission, then redirects there (the bytes never pass through Django). 0 streams
+# the bytes through Django instead, with Range, as for local files.
+MEDIASPACE_SIGNED_URL_SECONDS = env.int("MEDIASPACE_SIGNED_URL_SECONDS", default=300)
+
+# Static files: whitenoise serves them from the web server itself (no separate file server needed). With
+# DEBUG off, `collectstatic` (the release step) writes hashed and compressed copies into STATIC_ROOT, served
+# as immutable for a year; before it has run, the plain files are served from the apps
+# (mediaspace.staticfiles), so runserver with DEBUG off still works. With DEBUG on, nothing changes.
+if not DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "mediaspace.staticfiles.PortalStaticFilesStorage"}
+    WHITENOISE_USE_FINDERS = not (Path(STATIC_ROOT) / "staticfiles.json").exists()
+if not Path(STATIC_ROOT).is_dir():  # nothing collected (development, tests): whitenoise need not say so
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+
+# Background work: django-q2. The broker is the database (the embedded default), or Redis when REDIS_URL
+# is set: several clusters, on as many machines, then share one Redis and one database.
+#
+# - workers: processes per cluster. Imports spend their time waiting on the network, so a few per CPU.
+# - timeout: a task is killed after this many seconds. A 2 GB recording on a slow line takes long, and a
+#   download cut short by the timeout would only start again from nothing, so it is 3 hours.
+# - retry (database broker only): a task not acknowledged after this many seconds is handed out again,
+#   so a killed cluster's tasks are not lost. It must exceed the timeout, or a download still running would
+#   be started a second time mid-flight. Redis hands a task out once (no acknowledgement): a task that a
+#   killed worker held is gone from Redis, and the work is found again by what is stored in the database.
+#   The Teams sync schedule re-queues every recording whose worker stopped reporting progress (the
+#   ledger's lease and the ingest's heartbeat, MEDIASPACE_INGEST_LEASE_SECONDS), and the ingest's claim
+#   lets only one worker import an entry at a time, so nothing is lost and nothing is imported twice.
+# - max_attempts: a task that fails (raises) is not retried by the broker beyond this; the Teams ledger
+#   has its own retries with backoff, which survive restarts.
 Q_CLUSTER = {
-    "name": "mediaspace",
-    "orm": "default",
+    "name": env.str("Q_CLUSTER_NAME", default="mediaspace"),  # clusters of one portal share the name
     "workers": env.int("Q_WORKERS", default=2),
-    # A large recording may take a long time to download; a task is never cut short by a timeout
-    # shorter than its download, and is only handed out again after `retry` seconds.
     "timeout": env.int("Q_TIMEOUT", default=3 * 3600),
     "retry": env.int("Q_RETRY", default=3 * 3600 + 600),
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
@@ -113,6 +205,25 @@ Q_CLUSTER = {
     "ack_failures": True,
     "save_limit": 1000,
 }
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# The clusters' heartbeats (django-q2's Stat, read by /healthz and the admin's monitor): Redis holds them when
+# it is the broker; with the database broker they are in this cache, which must be shared by the web server
+# and the clusters: files beside the SQLite database by default (one machine), or Q_STAT_CACHE_URL, e.g.
+# dbcache://django_q_stats (then `manage.py createcachetable`, which the release step runs) when the clusters
+# run on several machines.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if not REDIS_URL:
+    _database_folder = (Path(DATABASES["default"]["NAME"]).parent
+                        if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else BASE_DIR / "var")
+    CACHES["django_q"] = env.cache("Q_STAT_CACHE_URL", default=f"filecache://{_database_folder / 'django-q-stats'}")
+    Q_CLUSTER["cache"] = "django_q"
+# /healthz says the cluster is down when none reported within this many seconds (they report twice a second).
+HEALTHZ_CLUSTER_SECONDS = env.int("HEALTHZ_CLUSTER_SECONDS", default=60)
 
 # Minutes between two rounds of the Teams recordings sync (read when the schedule is created).
 TEAMS_SYNC_MINUTES = env.int("TEAMS_SYNC_MINUTES", default=5)
@@ -143,12 +254,12 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # The portal's address as people reach it (https://portal.example.edu): links in e-mails start with it.
 MEDIASPACE_SITE_URL = env.str("MEDIASPACE_SITE_URL", default="")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # urllib3 logs whole URLs at DEBUG, and pre-authenticated download URLs carry tokens in their query.
-    "loggers": {"urllib3": {"level": "INFO"}, "msal": {"level": "INFO"}},
-}
+# Logs: plain lines (development) or LOG_FORMAT=json, one JSON object per line with method, path and status
+# for each request (mediaspace.log). Anything looking like a credential is blanked in every line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+from mediaspace.log import logging_config  # noqa: E402 - needs nothing from Django
+
+LOGGING = logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
+if LOG_FORMAT == "json":
+    MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+                      "mediaspace.log.RequestLogMiddleware")

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -21,6 +21,7 @@ from .http_range import serve_file
 from .ingest import entry_ingest
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from .modules import forbidden, module_required
+from .object_storage import is_object_storage, signed_url
 from .permissions import EntryAccess
 from .uploads import MaxSizeUploadHandler, body_too_large
 
@@ -188,8 +189,14 @@ def entry_delete(request, entry, access):
 def entry_media(request, entry, access):
     if entry.status != MediaEntry.Status.READY or not entry.media:
         return HttpResponse(_("This entry has no playable media yet."), status=404, content_type="text/plain")
-    return serve_file(request, entry.media, content_type=entry.content_type or "application/octet-stream",
-                      filename=PurePath(entry.media.name).name)
+    content_type, filename = entry.content_type or "application/octet-stream", PurePath(entry.media.name).name
+    seconds = setting("MEDIASPACE_SIGNED_URL_SECONDS")
+    if seconds and is_object_storage(entry.media.storage):  # the permission is checked: the store sends the bytes
+        response = HttpResponseRedirect(signed_url(entry.media.storage, entry.media.name, seconds=seconds,
+                                                   content_type=content_type, filename=filename))
+        response["Cache-Control"] = "private, no-store"  # a signed URL outlives no permission change for long
+        return response
+    return serve_file(request, entry.media, content_type=content_type, filename=filename)
 
 
 @require_GET

@@ -1,0 +1,50 @@
+"""What the portal needs from an object store (S3 through django-storages) beyond Django's Storage API:
+ranged reads that stream, and short-lived signed URLs. Local files need neither."""
+from django.core.files.storage import FileSystemStorage
+from django.utils.http import content_disposition_header
+
+
+def is_object_storage(storage) -> bool:
+    """An S3-style store (django-storages' S3Storage or a subclass): it has a bucket and signs URLs."""
+    return not isinstance(storage, FileSystemStorage) and hasattr(storage, "bucket_name") and hasattr(
+        storage, "connection")
+
+
+def _key(storage, name):
+    from storages.utils import clean_name
+
+    return storage._normalize_name(clean_name(name))
+
+
+def read_span(storage, name, start, length, chunk_size):
+    """The bytes start..start+length-1 of the object, as an iterator of chunks, fetched with one ranged GET.
+
+    (django-storages' own file object downloads the whole object before the first read.)"""
+    if length <= 0:
+        return
+    body = storage.bucket.Object(_key(storage, name)).get(Range=f"bytes={start}-{start + length - 1}")["Body"]
+    try:
+        yield from body.iter_chunks(chunk_size)
+    finally:
+        body.close()
+
+
+def signed_url(storage, name, *, seconds, content_type=None, filename=None):
+    """A URL to GET the object from the store itself, valid for `seconds`, served with this content type."""
+    parameters = {}
+    if content_type:
+        parameters["ResponseContentType"] = content_type
+    if filename:
+        parameters["ResponseContentDisposition"] = content_disposition_header(False, filename)
+    return storage.url(name, parameters=parameters, expire=seconds)
+
+
+def remove_prefix(storage, folder):
+    """Delete every object whose key starts with `folder/`, a thousand per request, and abort the multipart
+    uploads still open there (a worker killed mid-upload leaves one: its parts are stored, and billed,
+    until aborted; a bucket lifecycle rule AbortIncompleteMultipartUpload is the safety net)."""
+    prefix = _key(storage, folder).rstrip("/") + "/"
+    storage.bucket.objects.filter(Prefix=prefix).delete()
+    for upload in storage.bucket.multipart_uploads.filter(Prefix=prefix):
+        if upload.key.startswith(prefix):
+            upload.abort()
