@@ -63,8 +63,9 @@ def test_a_cluster_killed_mid_download_and_restarted_ends_with_one_ready_entry_a
 
     stack.wait_for("SELECT status, size FROM mediaspace_mediaentry", [("ready", recording.size)])
     assert stack.query("SELECT state FROM integrations_recording") == [("ready",)]
-    files = [path for path in (stack.database.parent / "media" / "entries").rglob("*") if path.is_file()]
-    assert len(files) == 1 and files[0].stat().st_size == recording.size  # the dead attempt left nothing
+    [(_name, size)] = stack.media_files()  # the dead attempt left nothing
+    assert size == recording.size
+    assert stack.open_uploads() == []  # nor, in object storage, the multipart upload it had begun
 
 
 @pytest.mark.slow
@@ -114,7 +115,7 @@ def test_two_clusters_with_throttling_and_cut_downloads_ingest_everything_exactl
 
     stack.wait_for("SELECT status, COUNT(*) FROM mediaspace_mediaentry GROUP BY status", [("ready", 6)], seconds=120)
     assert stack.query("SELECT state, COUNT(*) FROM integrations_recording GROUP BY state") == [("ready", 6)]
-    assert len([path for path in (stack.database.parent / "media" / "entries").rglob("*") if path.is_file()]) == 6
+    assert len(stack.media_files()) == 6
     throttled = [entry for entry in simulator.log if entry[3] in (429, 503)]
     assert throttled, "the faults were not injected"
     assert requests_before_their_retry_after(simulator.log, simulator.faults.retry_after) == []
