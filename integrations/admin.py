@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
-from .forms import BackfillForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
+from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
 from .models import AT_RISK_DAYS, Recording, TeamsIntegration
-from .teams import decisions, owners, participants, sync
+from .teams import decisions, owners, participants, preview, sync
 from .teams.diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
@@ -37,7 +37,8 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
                            "shows what it would change on the recordings already in the portal, then does it.")}),
         (_("Recordings in Microsoft"), {"fields": ["recording_expiry_days", "ask_owners"]}),
         (_("Set owner for recordings"),
-         {"fields": ["user_id_source", "upn_rule", "postfix", "find_user_by", "missing_user", "default_user"],
+         {"fields": ["user_id_source", "upn_rule", "postfix", "find_user_by", "missing_user", "default_user",
+                     "owner_preview_link"],
           "description": _("In Azure, user identification may differ from the portal's. This setting matches "
                            "Azure and portal users by adding or removing a postfix (e.g. @company.com) or by "
                            "keeping the same user ID as in Azure.")}),
@@ -68,7 +69,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         return ["tenant_id", "client_id", "secret_action", "status_display", "last_error_with_tip", "last_error_at",
-                "last_success_at"]
+                "last_success_at", "owner_preview_link"]
 
     @sensitive_secret
     def add_view(self, request, form_url="", extra_context=None):
@@ -154,6 +155,8 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
              _("Recordings")),
             (reverse("admin:integrations_teamsintegration_permissions", args=[integration.pk]),
              _("Apply permissions to existing recordings")),
+            (reverse("admin:integrations_teamsintegration_owner_preview", args=[integration.pk]),
+             _("Preview owner mapping")),
             (reverse("admin:integrations_teamsintegration_delete", args=[integration.pk]), _("Delete")),
         ]
         return format_html('<details class="teams-actions"><summary title="{}" aria-label="{}">⋯</summary>'
@@ -167,6 +170,13 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
                            _("Update application (client) secret"),
                            _("(the stored secret is never shown)"))
 
+    @admin.display(description=_("Preview owner mapping"))
+    def owner_preview_link(self, integration):
+        return format_html('<a class="button" href="{}">{}</a> <span class="help">{}</span>',
+                           reverse("admin:integrations_teamsintegration_owner_preview", args=[integration.pk]),
+                           _("Preview owner mapping"),
+                           _("See, for a UPN or a recent organizer, each step the sync takes with the saved rules."))
+
     # -- row actions ---------------------------------------------------------------------------
 
     def get_urls(self):
@@ -178,6 +188,8 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             path("<int:pk>/sync/", view(self.sync_view), name="integrations_teamsintegration_sync"),
             path("<int:pk>/permissions/", view(self.permissions_view),
                  name="integrations_teamsintegration_permissions"),
+            path("<int:pk>/owner-preview/", view(self.owner_preview_view),
+                 name="integrations_teamsintegration_owner_preview"),
         ] + super().get_urls()
 
     def _integration_for_change(self, request, pk):
@@ -265,6 +277,27 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
                           entries=len({change.entry.pk for change in changes}),
                           people=len({change.user.pk for change in changes}),
                           title=_("Apply permissions to existing recordings"))
+
+    def owner_preview_view(self, request, pk):
+        """Each step the sync's owner rules take for a UPN or a recent organizer: resolve_owner in a dry run,
+        so nothing is created or changed. A GET form: it only reads."""
+        integration = get_object_or_404(TeamsIntegration, pk=pk)
+        if not self.has_view_or_change_permission(request, integration):
+            raise PermissionDenied
+        organizers = preview.recent_organizers(integration)
+        asked = "upn" in request.GET or "organizer" in request.GET
+        form = OwnerPreviewForm(request.GET if asked else None, organizers=organizers)
+        resolution = teams_user = None
+        if asked and form.is_valid():
+            teams_user = form.cleaned_data["teams_user"]
+            resolution = preview.preview_owner(integration, teams_user)
+        return self._page(
+            request, "owner_preview.html", integration, form=form, resolution=resolution, teams_user=teams_user,
+            typed=bool(resolution) and form.cleaned_data["typed"], organizers=organizers,
+            outcome=preview.OUTCOME_LABELS.get(resolution.outcome, "") if resolution else "",
+            summary=preview.owner_summary(resolution) if resolution else "",
+            azure_id_rule=integration.user_id_source == TeamsIntegration.UserIdSource.AZURE_ID,
+            title=_("Preview owner mapping"), status=400 if form.errors else 200)
 
     def _sync(self, request, integration):
         if not integration.enabled:

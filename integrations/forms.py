@@ -1,9 +1,12 @@
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .models import TeamsIntegration
+from .teams.owners import TeamsUser
 from .validators import GUID
 
 YES_NO = [(True, _("Yes")), (False, _("No"))]
@@ -152,4 +155,48 @@ class BackfillForm(forms.Form):
             cleaned["backfill_days"] = cleaned.get("days") or 0
         else:
             cleaned["backfill_days"] = 0
+        return cleaned
+
+
+UPN_PATTERN = re.compile(r"^[A-Za-z0-9._%+\-'!#^~$&*=?{|}/`]+(@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?$")
+
+
+class OwnerPreviewForm(forms.Form):
+    """'Preview owner mapping': a typed UPN, or one of the integration's recent organizers."""
+
+    upn = forms.CharField(
+        label=_("User Principal Name"), required=False, max_length=256,
+        help_text=_("As in Microsoft Entra ID, for example john.doe@contoso.com. Microsoft is not asked: the preview "
+                    "takes a typed UPN as Graph would give it (the UPN alone, without the user's mail or Azure user "
+                    "ID)."))
+    organizer = forms.ChoiceField(
+        label=_("Or a recent organizer"), required=False,
+        help_text=_("Organizers of this integration's recordings, most recent first; the preview uses the Azure user "
+                    "ID, name and e-mail stored with their recordings."))
+
+    def __init__(self, *args, organizers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organizers = {organizer.upn: organizer for organizer in organizers}
+        self.fields["organizer"].choices = [("", "---------")] + [
+            (organizer.upn, f"{organizer.upn} ({organizer.display_name})" if organizer.display_name else organizer.upn)
+            for organizer in organizers]
+
+    def clean_upn(self):
+        upn = self.cleaned_data["upn"]
+        if upn and not UPN_PATTERN.match(upn):
+            raise ValidationError(_("This is not a User Principal Name: enter one such as john.doe@contoso.com "
+                                    "(letters, digits and . _ - ' and the like, at most one @, no spaces)."))
+        return upn
+
+    def clean(self):
+        cleaned = super().clean()
+        upn, organizer = cleaned.get("upn"), cleaned.get("organizer")
+        if self.errors:
+            return cleaned
+        if upn and organizer:
+            raise ValidationError(_("Enter a UPN or pick a recent organizer, not both."))
+        if not upn and not organizer:
+            raise ValidationError(_("Enter a UPN or pick a recent organizer."))
+        cleaned["typed"] = bool(upn)
+        cleaned["teams_user"] = TeamsUser(id="", upn=upn) if upn else self.organizers[organizer]
         return cleaned
