@@ -34,10 +34,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Production: HTTPS only ------------------------------------------------------------------------------
-# HTTPS is on when DEBUG is off and ALLOWED_HOSTS names a host other than this machine's loopback names:
-# a deployed portal. A portal that answers only on 127.0.0.1 (make run, the end-to-end tests' servers, the
-# benchmarks) stays on plain HTTP. HTTPS=true/false decides it outright, and each setting below can be set too.
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# HTTPS is on when DEBUG is off and ALLOWED_HOSTS names a host other than this machine's loopback names (and
+# Django's test client's "testserver"): a deployed portal. A portal that answers only on 127.0.0.1 (make run,
+# the end-to-end tests' servers, the benchmarks) stays on plain HTTP. HTTPS=true/false decides it outright,
+# and each setting below can be set too.
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
 HTTPS = env.bool("HTTPS", default=not DEBUG and any(host not in _LOOPBACK for host in ALLOWED_HOSTS))
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP (mediaspace.health answers them first anyway)
