@@ -8,11 +8,13 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
 
 from django.template.defaultfilters import filesizeformat
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from integrations.graph import GraphError
 from mediaspace.media_types import kind_of
 
 SELECT = "id,name,size,file,folder,lastModifiedDateTime,parentReference"
@@ -95,7 +97,9 @@ class Listing:
 
 
 def search_path(query) -> str:
-    return "/me/drive/root/search(q='{}')".format(query.replace("'", "''"))
+    """OData doubles a quote inside the string; the rest is percent-encoded, or a '#', '?' or '/' typed in
+    the search box would end the URL's path ("C# basics" would search for "C")."""
+    return "/me/drive/root/search(q='{}')".format(quote(query.replace("'", "''"), safe="'"))
 
 
 def list_folder(graph, session, module, folder_id="", page=""):
@@ -137,6 +141,8 @@ def _page(graph, session, module, path, context, page):
     else:
         answer = graph.get(path, **{"$top": PAGE_SIZE, "$select": SELECT}) if context[0] == "folder" \
             else graph.get(path, **{"$top": PAGE_SIZE})
+    if not isinstance(answer, dict) or not isinstance(answer.get("value", []), list):
+        raise GraphError(_("Microsoft's answer is not a list of files"), status=200)
     entries = []
     for value in answer.get("value") or []:
         try:

@@ -63,7 +63,15 @@ def picker(request):
     except drive.PageExpired:
         messages.info(request, _("That page of the list is no longer available; here is the first page."))
         return redirect(_picker_url(folder, query))
-    except (GraphNotFound, ValueError):
+    except (GraphNotFound, ValueError) as error:
+        if not folder and not query:  # the root itself: sending the user back there would loop
+            logger.info("OneDrive root not found for user %s: %s", request.user.pk, error)
+            return render(request, "onedrive/problem.html", {
+                "title": _("Your OneDrive was not found"),
+                "message": _("Microsoft has no OneDrive for your account (%(error)s). A OneDrive is set up the first "
+                             "time it is opened: open OneDrive in Microsoft 365 once, or ask your administrator "
+                             "whether your account includes OneDrive.") % {"error": error},
+            }, status=502)
         messages.error(request, _("That folder is not in your OneDrive any more; here is your OneDrive's first "
                                   "folder."))
         return redirect(_picker_url())
