@@ -33,6 +33,8 @@ def setup(prefix="mediaspace-bench-", database_url=None):
     os.environ["MEDIA_ROOT"] = str(workdir / "media")
     os.environ["DEBUG"] = "False"
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+    # The test client speaks plain HTTP to "testserver": no HTTPS redirect or secure-only cookies here.
+    os.environ.setdefault("HTTPS", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from integrations.forms import YES_NO, SecretField
+from integrations.validators import validate_guid
 
 from .models import OneDriveModule
 
@@ -11,6 +12,10 @@ class OneDriveModuleForm(forms.ModelForm):
 
     enabled = forms.TypedChoiceField(label=_("enabled"), choices=YES_NO, coerce=lambda value: value == "True",
                                      help_text=OneDriveModule._meta.get_field("enabled").help_text)
+    # Declared here so that a pasted value that is too long ("{...}", "Secret ID: ...") gets the GUID message,
+    # not "at most 36 characters".
+    application_id = forms.CharField(label=_("applicationId"), required=False, validators=[validate_guid],
+                                     help_text=OneDriveModule._meta.get_field("application_id").help_text)
     client_secret = SecretField(
         label=_("client secret (optional)"), required=False,
         help_text=_("Optional. The Value of a client secret of the app registration: sign-in then uses the "
@@ -23,6 +28,7 @@ class OneDriveModuleForm(forms.ModelForm):
     class Meta:
         model = OneDriveModule
         fields = ["enabled", "allowed_roles", "application_id", "client_secret", "tenant", "max_import_size_mb"]
+        labels = {"allowed_roles": _("allowedRoles")}  # the guide's name, not capitalised
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
