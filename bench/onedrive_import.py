@@ -87,7 +87,7 @@ def main():
         key = f"{ann.drive_id}/{big.id}"
 
         def import_once():
-            """One import, from the picker's selection to a ready entry; returns (seconds, growth)."""
+            """One import, from the picker's selection to a ready entry; returns (seconds, RSS growth, CPU)."""
             queued.clear()
             outcome = imports.start_imports(user, module, signin.graph_for_user(user, module), [key])
             assert len(outcome.started) == 1 and queued == [(imports.TASK, (outcome.started[0].pk,))], outcome
