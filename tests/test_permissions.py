@@ -6,20 +6,28 @@ the specification: one row per page or action, one column per relationship, and 
 what every role gets there.
 """
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Callable
 from urllib.parse import quote
 
 import pytest
+import responses
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from mediaspace import services
+from mediaspace.ingest import entry_prepare
 from mediaspace.models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from mediaspace.roles import Role
+from onedrive import imports as onedrive_imports
+from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 
 from .conftest import WEBM_HEAD
+from .microsoft import CLIENT_ID as MS_CLIENT_ID, GRAPH_URL as MS_GRAPH_URL, LOGIN_URL as MS_LOGIN_URL
+from .microsoft import TENANT_ID as MS_TENANT_ID, load
 
 CONTENT = WEBM_HEAD + b"video" * 100
 VTT = b"WEBVTT\n\n00:00:01.000 --> 00:00:03.500\nHello there\n"
@@ -725,3 +733,168 @@ def test_upload_module_cannot_be_deleted(client_for, superuser):
     UploadModule.load()
     response = client_for(superuser).post(reverse("admin:mediaspace_uploadmodule_delete", args=[1]), {"post": "yes"})
     assert (response.status_code, UploadModule.objects.count()) == (403, 1)
+
+
+# =================================================================================================
+# 6. The OneDrive module: every OneDrive URL × enabled × allowedRoles × role, and the "Add new" menu
+# =================================================================================================
+# The same rule as Upload (module_required): module off → readable 403 for everybody, signed in or not;
+# role below allowedRoles → readable 403; anonymous → sign in first. That holds for every OneDrive address,
+# the redirect URI registered in Azure and the import endpoint included. Microsoft is faked with `responses`
+# (tests/microsoft), so an allowed request really lists, signs in, imports or retries.
+
+ONEDRIVE_PICKER = reverse("onedrive:picker")
+ONEDRIVE_ITEM = load("onedrive_item_intro.json")
+ONEDRIVE_DRIVE = ONEDRIVE_ITEM["parentReference"]["driveId"]
+
+
+@dataclass
+class OneDriveAction:
+    method: str
+    url: Callable
+    ok: Callable                          # (response, w) -> bool: the allowed outcome
+    data: Callable = field(default=lambda w: {})
+    changed: Callable | None = None       # did the request change the database?
+
+
+ONEDRIVE_ACTIONS = {
+    "picker": OneDriveAction(
+        "GET", lambda w: ONEDRIVE_PICKER,
+        ok=lambda r, w: r.status_code == 200 and "Lecture 1.mp4" in text(r)),
+    "sign-in": OneDriveAction(
+        "GET", lambda w: reverse("onedrive:signin"),
+        ok=lambda r, w: r.status_code == 302
+        and r["Location"].startswith(f"{MS_LOGIN_URL}/organizations/oauth2/v2.0/authorize?"),
+        changed=lambda w: SignInRequest.objects.exists()),
+    "redirect URI GET": OneDriveAction(
+        "GET", lambda w: reverse("onedrive:blank_page"),
+        ok=lambda r, w: r.status_code == 200 and "onedrive/relay" in text(r)),
+    "redirect URI POST": OneDriveAction(
+        "POST", lambda w: reverse("onedrive:blank_page"),
+        data=lambda w: {"state": "a-state-this-server-never-issued", "error": "access_denied"},
+        # Reached the sign-in check: the answer is refused because it belongs to no sign-in of this user.
+        ok=lambda r, w: r.status_code == 400 and "does not belong to a sign-in you started here" in text(r)),
+    "import": OneDriveAction(
+        "POST", lambda w: reverse("onedrive:import"),
+        data=lambda w: {"item": f"{ONEDRIVE_DRIVE}/{ONEDRIVE_ITEM['id']}", "back": ONEDRIVE_PICKER},
+        ok=lambda r, w: r.status_code == 302 and r["Location"] == reverse("mediaspace:my_media"),
+        changed=lambda w: MediaEntry.objects.filter(source=MediaEntry.Source.ONEDRIVE, name="Intro").exists()
+        and len(w.queued) == 1),
+    "retry": OneDriveAction(
+        "POST", lambda w: reverse("onedrive:retry", args=[w.failed.pk]),
+        ok=lambda r, w: r.status_code == 302 and r["Location"] == reverse("mediaspace:my_media"),
+        changed=lambda w: MediaEntry.objects.get(pk=w.failed.pk).status == MediaEntry.Status.PENDING
+        and len(w.queued) == 1),
+}
+
+
+def _failed_onedrive_import(owner, item_id="01BYE5RZ7FAILEDIMPORTAAAAAAAAAAAAA"):
+    entry, _created = entry_prepare(source=MediaEntry.Source.ONEDRIVE, owner=owner, name="Failed import",
+                                    reference_id=onedrive_imports.reference_for(owner, ONEDRIVE_DRIVE, item_id))
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.FAILED, error="accessDenied")
+    return entry
+
+
+@pytest.fixture
+def onedrive_world(make_user, settings, monkeypatch):
+    """`onedrive_world(enabled, threshold, role)`: the module set so, an actor of that role signed in to
+    Microsoft (none for anonymous), a failed OneDrive import of theirs, and Microsoft faked."""
+    settings.MICROSOFT_LOGIN_URL, settings.MICROSOFT_GRAPH_URL = MS_LOGIN_URL, MS_GRAPH_URL
+    queued = []
+    monkeypatch.setattr(onedrive_imports, "async_task", lambda *args, **kwargs: queued.append(args))
+    graph = responses.RequestsMock(assert_all_requests_are_fired=False)
+    graph.get(f"{MS_GRAPH_URL}/v1.0/me/drive/root/children", json=load("onedrive_root_children_page1.json"))
+    graph.get(f"{MS_GRAPH_URL}/v1.0/drives/{ONEDRIVE_DRIVE}/items/{ONEDRIVE_ITEM['id']}", json=ONEDRIVE_ITEM)
+
+    def build(enabled, threshold, role):
+        _set_onedrive_module(enabled, threshold)
+        actor = None if role == Role.ANONYMOUS else make_user(role=role)
+        owner = actor or make_user(role=Role.PRIVATE_ONLY)
+        MicrosoftAccount.objects.create(user=owner, tenant_id=MS_TENANT_ID, object_id="oid", application_id=MS_CLIENT_ID,
+                                        access_token="eyJ0eXAiOiJKV1Qi.delegated.token",
+                                        expires_at=timezone.now() + timedelta(hours=1))
+        return SimpleNamespace(actor=actor, owner=owner, failed=_failed_onedrive_import(owner), queued=queued)
+
+    with graph:
+        yield build
+
+
+def _set_onedrive_module(enabled, threshold):
+    module = OneDriveModule.load()
+    module.enabled, module.allowed_roles, module.application_id = enabled, threshold, MS_CLIENT_ID
+    module.save()
+    return module
+
+
+def _observe_onedrive(response, url, action, w):
+    status, page = response.status_code, text(response)
+    if status == 302 and response["Location"] == login_redirect(url):
+        return LOGIN
+    if status == 403 and "OneDrive module is turned off on this portal." in page:
+        return OFF
+    if status == 403 and "Your role does not allow you to use OneDrive module" in page:
+        return LOW
+    if action.ok(response, w):
+        return OK
+    return f"HTTP {status} {response.get('Location', '')}"
+
+
+def _onedrive_cases():
+    for action in ONEDRIVE_ACTIONS:
+        for enabled, threshold, role, expected in (case.values for case in _upload_cases()):
+            yield pytest.param(action, enabled, threshold, role, expected,
+                               id=f"{action} | {'on' if enabled else 'off'} | min {threshold.value} | {role.value} "
+                                  f"-> {expected}")
+
+
+@pytest.mark.parametrize("action_name, enabled, threshold, role, expected", list(_onedrive_cases()))
+def test_onedrive_matrix(onedrive_world, client_for, action_name, enabled, threshold, role, expected):
+    action = ONEDRIVE_ACTIONS[action_name]
+    w = onedrive_world(enabled, threshold, role)
+    url = action.url(w)
+    client = client_for(w.actor)
+    response = client.get(url) if action.method == "GET" else client.post(url, action.data(w))
+    changed = action.changed(w) if action.changed else None
+    expected_change = None if action.changed is None else expected == OK
+    assert (_observe_onedrive(response, url, action, w), changed) == (expected, expected_change)
+
+
+@pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases(signed_in_only=True)))
+def test_add_new_menu_lists_import_from_onedrive_exactly_when_allowed(make_user, client_for, category, enabled,
+                                                                       threshold, role, expected):
+    _set_onedrive_module(enabled, threshold)
+    client = client_for(make_user(role=role))
+    menu_labels = [str(label) for label, _url in client.get(reverse("mediaspace:my_media")).context["add_new_menu"]]
+    page = text(client.get(reverse("mediaspace:category", args=[category.pk])))
+    link = f'<a href="{ONEDRIVE_PICKER}">Import from OneDrive</a>'
+    assert ("Import from OneDrive" in menu_labels, link in page) == (expected == OK, expected == OK)
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+def test_signed_out_pages_show_no_import_from_onedrive(db, client, enabled):
+    _set_onedrive_module(enabled, Role.VIEWER)
+    assert "Import from OneDrive" not in text(client.get(reverse("mediaspace:login")))
+
+
+@pytest.mark.parametrize("whose", ["another user's OneDrive import", "own upload", "no such entry"])
+def test_retry_of_an_entry_that_is_not_ones_own_onedrive_import_is_404(onedrive_world, client_for, make_user,
+                                                                         make_entry, whose):
+    w = onedrive_world(True, Role.VIEWER, Role.UNMODERATED_ADMIN)
+    if whose == "another user's OneDrive import":
+        entry = _failed_onedrive_import(make_user(role=Role.UNMODERATED_ADMIN))
+    elif whose == "own upload":
+        entry = make_entry(w.actor)
+        MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.FAILED, error="broken")
+    else:
+        entry = SimpleNamespace(pk=999_999)
+    response = client_for(w.actor).post(reverse("onedrive:retry", args=[entry.pk]))
+    assert response.status_code == 404
+    assert w.queued == []
+    if whose != "no such entry":
+        assert MediaEntry.objects.get(pk=entry.pk).status == MediaEntry.Status.FAILED
+
+
+def test_onedrive_role_too_low_page_names_the_role_needed(onedrive_world, client_for):
+    w = onedrive_world(True, Role.ADMIN, Role.PRIVATE_ONLY)
+    page = text(client_for(w.actor).post(reverse("onedrive:import"), {"item": "x/y"}))
+    assert "Ask a portal administrator for the role adminRole or higher." in page
