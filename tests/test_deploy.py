@@ -37,7 +37,7 @@ def production_env(tmp_path, **overrides):
 
 def manage(env, *args):
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 # --- Production settings ---------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def test_healthz_sees_a_real_cluster_heartbeat_through_the_shared_cache(client, 
         parent_pid, pid, cluster_id, tob, reincarnations, monitor, pusher, pool = 1, 2, "c-1", None, 0, None, None, []
         broker = get_broker()
 
-        class result_queue:  # noqa: N801
+        class result_queue:
             qsize = staticmethod(lambda: 0)
 
         task_queue = result_queue
