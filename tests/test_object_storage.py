@@ -146,7 +146,8 @@ def test_a_large_import_keeps_memory_flat(s3, owner):
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    print(f"\n[S3 memory] {total // MiB} MiB in {time.perf_counter() - started:.2f} s, peak traced {peak / MiB:.1f} MiB")
+    seconds = time.perf_counter() - started
+    print(f"\n[S3 memory] {total // MiB} MiB in {seconds:.2f} s, peak traced {peak / MiB:.1f} MiB")
     assert (entry.status, objects(s3)) == (Status.READY, [(entry.media.name, total)])
     assert peak < 4 * PART  # a part or two in flight, whatever the size
 
@@ -188,7 +189,8 @@ def test_taking_over_a_dead_import_removes_its_object_and_aborts_its_upload(s3, 
     assert entry.status == Status.READY
     assert objects(s3, f"{folder}/") == [(entry.media.name, len(data))]
     assert open_uploads(s3) == []
-    assert objects(s3, f"entries/{entry.pk}0/") == [(f"entries/{entry.pk}0/other/clip.webm", 15)]  # not a folder of ours
+    neighbour = f"entries/{entry.pk}0/"  # another entry's folder, whose name starts the same
+    assert objects(s3, neighbour) == [(f"{neighbour}other/clip.webm", 15)]
 
 
 def test_entry_fail_removes_the_partial_object(s3, owner):
