@@ -310,7 +310,7 @@ class ResumingDownload:
     ``error`` holds the GraphError that ended the download, for callers whose consumer only keeps a message.
     """
 
-    def __init__(self, client, url, *, max_resumes=5, on_length=None, chunk_size=1 << 20):
+    def __init__(self, client, url, *, max_resumes=5, on_length=None, chunk_size=None):
         self._client, self._url, self._chunk_size = client, url, chunk_size
         self._max_resumes, self._on_length = max_resumes, on_length
         self.error = None
@@ -368,7 +368,7 @@ class GraphClient:
     def iter_pages(self, path, **params) -> Pages:
         return Pages(self, path, params or None)
 
-    def stream(self, path_or_url, *, start=0, chunk_size=1 << 20) -> Download:
+    def stream(self, path_or_url, *, start=0, chunk_size=None) -> Download:
         """Download content from ``start``; a redirect to another host is followed without the token."""
         url = self._url(path_or_url)
         headers = {"Range": f"bytes={start}-"} if start > 0 else {}
@@ -377,7 +377,9 @@ class GraphClient:
             response = self._send("GET", url, authorize=authorize, headers=headers, stream=True,
                                   allow_redirects=False)
             if response.status_code not in REDIRECT_STATUSES:
-                return Download(response, start=start, chunk_size=chunk_size)
+                # The ingest's chunk size too, so its reader passes the chunks on without copying them.
+                return Download(response, start=start,
+                                chunk_size=chunk_size or setting("MEDIASPACE_INGEST_CHUNK_SIZE"))
             location = response.headers.get("Location")
             response.close()
             if not location:

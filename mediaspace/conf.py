@@ -5,7 +5,7 @@ DEFAULTS = {
     "MEDIASPACE_DEFAULT_ROLE": "privateOnlyRole",
     "MEDIASPACE_PAGE_SIZE": 24,
     # Bytes read from a source per step while streaming into storage.
-    "MEDIASPACE_INGEST_CHUNK_SIZE": 1024 * 1024,
+    "MEDIASPACE_INGEST_CHUNK_SIZE": 256 * 1024,
     # An import whose worker has not reported progress for this long is taken to be dead and
     # may be taken over by another worker.
     "MEDIASPACE_INGEST_LEASE_SECONDS": 120,

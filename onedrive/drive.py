@@ -104,14 +104,16 @@ def search_path(query) -> str:
 
 def list_folder(graph, session, module, folder_id="", page=""):
     """One page of a folder (the root when folder_id is '')."""
-    folder = None
+    context = ("folder", folder_id)
+    folder, folder_item = None, _kept_page(session, page, context).get("folder") if page else None
     if folder_id:
-        folder = entry_from_item(graph.get(f"/me/drive/items/{folder_id}", **{"$select": SELECT}),
-                                 module.max_import_size)
+        # The folder itself (name, path for the breadcrumb) is asked once, then kept with its next pages.
+        folder_item = folder_item or graph.get(f"/me/drive/items/{folder_id}", **{"$select": SELECT})
+        folder = entry_from_item(folder_item, module.max_import_size)
         if not folder.is_folder:
             raise ValueError("not a folder")
     base = f"/me/drive/items/{folder_id}/children" if folder_id else "/me/drive/root/children"
-    listing = _page(graph, session, module, base, ("folder", folder_id), page)
+    listing = _page(graph, session, module, base, context, page, keep={"folder": folder_item})
     listing.folder = folder
     _remember_folders(session, listing.entries, folder)
     if folder is not None:
@@ -131,13 +133,18 @@ def item(graph, module, drive_id, item_id) -> DriveEntry:
                            module.max_import_size)
 
 
-def _page(graph, session, module, path, context, page):
+def _kept_page(session, page, context):
+    kept = session.get("onedrive_pages", {}).get(page)
+    if not kept or tuple(kept["context"]) != context:
+        raise PageExpired(page)
+    return kept
+
+
+def _page(graph, session, module, path, context, page, keep=None):
     pages = session.setdefault("onedrive_pages", {})
     if page:
-        kept = pages.get(page)
-        if not kept or tuple(kept["context"]) != context:
-            raise PageExpired(page)
-        answer = graph.get(kept["url"])  # a Graph nextLink: GraphClient refuses any other host
+        # A Graph nextLink (GraphClient refuses any other host).
+        answer = graph.get(_kept_page(session, page, context)["url"])
     else:
         answer = graph.get(path, **{"$top": PAGE_SIZE, "$select": SELECT}) if context[0] == "folder" \
             else graph.get(path, **{"$top": PAGE_SIZE})
@@ -153,7 +160,7 @@ def _page(graph, session, module, path, context, page):
     next_link = answer.get("@odata.nextLink")
     if isinstance(next_link, str):
         listing.next_page = secrets.token_urlsafe(12)
-        pages[listing.next_page] = {"url": next_link, "context": list(context)}
+        pages[listing.next_page] = {"url": next_link, "context": list(context), **(keep or {})}
         for stale in list(pages)[:-KEPT_PAGES]:
             del pages[stale]
     session.modified = True

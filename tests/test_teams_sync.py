@@ -974,7 +974,8 @@ def test_a_download_cut_twice_resumes_twice(integration, graph, ms, lecture, por
     result = sync.ingest(recording.pk, graph=graph)
 
     ranges = [request.headers.get("Range") for request in ms.content_requests()]
-    assert ranges == [None, f"bytes={MIB}-", f"bytes={2 * MIB}-"]
+    chunk = setting("MEDIASPACE_INGEST_CHUNK_SIZE")  # what arrived before a cut is counted in whole chunks
+    assert ranges == [None, f"bytes={int(1.5 * MIB) // chunk * chunk}-", f"bytes={int(2.5 * MIB) // chunk * chunk}-"]
     assert sha(stored_bytes(result.entry)) == sha(CONTENT)
 
 
