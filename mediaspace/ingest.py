@@ -178,6 +178,13 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
         remove_tree(storage, posixpath.dirname(target))
         _finish_if_ours(entry, status=MediaEntry.Status.FAILED, error=_reason(exc)[:2000], media="")
         return _reloaded(entry)
+    expected = MediaEntry.objects.filter(pk=entry.pk).values_list("bytes_expected", flat=True).first()
+    if expected is not None and reader.count != expected:  # a stream that ended early without an error
+        logger.warning("Import of entry %s ended after %s of %s bytes", entry.pk, reader.count, expected)
+        remove_tree(storage, posixpath.dirname(target))
+        _finish_if_ours(entry, status=MediaEntry.Status.FAILED, media="", error=(
+            f"The transfer ended early: {reader.count} of {expected} bytes arrived. Try again."))
+        return _reloaded(entry)
     finished = _finish_if_ours(
         entry,
         status=MediaEntry.Status.READY,

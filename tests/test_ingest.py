@@ -464,3 +464,24 @@ def test_streaming_256_mib_keeps_memory_flat(ingest_one, media_root):
     (stored,) = files_of(media_root, entry)
     assert (entry.status, entry.size, stored.stat().st_size) == (Status.READY, total, total)
     assert peak < 16 * MiB
+
+
+# --- a stream that ends early --------------------------------------------------------------------
+
+
+def test_a_stream_that_ends_before_the_expected_size_fails_and_leaves_no_file(ingest_one, media_root):
+    entry = ingest_one(iter([CONTENT[:1000]]), bytes_expected=len(CONTENT))
+
+    assert entry.status == Status.FAILED and not entry.media
+    assert entry.error == f"The transfer ended early: 1000 of {len(CONTENT)} bytes arrived. Try again."
+    assert not [path for path in media_root.rglob("*") if path.is_file()]
+
+
+def test_the_expected_size_reported_while_streaming_is_checked_too(pending_entry):
+    def chunks():
+        ingest.entry_expect(pending_entry, len(CONTENT))  # as a download's Content-Length arrives
+        yield CONTENT[:500]
+
+    entry = entry_receive(pending_entry, stream=chunks(), filename="clip.webm")
+
+    assert entry.status == Status.FAILED and "500 of" in entry.error

@@ -10,6 +10,7 @@ import responses
 from integrations.graph import GraphClient
 from integrations.models import Recording, TeamsIntegration
 from integrations.teams import sync
+from mediaspace.conf import setting
 from mediaspace.models import Category, Collaborator, MediaEntry, Publication
 from tests.microsoft import CLIENT_ID, GRAPH_URL, TENANT_ID, cut_body
 
@@ -164,7 +165,7 @@ def test_a_download_cut_mid_stream_resumes_with_range(integration, graph, make_u
     fake_discovery()
     fake_recording()
     sync.run(integration, graph=graph, queue=lambda pk: None)
-    cut_at = 5 * len(CONTENT) // 6  # 2.5 MiB: two whole chunks arrive, the third breaks off
+    cut_at = 5 * len(CONTENT) // 6  # whole chunks arrive, then one breaks off
 
     def cut_then_resume(request):
         if "Range" not in request.headers:
@@ -180,7 +181,8 @@ def test_a_download_cut_mid_stream_resumes_with_range(integration, graph, make_u
     assert recording.state == Recording.State.READY
     assert recording.entry.media.read() == CONTENT
     ranges = [call.request.headers.get("Range") for call in responses.calls if call.request.url == CONTENT_URL]
-    assert ranges == [None, f"bytes={2 * 1024 * 1024}-"]  # resumed after the last whole chunk
+    chunk = setting("MEDIASPACE_INGEST_CHUNK_SIZE")
+    assert ranges == [None, f"bytes={cut_at // chunk * chunk}-"]  # resumed after the last whole chunk
 
 
 @responses.activate
