@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/ingest.py [--size-mib 1024] [--rounds 7]
 
-The source is given to the service in both forms it accepts: an open file, and a generator of 1 MiB
-chunks (as the integrations pass `requests`' iter_content). Targets, for each form: peak RSS growth
+The source is given to the service in both forms it accepts: an open file, and a generator of chunks
+of MEDIASPACE_INGEST_CHUNK_SIZE (as the integrations pass `requests`' iter_content, at that size). Targets, for each form: peak RSS growth
 under 64 MiB, and at least 80% of the MB/s of a plain copy of the same bytes in the same form to a file
 on the same file system, measured in the same run. See bench/README.md.
 """
@@ -32,9 +32,13 @@ def write_source(path, size_mib):
 
 
 def read_chunks(path):
-    """The file as a generator of 1 MiB chunks, like `requests`' iter_content: never all in memory."""
+    """The file as a generator of chunks of the ingest's size, like the integrations' downloads: never all
+    in memory."""
+    from mediaspace.conf import setting
+
+    chunk_size = setting("MEDIASPACE_INGEST_CHUNK_SIZE")
     with open(path, "rb") as source:
-        while chunk := source.read(MIB):
+        while chunk := source.read(chunk_size):
             yield chunk
 
 
@@ -78,13 +82,13 @@ def run(args):
     # Each form of the source is compared with the plain copy of the same form to a file.
     pairs = {
         "ingest, file object": "plain copy, file object",
-        "ingest, 1 MiB chunk generator": "plain write, 1 MiB chunk generator",
+        "ingest, chunk generator": "plain write, chunk generator",
     }
     steps = {
         "plain copy, file object": lambda: plain_copy(source_path, copy_path),
         "ingest, file object": ingest_file,
-        "plain write, 1 MiB chunk generator": lambda: plain_write(read_chunks(source_path), copy_path),
-        "ingest, 1 MiB chunk generator": lambda: ingest(owner, read_chunks(source_path), size),
+        "plain write, chunk generator": lambda: plain_write(read_chunks(source_path), copy_path),
+        "ingest, chunk generator": lambda: ingest(owner, read_chunks(source_path), size),
     }
     seconds = {name: [] for name in steps}
     growth = {name: [] for name in steps}
