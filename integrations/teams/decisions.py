@@ -56,7 +56,8 @@ def keep(recording, *, by) -> bool:
 def discard(recording, *, by) -> bool:
     """Delete the entry and its files; the ledger remembers the recording as discarded."""
     with transaction.atomic():
-        recording = Recording.objects.select_for_update().select_related("entry").filter(pk=recording.pk).first()
+        recording = (Recording.objects.select_for_update(of=("self",)).select_related("entry")
+                     .filter(pk=recording.pk).first())
         if recording is None or recording.state == Recording.State.DISCARDED or recording.entry is None:
             return False
         entry = recording.entry
