@@ -196,3 +196,24 @@ def test_no_marker_when_nothing_is_at_risk(integration, admin_client):
     listing = admin_client.get(reverse("admin:integrations_teamsintegration_changelist")).content.decode()
 
     assert "expire in Microsoft" not in listing and "expires in Microsoft" not in listing
+
+
+def test_the_plan_reads_each_person_once_however_many_recordings(integration, portal_users, make_entry):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    people = [{"id": user_id, "upn": f"{name}@contoso.edu", "name": name, "tenant": TENANT_ID, "role": "presenter"}
+              for user_id, name in [("id-bob", "bob.ray"), ("id-dave", "dave.kim")]]
+
+    def with_recordings(count):
+        for number in range(Recording.objects.count(), count):
+            entry = make_entry(portal_users["ann.lee"], name=f"Lecture {number}")
+            Recording.objects.create(integration=integration, recording_id=f"rec-{number}", meeting_id="m",
+                                     organizer_id="o", state=Recording.State.READY, entry=entry, participants=people)
+        with CaptureQueriesContext(connection) as queries:
+            changes = participants.plan(integration)
+        return len(changes), len(queries)
+
+    few, many = with_recordings(2), with_recordings(12)
+
+    assert (few[0], many[0]) == (4, 24) and few[1] == many[1]

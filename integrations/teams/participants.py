@@ -94,29 +94,36 @@ class Change:
 
 def plan(integration) -> list:
     """What the current settings would change on the recordings already in the portal: one Change per
-    (entry, existing portal user) whose permissions differ. Nothing is written, nobody is created."""
-    recordings = (Recording.objects.filter(integration=integration, state=Recording.State.READY, entry__isnull=False)
-                  .exclude(participants=[]).select_related("entry"))
-    changes = []
+    (entry, existing portal user) whose permissions differ. Nothing is written, nobody is created.
+
+    Each person is looked up once however many meetings they attended, and the entries' collaborators
+    are read in one query."""
+    recordings = list(Recording.objects.filter(integration=integration, state=Recording.State.READY,
+                                               entry__isnull=False).exclude(participants=[]).select_related("entry"))
+    people = {}  # participant id -> portal user (or None)
+    wanted = {}  # (entry id, user id) -> (entry, user, flags)
     for recording in recordings:
         entry = recording.entry
-        wanted = {}
         for participant in recording.participants:
             if not participant.get("id") or not participant.get("tenant"):
                 continue
-            user = match_portal_user(integration, _teams_user(participant), create=False)
+            if participant["id"] not in people:
+                people[participant["id"]] = match_portal_user(integration, _teams_user(participant), create=False)
+            user = people[participant["id"]]
             if user is None or user.pk == entry.owner_id:
                 continue
             flags = flags_for(integration, participant)
-            held = wanted.setdefault(user.pk, (user, dict.fromkeys(FLAGS, False)))[1]
+            held = wanted.setdefault((entry.pk, user.pk), (entry, user, dict.fromkeys(FLAGS, False)))[2]
             for flag in FLAGS:
                 held[flag] |= bool(flags.get(flag))
-        current = {row.user_id: row for row in Collaborator.objects.filter(entry=entry, user_id__in=wanted)}
-        for user_id, (user, after) in wanted.items():
-            row = current.get(user_id)
-            before = {flag: bool(row and getattr(row, f"is_{flag}")) for flag in FLAGS}
-            if before != after:
-                changes.append(Change(entry=entry, user=user, before=before, after=after))
+    current = {(row.entry_id, row.user_id): row for row in Collaborator.objects.filter(
+        entry_id__in={entry_id for entry_id, _user_id in wanted}, user_id__in={user_id for _e, user_id in wanted})}
+    changes = []
+    for key, (entry, user, after) in wanted.items():
+        row = current.get(key)
+        before = {flag: bool(row and getattr(row, f"is_{flag}")) for flag in FLAGS}
+        if before != after:
+            changes.append(Change(entry=entry, user=user, before=before, after=after))
     return changes
 
 
