@@ -66,11 +66,17 @@ class _ChunkReader:
 
 
 class _ProgressReader:
-    """Reads the source for storage, counting bytes, keeping the head and reporting progress."""
+    """Reads the source for storage, counting bytes, keeping the head and reporting progress.
 
-    def __init__(self, source, entry):
+    The source is read at most `piece_size` bytes at a time, with a progress report (the heartbeat that holds
+    the import, and the check that it is still ours) between pieces, however much the storage asks for at once:
+    an object store asks for a whole multipart part (8 MiB), which a slow download takes minutes to deliver,
+    longer than the lease after which another worker takes the import over."""
+
+    def __init__(self, source, entry, piece_size):
         self._read = (source if hasattr(source, "read") else _ChunkReader(source)).read
         self._entry = entry
+        self._piece_size = piece_size
         self._last_report = time.monotonic()
         self.count = 0
         self.head = b""
@@ -81,6 +87,18 @@ class _ProgressReader:
         return False
 
     def read(self, size=-1):
+        if size is None or size < 0 or size <= self._piece_size:
+            return self._read_piece(size)
+        pieces, have = [], 0
+        while have < size:  # `size` bytes, fewer only at the end: a short read means the end to some readers
+            piece = self._read_piece(min(self._piece_size, size - have))
+            if not piece:
+                break
+            pieces.append(piece)
+            have += len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _read_piece(self, size):
         data = self._read(size)
         self.count += len(data)
         if len(self.head) < HEAD_SIZE:
@@ -164,7 +182,7 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
     if bytes_expected is not None:
         MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=bytes_expected)
     remove_entry_files(entry)  # left behind by a worker that died mid-import
-    reader = _ProgressReader(stream, entry)
+    reader = _ProgressReader(stream, entry, setting("MEDIASPACE_INGEST_CHUNK_SIZE"))
     storage = entry.media.storage
     target = entry_media_path(entry, filename)
     try:
