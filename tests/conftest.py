@@ -11,7 +11,9 @@ from mediaspace.ingest import entry_ingest
 from mediaspace.models import MediaEntry, UserRole
 from mediaspace.roles import Role
 from tests.microsoft import GRAPH_URL, LOGIN_URL
+from tests.queue import purge_queue
 from tests.simulator import Simulator
+from tests.storage import empty_bucket
 
 # The smallest bytes `sniff` recognises as each kind; enough for permission and flow tests.
 WEBM_HEAD = b"\x1aE\xdf\xa3" + b"\x00" * 60
@@ -23,10 +25,14 @@ _usernames = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
-    """Every test stores its files in a folder of its own."""
+    """Every test stores its files in a folder of its own, or in an emptied bucket when the environment puts
+    media in S3 (tests/storage.py reads either), and starts with an empty queue when Redis is the broker."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; not what is tested
+    empty_bucket(settings)
+    if "redis" in settings.Q_CLUSTER:  # the database broker's queue goes with each test's transaction
+        purge_queue()
     return settings.MEDIA_ROOT
 
 

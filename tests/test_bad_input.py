@@ -16,6 +16,7 @@ from mediaspace.models import CaptionTrack, Category, Collaborator, MediaEntry, 
 from mediaspace.roles import Role
 
 from .conftest import WEBM_HEAD
+from .storage import stored_files
 
 MiB = 1024 * 1024
 CONTENT = WEBM_HEAD + bytes(range(256)) * 4  # 1088 bytes, every offset distinguishable
@@ -37,10 +38,6 @@ def body(response):
 
 def page_text(response):
     return html.unescape(body(response).decode("utf-8", "replace"))
-
-
-def stored_files(root):
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 @pytest.fixture
@@ -84,7 +81,7 @@ def owner_client(owner, client_for):
 
 
 @pytest.fixture
-def snapshot(media_root):
+def snapshot():
     """Everything a bad request must leave as it was: rows, the entries' fields, and the stored files."""
 
     def take():
@@ -96,7 +93,7 @@ def snapshot(media_root):
                 "pk", "entry", "user", "is_co_viewer", "is_co_editor", "is_co_publisher")),
             "publications": list(Publication.objects.order_by("pk").values_list("pk", "entry", "category", "status")),
             "categories": list(Category.objects.order_by("pk").values_list("pk", "name", "parent")),
-            "files": stored_files(media_root),
+            "files": stored_files(),
         }
 
     return take
@@ -330,10 +327,10 @@ def test_oversize_upload_stores_nothing(uploader_client, snapshot, size):
     assert snapshot() == before
 
 
-def test_oversize_upload_leaves_no_file_in_media_root(uploader_client, media_root):
+def test_oversize_upload_leaves_no_stored_file(uploader_client):
     _upload_module(max_size_mb=1)
     _upload(uploader_client, "big.webm", WEBM_HEAD + b"\0" * (2 * MiB))
-    assert (MediaEntry.objects.count(), stored_files(media_root)) == (0, [])
+    assert (MediaEntry.objects.count(), stored_files()) == (0, [])
 
 
 def test_upload_of_exactly_the_limit_is_accepted(uploader_client):

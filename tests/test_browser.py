@@ -7,6 +7,7 @@ import pytest
 from mediaspace.models import MediaEntry, UploadModule
 from mediaspace.roles import Role
 from tests.browsers import chromium
+from tests.storage import stored_files
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
 
@@ -90,8 +91,7 @@ def test_upload_a_video_with_captions_then_watch_and_seek(page, live_server, mak
     assert (tmp_path / "entry.png").stat().st_size > 0
 
 
-def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_server, make_user, tmp_path,
-                                                                      media_root):
+def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_server, make_user, tmp_path):
     module = UploadModule.load()
     module.max_size_mb = 1
     module.save()
@@ -110,4 +110,4 @@ def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_
     assert error.inner_text() == "The file is larger than the 1 MiB this portal accepts."
     assert [request for request in requests_sent if "/upload/" in request.url] == []
     assert not MediaEntry.objects.exists()
-    assert not media_root.exists() or not any(path.is_file() for path in media_root.rglob("*"))
+    assert stored_files() == []

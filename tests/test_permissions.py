@@ -26,6 +26,7 @@ from onedrive import imports as onedrive_imports
 from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 
 from .conftest import WEBM_HEAD
+from .storage import is_stored, read_stored
 from .microsoft import CLIENT_ID as MS_CLIENT_ID, GRAPH_URL as MS_GRAPH_URL, LOGIN_URL as MS_LOGIN_URL
 from .microsoft import TENANT_ID as MS_TENANT_ID, load
 
@@ -135,8 +136,7 @@ ACTIONS = {
     "delete POST": Action(
         "POST", _entry_url("entry_delete"), "delete", ok_status=302,
         ok_location=lambda w: reverse("mediaspace:my_media"),
-        changed=lambda w: not MediaEntry.objects.filter(pk=w.entry.pk).exists()
-        or not (w.media_root / w.entry.media.name).exists(),
+        changed=lambda w: not MediaEntry.objects.filter(pk=w.entry.pk).exists() or not is_stored(w.entry.media.name),
     ),
     "media file": Action("GET", _entry_url("entry_media"), "view", ok_body=lambda w: CONTENT),
     "caption file": Action(
@@ -195,13 +195,13 @@ def _matrix_cases():
 
 
 @pytest.fixture
-def world(make_user, make_entry, media_root):
+def world(make_user, make_entry):
     """Build the entry and its surroundings; `world(relation, role)` returns them with `actor` set."""
 
     def build(relation, role):
         owner = make_user(role=role if relation == "owner" else Role.ADMIN)
         entry = make_entry(owner, content=CONTENT, name="The matrix entry")
-        w = SimpleNamespace(owner=owner, entry=entry, media_root=media_root)
+        w = SimpleNamespace(owner=owner, entry=entry)
         w.track = services.caption_add(entry=entry, label="English", language="en", content=VTT)
         w.bystander = make_user(role=Role.VIEWER)
         w.bystander_row = Collaborator.objects.create(entry=entry, user=w.bystander, is_co_viewer=True)
@@ -307,16 +307,15 @@ def test_rejected_publication_does_not_make_the_entry_visible(world, client_for)
 
 def test_delete_by_the_owner_removes_the_media_file(world, client_for):
     w = world("owner", Role.PRIVATE_ONLY)
-    path = w.media_root / w.entry.media.name
+    assert is_stored(w.entry.media.name)
     client_for(w.owner).post(reverse("mediaspace:entry_delete", args=[w.entry.pk]))
-    assert not path.exists()
+    assert not is_stored(w.entry.media.name)
 
 
 def test_refused_delete_keeps_the_media_file(world, client_for):
     w = world("co-editor", Role.UNMODERATED_ADMIN)
-    path = w.media_root / w.entry.media.name
     client_for(w.actor).post(reverse("mediaspace:entry_delete", args=[w.entry.pk]))
-    assert path.read_bytes() == CONTENT
+    assert read_stored(w.entry.media.name) == CONTENT
 
 
 # =================================================================================================
@@ -459,7 +458,7 @@ def test_upload_page_matrix(make_user, client_for, enabled, threshold, role, exp
 
 
 @pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases()))
-def test_upload_post_matrix(make_user, client_for, media_root, enabled, threshold, role, expected):
+def test_upload_post_matrix(make_user, client_for, enabled, threshold, role, expected):
     _set_upload_module(enabled, threshold)
     user = None if role == Role.ANONYMOUS else make_user(role=role)
     url = reverse("mediaspace:upload")

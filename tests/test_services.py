@@ -12,6 +12,8 @@ from mediaspace.captions import CaptionError
 from mediaspace.models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UserRole
 from mediaspace.roles import LADDER, Role, default_role, has_role, role_of
 
+from .storage import is_stored, read_stored, stored_files
+
 VTT = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nFirst version\n"
 VTT_2 = b"WEBVTT\n\n00:00:05.000 --> 00:00:06.000\nSecond version\n"
 SRT = b"1\n00:00:01,250 --> 00:00:02,500\nFrom SubRip\n"
@@ -36,10 +38,6 @@ def open_category(db):
 @pytest.fixture
 def moderated_category(db):
     return Category.objects.create(name="Moderated", moderated=True)
-
-
-def stored_files(media_root):
-    return sorted(path.relative_to(media_root).as_posix() for path in media_root.rglob("*") if path.is_file())
 
 
 # --- entry_update --------------------------------------------------------------------------------
@@ -87,32 +85,34 @@ def test_entry_delete_removes_the_row(entry):
     assert not MediaEntry.objects.filter(pk=entry.pk).exists()
 
 
-def test_entry_delete_removes_the_media_file(entry, media_root):
-    media_path = media_root / entry.media.name
-    assert media_path.exists()
+def test_entry_delete_removes_the_media_file(entry):
+    media_name = entry.media.name
+    assert is_stored(media_name)
     services.entry_delete(entry=entry)
-    assert not media_path.exists()
+    assert not is_stored(media_name)
 
 
-def test_entry_delete_removes_caption_tracks_and_their_files(entry, media_root):
+def test_entry_delete_removes_caption_tracks_and_their_files(entry):
     tracks = [services.caption_add(entry=entry, label=label, language="en", content=VTT) for label in ("A", "B")]
-    paths = [media_root / track.file.name for track in tracks]
+    names = [track.file.name for track in tracks]
+    assert [is_stored(name) for name in names] == [True, True]
     services.entry_delete(entry=entry)
     assert not CaptionTrack.objects.filter(pk__in=[track.pk for track in tracks]).exists()
-    assert [path.exists() for path in paths] == [False, False]
+    assert [is_stored(name) for name in names] == [False, False]
 
 
-def test_entry_delete_leaves_no_file_of_the_entry(entry, media_root):
+def test_entry_delete_leaves_no_file_of_the_entry(entry):
     services.caption_add(entry=entry, label="English", language="en", content=VTT)
+    assert len(stored_files()) == 2
     services.entry_delete(entry=entry)
-    assert stored_files(media_root) == []
+    assert stored_files() == []
 
 
-def test_entry_delete_leaves_other_entries_alone(owner, make_entry, entry, media_root):
+def test_entry_delete_leaves_other_entries_alone(owner, make_entry, entry):
     other = make_entry(owner, name="Other")
     other_track = services.caption_add(entry=other, label="English", language="en", content=VTT)
     services.entry_delete(entry=entry)
-    assert stored_files(media_root) == sorted([other.media.name, other_track.file.name])
+    assert stored_files() == sorted([other.media.name, other_track.file.name])
 
 
 def test_entry_delete_removes_publications_and_collaborators(entry, open_category, make_user):
@@ -289,30 +289,32 @@ def test_collaborator_remove(entry, make_user):
 
 # --- caption_add / caption_delete ----------------------------------------------------------------
 
-def test_caption_add_stores_webvtt(entry, media_root):
+def test_caption_add_stores_webvtt(entry):
     track = services.caption_add(entry=entry, label="English", language="en", content=VTT)
     assert (track.label, track.language) == ("English", "en")
-    assert (media_root / track.file.name).read_bytes() == VTT
+    assert read_stored(track.file.name) == VTT
 
 
-def test_caption_add_converts_subrip(entry, media_root):
+def test_caption_add_converts_subrip(entry):
     track = services.caption_add(entry=entry, label="English", language="en", content=SRT)
-    assert (media_root / track.file.name).read_text() == "WEBVTT\n\n1\n00:00:01.250 --> 00:00:02.500\nFrom SubRip\n"
+    assert read_stored(track.file.name) == b"WEBVTT\n\n1\n00:00:01.250 --> 00:00:02.500\nFrom SubRip\n"
 
 
-def test_caption_add_rejects_a_bad_file_and_stores_nothing(entry, media_root):
-    before = stored_files(media_root)
+def test_caption_add_rejects_a_bad_file_and_stores_nothing(entry):
+    before = stored_files()
+    assert before == [entry.media.name]
     with pytest.raises(CaptionError):
         services.caption_add(entry=entry, label="English", language="en", content=b"not captions")
-    assert (CaptionTrack.objects.count(), stored_files(media_root)) == (0, before)
+    assert (CaptionTrack.objects.count(), stored_files()) == (0, before)
 
 
-def test_caption_add_rejects_a_bad_label_and_stores_no_file(entry, media_root):
-    before = stored_files(media_root)
+def test_caption_add_rejects_a_bad_label_and_stores_no_file(entry):
+    before = stored_files()
+    assert before == [entry.media.name]
     with pytest.raises(ValidationError):
         services.caption_add(entry=entry, label="L" * 101, language="en", content=VTT)
     assert CaptionTrack.objects.count() == 0
-    assert stored_files(media_root) == before
+    assert stored_files() == before
 
 
 def test_caption_add_without_reference_id_adds_another_track(entry):
@@ -321,21 +323,22 @@ def test_caption_add_without_reference_id_adds_another_track(entry):
     assert entry.captions.count() == 2
 
 
-def test_caption_add_with_the_same_reference_id_replaces_the_track(entry, media_root):
+def test_caption_add_with_the_same_reference_id_replaces_the_track(entry):
     first = services.caption_add(entry=entry, label="Transcript", language="en", content=VTT, reference_id="t-1")
     second = services.caption_add(entry=entry, label="Transcript (edited)", language="en-GB", content=VTT_2,
                                   reference_id="t-1")
     assert second.pk == first.pk
     assert list(entry.captions.values_list("label", "language")) == [("Transcript (edited)", "en-GB")]
-    assert (media_root / second.file.name).read_bytes() == VTT_2
+    assert read_stored(second.file.name) == VTT_2
 
 
-def test_caption_add_with_the_same_reference_id_deletes_the_old_file(entry, media_root):
+def test_caption_add_with_the_same_reference_id_deletes_the_old_file(entry):
     first = services.caption_add(entry=entry, label="Transcript", language="en", content=VTT, reference_id="t-1")
-    old_path = media_root / first.file.name
-    services.caption_add(entry=entry, label="Transcript", language="en", content=VTT_2, reference_id="t-1")
-    assert not old_path.exists()
-    assert len([name for name in stored_files(media_root) if name.startswith("captions/")]) == 1
+    old_name = first.file.name
+    assert is_stored(old_name)
+    second = services.caption_add(entry=entry, label="Transcript", language="en", content=VTT_2, reference_id="t-1")
+    assert not is_stored(old_name)
+    assert stored_files("captions") == [second.file.name]
 
 
 def test_caption_reference_ids_are_per_entry(owner, make_entry, entry):
@@ -345,11 +348,12 @@ def test_caption_reference_ids_are_per_entry(owner, make_entry, entry):
     assert CaptionTrack.objects.count() == 2
 
 
-def test_caption_delete_removes_the_row_and_the_file(entry, media_root):
+def test_caption_delete_removes_the_row_and_the_file(entry):
     track = services.caption_add(entry=entry, label="English", language="en", content=VTT)
-    path = media_root / track.file.name
+    name = track.file.name
+    assert is_stored(name)
     services.caption_delete(track=track)
-    assert (CaptionTrack.objects.count(), path.exists()) == (0, False)
+    assert (CaptionTrack.objects.count(), is_stored(name)) == (0, False)
 
 
 # --- new users and their role --------------------------------------------------------------------

@@ -130,14 +130,14 @@ def test_no_e_mail_when_the_owner_was_found_or_created(integration, graph, ms, l
 
 
 def test_ambiguity_without_a_default_user_fails_with_the_reason_and_gives_it_to_nobody(
-        integration, graph, ms, lecture, two_anns, media_root):
+        integration, graph, ms, lecture, two_anns):
     recording = ingest(integration, graph, ms)
 
     assert recording.state == Recording.State.FAILED and recording.entry is None
     assert "More than one portal user matches by both: 'ann.lee', 'a.lee'." in recording.reason
     assert recording.reason.endswith(
         "More than one portal user matches the recording's owner, and no default user is set.")
-    assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files(media_root) == []
+    assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files() == []
     assert not mail.outbox
 
 

@@ -51,13 +51,13 @@ def tenant(ms, integration, make_user):
     return lectures
 
 
-def snapshot(integration, media_root):
+def snapshot(integration):
     integration.refresh_from_db()
     return {
         "ledger": list(Recording.objects.order_by("pk").values()),
         "users": list(get_user_model().objects.order_by("pk").values_list("pk", "username")),
         "entries": MediaEntry.objects.count(), "collaborators": Collaborator.objects.count(),
-        "publications": Publication.objects.count(), "files": media_files(media_root),
+        "publications": Publication.objects.count(), "files": media_files(),
         "integration": (integration.synced_until, integration.last_error, integration.last_success_at,
                         integration.sync_lock_until),
     }
@@ -92,14 +92,14 @@ def test_the_plan_lists_what_the_next_round_would_ingest_in_its_order(integratio
     assert [person.name for person in failed.collaborators] == ["Bob Ray", "Dave Kim", "Eve Guest"]  # Carol owns it
 
 
-def test_dry_run_changes_nothing_and_asks_for_no_content(integration, ms, tenant, media_root):
+def test_dry_run_changes_nothing_and_asks_for_no_content(integration, ms, tenant):
     fake_sign_in(ms)
-    before = snapshot(integration, media_root)
+    before = snapshot(integration)
     out, err = io.StringIO(), io.StringIO()
 
     call_command("teams_sync", "--dry-run", "--integration", str(integration.pk), stdout=out, stderr=err)
 
-    assert snapshot(integration, media_root) == before
+    assert snapshot(integration) == before
     assert content_or_transcript_requests(ms) == [] and ms.content_requests() == []
     assert all(call.request.method == "GET" or call.request.url.endswith("/$batch") for call in ms.calls)
     assert ms.paths(r"/onlineMeetings/[^/]+$")  # it did read the meetings
@@ -169,13 +169,13 @@ def test_dry_run_since_a_date_looks_from_that_date(integration, graph, ms, tenan
     assert integration.synced_until < timezone.now()  # untouched (a backfill never moves it anyway)
 
 
-def test_a_problem_of_the_whole_integration_is_reported_and_changes_nothing(integration, ms, tenant, media_root):
+def test_a_problem_of_the_whole_integration_is_reported_and_changes_nothing(integration, ms, tenant):
     fake_sign_in(ms, status=401, body={"error": "invalid_client", "error_description": "AADSTS7000222: The "
                                        "provided client secret keys for app are expired.", "error_codes": [7000222]})
-    before = snapshot(integration, media_root)
+    before = snapshot(integration)
     err = io.StringIO()
 
     call_command("teams_sync", "--dry-run", stdout=io.StringIO(), stderr=err)
 
     assert "expired" in err.getvalue().lower()
-    assert snapshot(integration, media_root) == before
+    assert snapshot(integration) == before

@@ -58,7 +58,7 @@ def test_keep_keeps_and_the_notice_goes(asking, graph, ms, lecture, portal_users
 
 
 def test_discard_deletes_the_entry_and_the_next_sync_does_not_bring_it_back(
-        asking, graph, ms, lecture, portal_users, client_for, media_root):
+        asking, graph, ms, lecture, portal_users, client_for):
     recording = ready_recording(asking, graph, ms)
     client = client_for(portal_users["ann.lee"])
 
@@ -66,7 +66,7 @@ def test_discard_deletes_the_entry_and_the_next_sync_does_not_bring_it_back(
 
     recording.refresh_from_db()
     assert answer.status_code == 302 and recording.state == Recording.State.DISCARDED and recording.entry is None
-    assert not MediaEntry.objects.exists() and entry_files(media_root) == []
+    assert not MediaEntry.objects.exists() and entry_files() == []
     assert "Discarded by ann.lee" in recording.reason
     result, queued = discover(asking, graph)  # Microsoft still lists the recording
     assert result["discovered"] == 0 and queued == []

@@ -36,6 +36,7 @@ from integrations.teams import connection, diagnosis, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import Category, Collaborator, MediaEntry, Publication
+from tests.storage import stored_files
 from tests.microsoft import (CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, app_token_payload, cut_body, load,
                              make_jwt)
 
@@ -373,13 +374,13 @@ def discovered(integration, graph, ms):
     return Recording.objects.get()
 
 
-def media_files(media_root):
-    root = Path(media_root)
-    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+def media_files():
+    """Every stored file, on disk or in the bucket (tests/storage.py)."""
+    return stored_files()
 
 
-def entry_files(media_root):
-    return [name for name in media_files(media_root) if name.startswith("entries/")]
+def entry_files():
+    return stored_files("entries")
 
 
 def sha(data):
@@ -548,8 +549,8 @@ def test_the_first_round_looks_back_two_days_and_the_next_from_the_watermark_min
     assert before - timedelta(days=2, seconds=1) <= first <= after - timedelta(days=2)
     assert before <= integration.synced_until <= after
 
+    expected = (integration.synced_until - timedelta(hours=24)).astimezone(dt_timezone.utc)  # before the round moves it
     discover(integration, graph)
-    expected = (integration.synced_until - timedelta(hours=24)).astimezone(dt_timezone.utc)
     assert window_start(ms.batches()[1]) == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -770,7 +771,7 @@ def test_the_markers_are_the_seeds_words():
 
 
 def test_a_recording_becomes_a_ready_entry_with_owner_content_captions_collaborators_and_categories(
-        integration, graph, ms, lecture, portal_users, media_root, settings):
+        integration, graph, ms, lecture, portal_users, settings):
     settings.TIME_ZONE = "Europe/Paris"
     recording = discovered(integration, graph, ms)
 
@@ -789,7 +790,7 @@ def test_a_recording_becomes_a_ready_entry_with_owner_content_captions_collabora
         MediaEntry.Status.READY, MediaEntry.Source.TEAMS, len(CONTENT), "video/mp4")
     assert entry.bytes_expected == len(CONTENT)
     assert sha(stored_bytes(entry)) == sha(CONTENT)
-    assert entry_files(media_root) == [entry.media.name]
+    assert entry_files() == [entry.media.name]
     # the meeting was read with the header that makes Graph name co-organizers
     (meeting_request,) = [call.request for call in ms.calls
                           if urlsplit(call.request.url).path.endswith(f"/onlineMeetings/{lecture.meeting_id}")]
@@ -800,7 +801,7 @@ def test_a_recording_becomes_a_ready_entry_with_owner_content_captions_collabora
         assert vtt.read().decode() == VTT
     assert track.reference_id == f"teams:{lecture.transcript_id}"
     assert [path.rsplit("/", 2)[-2] for path in ms.paths(r"/transcripts/[^/]+/content")] == [lecture.transcript_id]
-    assert sorted(media_files(media_root)) == sorted([entry.media.name, track.file.name])
+    assert sorted(media_files()) == sorted([entry.media.name, track.file.name])
     # the people
     granted = {c.user.username: (c.is_co_viewer, c.is_co_editor, c.is_co_publisher)
                for c in Collaborator.objects.filter(entry=entry)}
@@ -847,7 +848,7 @@ def test_an_owner_without_a_portal_user_is_created_from_the_teams_user(integrati
 
 
 def test_an_owner_that_cannot_be_resolved_fails_with_the_reason_and_downloads_nothing(integration, graph, ms,
-                                                                                     lecture, media_root):
+                                                                                     lecture):
     integration.missing_user = TeamsIntegration.MissingUser.DEFAULT
     integration.save()
     recording = discovered(integration, graph, ms)
@@ -857,7 +858,7 @@ def test_an_owner_that_cannot_be_resolved_fails_with_the_reason_and_downloads_no
     assert result.state == Recording.State.FAILED
     assert result.reason.endswith("No portal user matches the recording's owner, and no default user is set.")
     assert result.attempts == Recording.MAX_ATTEMPTS and result.next_attempt_at is None  # not retried by itself
-    assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files(media_root) == []
+    assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files() == []
 
 
 def test_unmatched_attendees_do_not_make_the_default_user_a_collaborator(integration, graph, ms, lecture, make_user):
@@ -910,8 +911,7 @@ def test_with_the_create_rule_an_unknown_participant_gets_a_portal_user(integrat
     assert carol.user.username == "carol.diaz" and carol.is_co_editor and carol.is_co_publisher
 
 
-def test_a_second_ingest_of_the_same_row_does_nothing_and_asks_nothing(integration, graph, ms, lecture, portal_users,
-                                                                       media_root):
+def test_a_second_ingest_of_the_same_row_does_nothing_and_asks_nothing(integration, graph, ms, lecture, portal_users):
     recording = discovered(integration, graph, ms)
     first = sync.ingest(recording.pk, graph=graph)
     ms.rsps.calls.reset()
@@ -920,7 +920,7 @@ def test_a_second_ingest_of_the_same_row_does_nothing_and_asks_nothing(integrati
     assert tasks.ingest_recording(recording.pk) == "nothing to do"
 
     assert not ms.calls
-    assert MediaEntry.objects.count() == 1 and entry_files(media_root) == [first.entry.media.name]
+    assert MediaEntry.objects.count() == 1 and entry_files() == [first.entry.media.name]
     assert Recording.objects.get().attempts == 1
 
 
@@ -952,7 +952,7 @@ def test_the_ingest_task_reports_the_state(integration, graph, ms, lecture, port
 
 
 def test_a_download_cut_mid_stream_resumes_with_range_and_the_file_is_identical(integration, graph, ms, lecture,
-                                                                              portal_users, media_root):
+                                                                              portal_users):
     recording = discovered(integration, graph, ms)
     ms.cuts = [int(2.5 * MIB)]
 
@@ -964,7 +964,7 @@ def test_a_download_cut_mid_stream_resumes_with_range_and_the_file_is_identical(
     start = int(resumed.headers["Range"].removeprefix("bytes=").rstrip("-"))
     assert 0 < start <= int(2.5 * MIB)  # from what had arrived, not from the start
     assert sha(stored_bytes(result.entry)) == sha(CONTENT) and result.entry.size == len(CONTENT)
-    assert entry_files(media_root) == [result.entry.media.name]
+    assert entry_files() == [result.entry.media.name]
 
 
 def test_a_download_cut_twice_resumes_twice(integration, graph, ms, lecture, portal_users):
@@ -980,7 +980,7 @@ def test_a_download_cut_twice_resumes_twice(integration, graph, ms, lecture, por
 
 
 def test_a_server_that_ignores_range_on_resume_still_gives_identical_bytes(integration, graph, ms, lecture,
-                                                                          portal_users, media_root):
+                                                                          portal_users):
     recording = discovered(integration, graph, ms)
     ms.cuts = [int(2.5 * MIB)]
     ms.ignore_range = True  # answers 200 with the whole file again
@@ -989,11 +989,11 @@ def test_a_server_that_ignores_range_on_resume_still_gives_identical_bytes(integ
 
     assert [request.headers.get("Range") is not None for request in ms.content_requests()] == [False, True]
     assert sha(stored_bytes(result.entry)) == sha(CONTENT) and result.entry.size == len(CONTENT)
-    assert entry_files(media_root) == [result.entry.media.name]
+    assert entry_files() == [result.entry.media.name]
 
 
 def test_a_download_cut_more_often_than_allowed_fails_and_is_tried_again_later(integration, graph, ms, lecture,
-                                                                             portal_users, media_root):
+                                                                             portal_users):
     recording = discovered(integration, graph, ms)
     ms.cuts = [MIB // 2] * (sync.MAX_RESUMES + 1)
 
@@ -1003,7 +1003,7 @@ def test_a_download_cut_more_often_than_allowed_fails_and_is_tried_again_later(i
     assert result.state == Recording.State.FAILED and result.reason == diagnosis.UNREACHABLE
     assert len(ms.content_requests()) == sync.MAX_RESUMES + 1
     assert result.next_attempt_at >= before + timedelta(minutes=5)
-    assert MediaEntry.objects.get().status == MediaEntry.Status.FAILED and entry_files(media_root) == []
+    assert MediaEntry.objects.get().status == MediaEntry.Status.FAILED and entry_files() == []
 
 
 def test_content_that_redirects_is_fetched_without_the_token(integration, graph, ms, lecture, portal_users):
@@ -1022,7 +1022,7 @@ def test_content_that_redirects_is_fetched_without_the_token(integration, graph,
 # --- ingest: failures ---------------------------------------------------------------------------
 
 
-def test_content_microsoft_no_longer_has_fails_for_good(integration, graph, ms, lecture, portal_users, media_root):
+def test_content_microsoft_no_longer_has_fails_for_good(integration, graph, ms, lecture, portal_users):
     recording = discovered(integration, graph, ms)
     del ms.contents[lecture.content_path]
 
@@ -1032,11 +1032,11 @@ def test_content_microsoft_no_longer_has_fails_for_good(integration, graph, ms, 
     assert result.reason.startswith("Microsoft no longer has this recording")
     assert (result.attempts, result.next_attempt_at) == (Recording.MAX_ATTEMPTS, None)
     assert not Recording.objects.claimable(timezone.now() + timedelta(days=30)).exists()
-    assert entry_files(media_root) == []
+    assert entry_files() == []
 
 
 def test_missing_billing_marks_the_integration_and_gives_the_recording_back(integration, graph, ms, lecture,
-                                                                           portal_users, media_root):
+                                                                           portal_users):
     recording = discovered(integration, graph, ms)
     ms.fail(r"/recordings/.*/content$", 402, PAYMENT_REQUIRED, times=100)
 
@@ -1048,7 +1048,7 @@ def test_missing_billing_marks_the_integration_and_gives_the_recording_back(inte
     assert result.reason == diagnosis.BILLING_MISSING
     assert result.queued_until > timezone.now()  # not hammered: tried again after the grace period
     assert not Recording.objects.due().exists() and sync.queue_due(integration, queue=lambda pk: None) == 0
-    assert entry_files(media_root) == []
+    assert entry_files() == []
 
     # Billing is set up; the grace period passes: the recording arrives and the marker goes.
     ms.faults.clear()
@@ -1109,7 +1109,7 @@ def test_a_policy_error_on_the_meeting_marks_the_integration_and_gives_the_recor
 
 
 def test_throttling_beyond_the_retries_fails_for_now_and_is_retried_later(integration, graph, ms, lecture,
-                                                                         portal_users, sleeps, media_root):
+                                                                         portal_users, sleeps):
     recording = discovered(integration, graph, ms)
     ms.fail(r"/recordings/.*/content$", 503, UNAVAILABLE, {"Retry-After": "3"}, times=graph.max_tries)
 
@@ -1122,7 +1122,7 @@ def test_throttling_beyond_the_retries_fails_for_now_and_is_retried_later(integr
     assert before + timedelta(minutes=5) <= result.next_attempt_at <= timezone.now() + timedelta(minutes=5)
     assert not Recording.objects.claimable().exists()
     assert Recording.objects.claimable(result.next_attempt_at + timedelta(seconds=1)).get() == result
-    assert entry_files(media_root) == []
+    assert entry_files() == []
 
     ms.rsps.calls.reset()
     assert sync.ingest(recording.pk, graph=graph) is None and not ms.calls  # not before its time
@@ -1132,7 +1132,7 @@ def test_throttling_beyond_the_retries_fails_for_now_and_is_retried_later(integr
 
     assert (result.state, result.attempts) == (Recording.State.READY, 2)
     assert sha(stored_bytes(result.entry)) == sha(CONTENT)
-    assert entry_files(media_root) == [result.entry.media.name]
+    assert entry_files() == [result.entry.media.name]
 
 
 def test_the_wait_between_tries_grows(integration, graph, ms, lecture, portal_users):
@@ -1224,7 +1224,7 @@ def interrupted(integration, recording, owner, *, heartbeat_ago, lease_ago=1):
 
 
 def test_a_killed_workers_download_is_taken_over_and_ends_ready_with_one_file(integration, graph, ms, lecture,
-                                                                            portal_users, media_root):
+                                                                            portal_users):
     recording = discovered(integration, graph, ms)
     stale = setting("MEDIASPACE_INGEST_LEASE_SECONDS") + 60
     entry, partial = interrupted(integration, recording, portal_users["ann.lee"], heartbeat_ago=stale)
@@ -1237,7 +1237,7 @@ def test_a_killed_workers_download_is_taken_over_and_ends_ready_with_one_file(in
     assert (result.state, result.attempts, result.entry_id) == (Recording.State.READY, 2, entry.pk)
     assert MediaEntry.objects.count() == 1
     assert sha(stored_bytes(result.entry)) == sha(CONTENT)
-    assert entry_files(media_root) == [result.entry.media.name] and result.entry.media.name != partial
+    assert entry_files() == [result.entry.media.name] and result.entry.media.name != partial
 
 
 def test_a_download_whose_worker_stopped_every_time_fails_instead_of_staying_downloading(
@@ -1270,7 +1270,7 @@ def test_an_unexpected_error_fails_the_row_for_now_instead_of_leaving_it_downloa
     assert result.reason == "Unexpected error: disk full" and result.next_attempt_at > timezone.now()
 
 
-def test_a_live_workers_download_is_not_taken_over(integration, graph, ms, lecture, portal_users, media_root):
+def test_a_live_workers_download_is_not_taken_over(integration, graph, ms, lecture, portal_users):
     recording = discovered(integration, graph, ms)
     entry, partial = interrupted(integration, recording, portal_users["ann.lee"], heartbeat_ago=5)
 
@@ -1280,11 +1280,11 @@ def test_a_live_workers_download_is_not_taken_over(integration, graph, ms, lectu
     assert not ms.content_requests()
     assert Recording.objects.get().state == Recording.State.DOWNLOADING
     assert MediaEntry.objects.get().status == MediaEntry.Status.IMPORTING
-    assert entry_files(media_root) == [partial]
+    assert entry_files() == [partial]
 
 
 def test_a_ready_entry_whose_row_was_not_finished_is_completed_without_downloading_again(
-        integration, graph, ms, lecture, portal_users, media_root):
+        integration, graph, ms, lecture, portal_users):
     recording = discovered(integration, graph, ms)
     first = sync.ingest(recording.pk, graph=graph)
     # The worker died after the entry was ready, before the ledger said so.
@@ -1295,15 +1295,14 @@ def test_a_ready_entry_whose_row_was_not_finished_is_completed_without_downloadi
     result = sync.ingest(recording.pk, graph=graph)
 
     assert result.state == Recording.State.READY and result.entry_id == first.entry_id
-    assert not ms.content_requests() and entry_files(media_root) == [first.entry.media.name]
+    assert not ms.content_requests() and entry_files() == [first.entry.media.name]
     assert first.entry.captions.count() == 1 and Collaborator.objects.filter(entry=first.entry).count() == 3
 
 
 # --- transcripts that come late ---------------------------------------------------------------------
 
 
-def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integration, graph, ms, portal_users,
-                                                                      media_root):
+def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integration, graph, ms, portal_users):
     ms.users = [ANN]
     lecture = Lecture()
     ms.add_lecture(lecture)

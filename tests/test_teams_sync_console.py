@@ -4,10 +4,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django_q.models import OrmQ
 
 from integrations.models import Recording, TeamsIntegration
 from tests.microsoft import CLIENT_ID, TENANT_ID
+from tests.queue import queue_size, take_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -23,19 +23,15 @@ def integration():
                                            client_secret="x" * 40, enabled=True)
 
 
-def queued_tasks():
-    return [task.func() for task in OrmQ.objects.all()]
-
-
 def test_sync_now_queues_a_sync_of_the_integration(admin, integration):
     page = admin.get(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
     assert page.status_code == 200 and b"Sync now" in page.content
-    assert OrmQ.objects.count() == 0  # looking is not syncing
+    assert queue_size() == 0  # looking is not syncing
 
     admin.post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
 
-    assert queued_tasks() == ["integrations.tasks.sync_integration"]
-    assert [task.args() for task in OrmQ.objects.all()] == [(integration.pk,)]
+    assert [(task["func"], task["args"]) for task in take_queued()] == [
+        ("integrations.tasks.sync_integration", (integration.pk,))]
 
 
 def test_sync_now_of_a_disabled_integration_says_so_and_queues_nothing(admin, integration):
@@ -43,7 +39,7 @@ def test_sync_now_of_a_disabled_integration_says_so_and_queues_nothing(admin, in
     integration.save()
     response = admin.post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]), follow=True)
     assert "is disabled: enable it to sync" in response.content.decode()
-    assert OrmQ.objects.count() == 0
+    assert queue_size() == 0
 
 
 def test_sync_now_needs_change_permission(client_for, make_user, integration):
@@ -53,7 +49,7 @@ def test_sync_now_needs_change_permission(client_for, make_user, integration):
     viewer.user_permissions.add(Permission.objects.get(codename="view_teamsintegration"))
     response = client_for(viewer).post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
     assert response.status_code == 403
-    assert OrmQ.objects.count() == 0
+    assert queue_size() == 0
 
 
 def test_the_ledger_lists_recordings_with_state_and_reason_and_retries_failed_ones(admin, integration):
@@ -69,7 +65,7 @@ def test_the_ledger_lists_recordings_with_state_and_reason_and_retries_failed_on
 
     failed.refresh_from_db()
     assert (failed.state, failed.attempts) == (Recording.State.DISCOVERED, 0)
-    assert "integrations.tasks.sync_integration" in queued_tasks()
+    assert "integrations.tasks.sync_integration" in [task["func"] for task in take_queued()]
 
 
 def test_the_ledger_cannot_be_added_to_by_hand(admin):
