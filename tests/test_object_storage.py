@@ -2,7 +2,7 @@
 multipart uploads with flat memory, nothing left behind by a failed, abandoned or deleted import, playback by a
 short-lived signed URL after the permission check, or streamed with Range through Django.
 
-The S3 server is the environment's (AWS_S3_ENDPOINT_URL, as scripts/test.sh's third pass sets it) or a
+The S3 server is the environment's (AWS_S3_ENDPOINT_URL, as scripts/test.sh's second pass sets it) or a
 `moto_server` started here for the session; every test gets a bucket of its own."""
 import hashlib
 import io
