@@ -4,6 +4,6 @@
 run:
 	@scripts/run.sh
 
-# The whole test suite: SQLite with the browser tests, then PostgreSQL.
+# The whole test suite: SQLite with the browser tests, then PostgreSQL + Redis + S3.
 test:
 	@scripts/test.sh
