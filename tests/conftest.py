@@ -22,6 +22,9 @@ PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
 
 _usernames = itertools.count(1)
 
+# The Teams engine's fake Microsoft Graph and its fixtures (ms, graph, integration, lecture...).
+pytest_plugins = ["tests.teams_fakes"]
+
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):

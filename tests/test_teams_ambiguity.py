@@ -14,8 +14,7 @@ from django.urls import reverse
 from integrations.models import Recording, TeamsIntegration
 from integrations.teams import sync
 from mediaspace.models import MediaEntry
-from tests.test_teams_sync import (ANN, BOB, Lecture, discovered, entry_files, graph, graph_user,  # noqa: F401
-                                   integration, lecture, ms, portal_users)
+from tests.teams_fakes import ANN, BOB, Lecture, discovered, entry_files, graph_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 

@@ -1,14 +1,16 @@
 """Issue 9 on the local Microsoft simulator: the real token, Graph client and sync engine (tasks run inline)
-against Microsoft's identity platform and Graph as the simulator serves them over HTTPS."""
+against Microsoft's identity platform and Graph as the simulator serves them over HTTPS: guests, backfill,
+keep and discard, and an owner matching two portal users (dry run first, then the default user and one e-mail)."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 
 from integrations import services
 from integrations.models import Recording, TeamsIntegration
-from integrations.teams import connection, decisions, sync
+from integrations.teams import connection, decisions, preview, sync
 from mediaspace.models import Collaborator, MediaEntry
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +110,34 @@ def test_keep_and_discard_and_a_discarded_recording_is_not_ingested_again(contos
     assert [name.split(" (")[0] for name in MediaEntry.objects.values_list("name", flat=True)] == ["Keep me"]
     assert Recording.objects.get(state=Recording.State.DISCARDED).entry is None
     assert len([r for r in sim.log if r.path.endswith("/content")]) == downloads_before
+
+
+def test_an_owner_matching_two_portal_users_is_previewed_then_held_by_the_default_user_and_told(
+        contoso, people, make_user):
+    sim, integration = contoso
+    ann, *_ = people
+    make_user(username="a.lee", email="ann.lee@contoso.edu")  # a second portal user with Ann's e-mail
+    archive = make_user(username="teams.archive", first_name="Teams", last_name="Archive")
+    integration.find_user_by = TeamsIntegration.FindUserBy.BOTH
+    integration.default_user = archive
+    integration.save()
+    sim.add_recording(organizer=ann, subject="Two Anns", size=10_000)
+    users_before = get_user_model().objects.count()
+
+    planned = preview.plan(integration)
+
+    assert [each.subject for each in planned.recordings] == ["Two Anns"]
+    assert planned.recordings[0].owner_summary == "teams.archive (default user: more than one portal user matches)"
+    assert not Recording.objects.exists() and not MediaEntry.objects.exists()
+    assert get_user_model().objects.count() == users_before
+    assert not [request for request in sim.log if request.path.endswith("/content")]
+
+    services.integration_enable(integration=integration)
+    a_round(integration)
+    a_round(integration)  # a second round changes nothing and tells nobody again
+
+    recording = Recording.objects.select_related("entry__owner").get()
+    assert recording.state == Recording.State.READY and recording.entry.owner == archive
+    assert "More than one portal user matches by both: 'ann.lee', 'a.lee'." in recording.reason
+    assert [message.to for message in mail.outbox] == [["ann.lee@contoso.edu"]]
+    assert recording.entry.name in mail.outbox[0].body and "Teams Archive" in mail.outbox[0].subject

@@ -14,8 +14,7 @@ from django.utils import timezone
 from integrations.models import Recording, TeamsIntegration
 from integrations.teams import preview, sync
 from mediaspace.models import Collaborator, MediaEntry, Publication
-from tests.test_teams_sync import (ANN, BOB, CAROL, DAVE, Lecture, fake_sign_in, graph, integration,  # noqa: F401
-                                   media_files, ms)
+from tests.teams_fakes import ANN, BOB, CAROL, DAVE, Lecture, fake_sign_in, media_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 

@@ -12,8 +12,7 @@ from integrations.teams import participants, sync
 from integrations.teams.connection import ConnectionReport
 from mediaspace.models import Collaborator
 from tests.microsoft import CLIENT_ID, TENANT_ID
-from tests.test_teams_sync import (ANN, BOB, DAVE, EVE, GUEST_TENANT, Lecture, discover, discovered,  # noqa: F401
-                                   graph, integration, ms, participant, portal_users, utc, window_start)
+from tests.teams_fakes import ANN, BOB, DAVE, EVE, GUEST_TENANT, Lecture, discover, discovered, participant, utc, window_start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 

@@ -6,8 +6,7 @@ from django.urls import reverse
 from integrations.models import Recording
 from integrations.teams import sync
 from mediaspace.models import MediaEntry
-from tests.test_teams_sync import (discover, discovered, entry_files, graph, integration, lecture,  # noqa: F401
-                                   ms, portal_users)
+from tests.teams_fakes import discover, discovered, entry_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 
