@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from encrypted_model_fields.fields import EncryptedCharField
@@ -299,6 +300,10 @@ class Recording(models.Model):
         ordering = ["-recorded_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["integration", "recording_id"], name="recording_unique")]
         indexes = [models.Index(fields=["integration", "state"])]
+
+    def add_note(self, line):
+        """Append a line to the row's reason (what happened to it, in words an administrator reads)."""
+        Recording.objects.filter(pk=self.pk).update(reason=Concat("reason", models.Value("\n" + line)))
 
     def __str__(self):
         when = f"{self.recorded_at:%Y-%m-%d %H:%M}" if self.recorded_at else self.recording_id[:40]

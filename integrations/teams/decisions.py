@@ -3,21 +3,15 @@ becomes ready waits for its owner's Keep or Discard (e-mail and a notice in My M
 discarded without the owner's or an administrator's action; a discarded recording stays in the ledger as
 discarded, so no later sync brings it in again.
 """
-import logging
-
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.models import Recording
+from mediaspace.mail import portal_link, send_quietly
 from mediaspace.notices import Notice
 from mediaspace.services import entry_delete
-
-logger = logging.getLogger(__name__)
-
 
 def ask(recording) -> bool:
     """Ask the owner of a recording that just became ready, once. True when asked now."""
@@ -27,18 +21,14 @@ def ask(recording) -> bool:
         return False
     entry = Recording.objects.select_related("entry__owner").get(pk=recording.pk).entry
     owner = entry.owner
-    if owner.email:
-        site = getattr(settings, "MEDIASPACE_SITE_URL", "").rstrip("/")
-        try:
-            send_mail(
-                _("Keep or discard your Teams recording “%(name)s”?") % {"name": entry.name},
-                _("Your Teams meeting recording “%(name)s” is now in the portal. Keep it there, or discard it (the "
-                  "entry and its file are deleted and the recording is not brought in again): %(link)s\n\n"
-                  "Nothing is discarded until you choose.") % {
-                    "name": entry.name, "link": f"{site}{reverse('mediaspace:my_media')}"},
-                None, [owner.email])
-        except Exception:  # a mail server problem must not undo the ingest; the notice in My Media remains
-            logger.exception("The keep-or-discard e-mail for recording %s could not be sent", recording.pk)
+    if owner.email:  # a mail server problem must not undo the ingest; the notice in My Media remains
+        send_quietly(
+            _("Keep or discard your Teams recording “%(name)s”?") % {"name": entry.name},
+            _("Your Teams meeting recording “%(name)s” is now in the portal. Keep it there, or discard it (the "
+              "entry and its file are deleted and the recording is not brought in again): %(link)s\n\n"
+              "Nothing is discarded until you choose.") % {
+                "name": entry.name, "link": portal_link(reverse("mediaspace:my_media"))},
+            [owner.email])
     return True
 
 
@@ -49,7 +39,9 @@ def pending_for(user):
 
 def keep(recording, *, by) -> bool:
     kept = Recording.objects.filter(pk=recording.pk, decision=Recording.Decision.PENDING).update(
-        decision=Recording.Decision.KEPT, reason=_append(recording, _("Kept by %(user)s.") % {"user": by}))
+        decision=Recording.Decision.KEPT)
+    if kept:
+        recording.add_note(_("Kept by %(user)s.") % {"user": by})
     return bool(kept)
 
 
@@ -62,15 +54,11 @@ def discard(recording, *, by) -> bool:
             return False
         entry = recording.entry
         Recording.objects.filter(pk=recording.pk).update(
-            state=Recording.State.DISCARDED, decision=Recording.Decision.NONE, entry=None,
-            reason=_append(recording, _("Discarded by %(user)s on %(date)s: not brought in again.") % {
-                "user": by, "date": timezone.localtime().strftime("%Y-%m-%d %H:%M")}))
+            state=Recording.State.DISCARDED, decision=Recording.Decision.NONE, entry=None)
+        recording.add_note(_("Discarded by %(user)s on %(date)s: not brought in again.") % {
+            "user": by, "date": timezone.localtime().strftime("%Y-%m-%d %H:%M")})
         entry_delete(entry=entry)
     return True
-
-
-def _append(recording, line):
-    return "\n".join(part for part in (recording.reason.strip(), line) if part)
 
 
 def notices(request):

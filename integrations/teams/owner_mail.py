@@ -5,20 +5,11 @@ nobody's recording quietly lives in someone else's account.
 The sync calls `tell_the_real_owner` once per recording: when its ledger row becomes ready. A mail server that
 fails costs only the e-mail (logged, and noted on the ledger row), never the recording.
 """
-import logging
-
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db.models import Value
-from django.db.models.functions import Concat
 from django.utils.translation import gettext as _
 
-from integrations.models import Recording
+from mediaspace.mail import portal_link, send_quietly
 
 from .owners import AMBIGUOUS, TeamsUser, email_of
-
-logger = logging.getLogger(__name__)
-
 
 def recipient(recording) -> str:
     """The organizer's e-mail address as Teams gives it (their mail, or their UPN when it is an address)."""
@@ -30,13 +21,11 @@ def tell_the_real_owner(recording, entry, resolution) -> bool:
     """E-mail the recording's organizer that the default user holds its entry. True when sent."""
     address = recipient(recording)
     if not address:
-        _note(recording, _("The organizer's e-mail address is not known: nobody was told that the default user "
+        recording.add_note(_("The organizer's e-mail address is not known: nobody was told that the default user "
                            "holds the entry."))
         return False
     holder = entry.owner
     holder_name = holder.get_full_name() or holder.get_username()
-    path = entry.get_absolute_url()
-    site = getattr(settings, "MEDIASPACE_SITE_URL", "").rstrip("/")
     why = (_("more than one portal account matches you, so the portal did not guess which one is yours")
            if resolution.fallback == AMBIGUOUS else _("no portal account matches you"))
     subject = _("Your Teams recording “%(name)s” is held by %(holder)s") % {"name": entry.name, "holder": holder_name}
@@ -46,20 +35,14 @@ def tell_the_real_owner(recording, entry, resolution) -> bool:
         "It is held by %(holder)s (user %(username)s), because %(why)s. Ask the portal's administrator to give "
         "the entry to your account.\n\n"
         "How the portal chose its owner:\n%(steps)s\n"
-    ) % {"organizer": recording.organizer_name or address, "name": entry.name, "link": f"{site}{path}",
+    ) % {"organizer": recording.organizer_name or address, "name": entry.name, "link": portal_link(entry.get_absolute_url()),
          "holder": holder_name, "username": holder.get_username(), "why": why,
          "steps": "\n".join(f"- {step}" for step in resolution.steps)}
-    try:
-        send_mail(subject, body, None, [address])
-    except Exception as error:  # a mail server problem must not fail the ingest
-        logger.exception("The e-mail to the organizer of recording %s could not be sent", recording.pk)
-        _note(recording, _("The e-mail to %(address)s could not be sent: %(error)s") % {
+    error = send_quietly(subject, body, [address])  # a mail server problem must not fail the ingest
+    if error is not None:
+        recording.add_note(_("The e-mail to %(address)s could not be sent: %(error)s") % {
             "address": address, "error": error})
         return False
-    _note(recording, _("E-mailed %(address)s that %(holder)s holds the entry.") % {
+    recording.add_note(_("E-mailed %(address)s that %(holder)s holds the entry.") % {
         "address": address, "holder": holder.get_username()})
     return True
-
-
-def _note(recording, line):
-    Recording.objects.filter(pk=recording.pk).update(reason=Concat("reason", Value("\n" + line)))
