@@ -30,9 +30,17 @@ ANSWER_FIELDS = ("state", "code", "access_token", "id_token", "token_type", "exp
 MAX_QUERY = 200
 
 
-def _picker_url(folder="", query=""):
-    params = {key: value for key, value in (("folder", folder), ("q", query)) if value}
+def _picker_url(folder="", query="", page=""):
+    params = {key: value for key, value in (("folder", folder), ("q", query), ("page", page)) if value}
     return reverse("onedrive:picker") + (f"?{urlencode(params)}" if params else "")
+
+
+def _picker_address(request, value):
+    """`value` when it is an address of the picker on this site (where to come back to), else the picker."""
+    picker = reverse("onedrive:picker")
+    if value.startswith(picker) and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}):
+        return value
+    return picker
 
 
 def _sign_in_again(request, next_url):
@@ -84,8 +92,7 @@ def picker(request):
     return render(request, "onedrive/picker.html", {
         "listing": listing, "folder_id": folder, "query": query, "module": module,
         "account": request.user.microsoft_account,
-        "next_url": _picker_url(folder, query) + ("&" if folder or query else "?") + urlencode({"page": listing.next_page})
-        if listing.next_page else "",
+        "next_url": _picker_url(folder, query, listing.next_page) if listing.next_page else "",
         "first_page_url": _picker_url(folder, query) if page else "",
     })
 
@@ -94,10 +101,7 @@ def picker(request):
 @require_GET
 def start_signin(request):
     """Send the browser to Microsoft, to come back to `next` (a picker address) once signed in."""
-    next_url = request.GET.get("next", "")
-    if not (next_url.startswith(reverse("onedrive:picker"))
-            and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()})):
-        next_url = reverse("onedrive:picker")
+    next_url = _picker_address(request, request.GET.get("next", ""))
     try:
         return redirect(signin.start(request, request.module, next_url))
     except signin.SignInProblem as problem:
@@ -135,9 +139,7 @@ def _problem(request, problem, status=400):
 def start_import(request):
     module = request.module
     keys = request.POST.getlist("item")[: imports.MAX_SELECTED + 1]
-    back = request.POST.get("back", "")
-    back = back if back.startswith(reverse("onedrive:picker")) and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}) else reverse("onedrive:picker")
+    back = _picker_address(request, request.POST.get("back", ""))
     if not keys:
         messages.error(request, _("Select at least one video, audio or image file to import."))
         return redirect(back)
