@@ -77,6 +77,16 @@ def collaborator_grant(*, entry, user, co_viewer=False, co_editor=False, co_publ
     return collaborator
 
 
+def collaborator_set(*, entry, user, co_viewer=False, co_editor=False, co_publisher=False) -> Collaborator | None:
+    """Give `user` exactly these permissions on `entry`: with none, they are no longer a collaborator."""
+    if not (co_viewer or co_editor or co_publisher):
+        Collaborator.objects.filter(entry=entry, user=user).delete()
+        return None
+    collaborator, _created = Collaborator.objects.update_or_create(entry=entry, user=user, defaults={
+        "is_co_viewer": co_viewer, "is_co_editor": co_editor, "is_co_publisher": co_publisher})
+    return collaborator
+
+
 def collaborator_remove(*, collaborator):
     collaborator.delete()
 

@@ -57,7 +57,7 @@ def discard(recording, *, by) -> bool:
             state=Recording.State.DISCARDED, decision=Recording.Decision.NONE, entry=None)
         recording.add_note(_("Discarded by %(user)s on %(date)s: not brought in again.") % {
             "user": by, "date": timezone.localtime().strftime("%Y-%m-%d %H:%M")})
-        entry_delete(entry=entry)
+    entry_delete(entry=entry)  # files go only once the ledger remembers the discard
     return True
 
 

@@ -9,12 +9,11 @@ from django.utils.translation import gettext as _
 
 from mediaspace.mail import portal_link, send_quietly
 
-from .owners import AMBIGUOUS, TeamsUser, email_of
+from .owners import AMBIGUOUS, email_of, organizer_of
 
 def recipient(recording) -> str:
     """The organizer's e-mail address as Teams gives it (their mail, or their UPN when it is an address)."""
-    return email_of(TeamsUser(recording.organizer_id, recording.organizer_upn, recording.organizer_name,
-                              recording.organizer_mail))
+    return email_of(organizer_of(recording))
 
 
 def tell_the_real_owner(recording, entry, resolution) -> bool:

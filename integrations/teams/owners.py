@@ -52,6 +52,12 @@ class OwnerResolution:
         return self.outcome == DEFAULT_USER
 
 
+def organizer_of(recording) -> TeamsUser:
+    """The Teams user whose recording a ledger row is, as the owner rules take it."""
+    return TeamsUser(recording.organizer_id, recording.organizer_upn, recording.organizer_name,
+                     recording.organizer_mail)
+
+
 def portal_user_id(integration: TeamsIntegration, teams_user: TeamsUser) -> str:
     """The portal user ID the rules make of a Teams user: the UPN as is, without or with the postfix,
     or the Azure user ID."""

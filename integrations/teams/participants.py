@@ -12,7 +12,7 @@ from django.db import transaction
 
 from integrations.models import Recording, TeamsIntegration
 from mediaspace.models import Collaborator
-from mediaspace.services import collaborator_grant
+from mediaspace.services import collaborator_grant, collaborator_set
 
 from .owners import TeamsUser, match_portal_user
 
@@ -43,15 +43,25 @@ def is_guest(integration, participant) -> bool:
     return (participant.get("tenant") or "").lower() != integration.tenant_id.lower()
 
 
+def _role_flags(integration, participant) -> dict:
+    setting_name = ROLE_SETTING.get(participant.get("role") or "attendee")
+    return PERMISSION_FLAGS.get(getattr(integration, setting_name, "none"), {}) if setting_name else {}
+
+
+def why_none(integration, participant) -> str:
+    """Why the settings give this participant no permission; '' when they give some."""
+    if not participant.get("id") or not participant.get("tenant"):
+        return "anonymous, or of no known tenant"  # nobody to match safely
+    if is_guest(integration, participant) and not integration.guest_permissions:
+        return "a guest from another tenant (guests get none unless the integration gives them permissions)"
+    if not _role_flags(integration, participant):
+        return f"the integration gives {participant.get('role') or 'attendee'}s none"
+    return ""
+
+
 def flags_for(integration, participant) -> dict:
     """The permissions the settings give this participant ({} for none)."""
-    setting_name = ROLE_SETTING.get(participant.get("role") or "attendee")
-    flags = PERMISSION_FLAGS.get(getattr(integration, setting_name, "none"), {}) if setting_name else {}
-    if not participant.get("id") or not participant.get("tenant"):
-        return {}  # anonymous, or an identity that does not say its tenant: nobody to match safely
-    if is_guest(integration, participant) and not integration.guest_permissions:
-        return {}
-    return flags
+    return {} if why_none(integration, participant) else _role_flags(integration, participant)
 
 
 def grant(integration, participants, entry, *, create=True):
@@ -60,12 +70,12 @@ def grant(integration, participants, entry, *, create=True):
         flags = flags_for(integration, participant)
         if not flags:
             continue
-        user = match_portal_user(integration, _teams_user(participant), create=create)
+        user = match_portal_user(integration, teams_user(participant), create=create)
         if user is not None and user.pk != entry.owner_id:
             collaborator_grant(entry=entry, user=user, **flags)
 
 
-def _teams_user(participant):
+def teams_user(participant):
     return TeamsUser(id=participant["id"], upn=participant.get("upn", ""), display_name=participant.get("name", ""))
 
 
@@ -108,7 +118,7 @@ def plan(integration) -> list:
             if not participant.get("id") or not participant.get("tenant"):
                 continue
             if participant["id"] not in people:
-                people[participant["id"]] = match_portal_user(integration, _teams_user(participant), create=False)
+                people[participant["id"]] = match_portal_user(integration, teams_user(participant), create=False)
             user = people[participant["id"]]
             if user is None or user.pk == entry.owner_id:
                 continue
@@ -138,9 +148,5 @@ def apply(changes) -> int:
     collaborator). Returns how many were changed."""
     with transaction.atomic():
         for change in changes:
-            if any(change.after.values()):
-                Collaborator.objects.update_or_create(entry=change.entry, user=change.user, defaults={
-                    f"is_{flag}": value for flag, value in change.after.items()})
-            else:
-                Collaborator.objects.filter(entry=change.entry, user=change.user).delete()
+            collaborator_set(entry=change.entry, user=change.user, **change.after)
     return len(changes)

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from django.db.models import F, Max
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from integrations.graph import GraphError, GraphNotFound
 from integrations.models import Recording
@@ -21,7 +20,7 @@ from . import participants, sync
 from .connection import graph_for
 from .diagnosis import explain
 from .owners import (AMBIGUOUS, CANNOT, CREATED, DEFAULT_USER, FOUND, MISSING, WOULD_CREATE, TeamsUser,
-                     participant_match, portal_user_id, resolve_owner)
+                     organizer_of, participant_match, portal_user_id, resolve_owner)
 
 RECENT_ORGANIZERS = 20
 
@@ -37,7 +36,7 @@ def recent_organizers(integration, limit=RECENT_ORGANIZERS) -> list:
               .order_by(F("last_recorded").desc(nulls_last=True), "-last_row")[:limit])
     order = [row["last_row"] for row in latest]
     rows = Recording.objects.in_bulk(order)
-    return [sync.organizer_of(rows[pk]) for pk in order]
+    return [organizer_of(rows[pk]) for pk in order]
 
 
 def preview_owner(integration, teams_user: TeamsUser):
@@ -153,11 +152,9 @@ def _planned(integration, graph, row, *, new) -> PlannedRecording:
     except GraphError as error:
         meeting = {}
         planned.problem = f"The meeting could not be read: {explain(error).message}"
-    planned.subject = (meeting.get("subject") or "").strip() or "Teams meeting"
-    planned.start = (parse_datetime(meeting.get("startDateTime") or "") if meeting.get("startDateTime")
-                     else None) or row.recorded_at
+    planned.subject, planned.start = sync.meeting_subject(meeting), sync.meeting_start(meeting, row)
     planned.name = sync.entry_name(meeting, row)
-    organizer = sync.organizer_of(row)
+    organizer = organizer_of(row)
     planned.owner = resolve_owner(integration, organizer, dry_run=True)
     owner_name = (planned.owner.user.get_username() if planned.owner.user is not None else
                   portal_user_id(integration, organizer) if planned.owner.outcome == WOULD_CREATE else None)
@@ -175,9 +172,9 @@ def collaborators(integration, meeting, owner_name=None) -> list:
                                     role=person.get("role") or "attendee",
                                     permission=", ".join(participants.FLAG_LABELS[flag] for flag in flags))
         if not flags:
-            entry.note = _why_no_permission(integration, person)
+            entry.note = participants.why_none(integration, person)
         else:
-            teams_user = participants._teams_user(person)
+            teams_user = participants.teams_user(person)
             user, outcome = participant_match(integration, teams_user, dry_run=True)
             name = user.get_username() if user is not None else portal_user_id(integration, teams_user)
             if owner_name is not None and outcome in (FOUND, WOULD_CREATE) and name.lower() == owner_name.lower():
@@ -194,11 +191,3 @@ def collaborators(integration, meeting, owner_name=None) -> list:
                 entry.note = "the portal cannot create this user: given to none"
         planned.append(entry)
     return planned
-
-
-def _why_no_permission(integration, person) -> str:
-    if not person.get("id") or not person.get("tenant"):
-        return "anonymous, or of no known tenant"
-    if participants.is_guest(integration, person) and not integration.guest_permissions:
-        return "a guest from another tenant (guests get none unless the integration gives them permissions)"
-    return f"the integration gives {person.get('role') or 'attendee'}s none"

@@ -12,8 +12,7 @@ from functools import partial
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -30,7 +29,7 @@ from mediaspace.services import caption_add, entry_publish
 from .connection import all_recordings_path, graph_for
 from .diagnosis import explain, explain_transcript_error
 from . import decisions, owner_mail, participants
-from .owners import TeamsUser, resolve_owner
+from .owners import TeamsUser, organizer_of, resolve_owner
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +56,12 @@ def queue_ingest(recording_id):
 
 
 def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=None) -> dict:
-    """One round: discover new recordings, then queue every due one. Rounds of one integration never overlap."""
+    """One round: discover new recordings, then queue every due one. Rounds of one integration do not overlap:
+    a round holds the integration's lock (for RUN_LOCK at most, so that a round that died does not block)."""
     now = timezone.now()
+    lock_until = now + RUN_LOCK
     locked = TeamsIntegration.objects.filter(pk=integration.pk).filter(
-        Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=now)).update(sync_lock_until=now + RUN_LOCK)
+        Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=now)).update(sync_lock_until=lock_until)
     if not locked:
         return {"skipped": "another sync of this integration is running"}
     try:
@@ -74,8 +75,8 @@ def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=Non
         record_success(integration)
         look_for_late_transcripts(integration, graph)  # after the success: it may set its own marker
         return {"discovered": discovered, "queued": queue_due(integration, queue=queue)}
-    finally:
-        TeamsIntegration.objects.filter(pk=integration.pk).update(sync_lock_until=None)
+    finally:  # our own lock only: after RUN_LOCK another round may hold it
+        TeamsIntegration.objects.filter(pk=integration.pk, sync_lock_until=lock_until).update(sync_lock_until=None)
 
 
 def queue_due(integration, *, queue=queue_ingest) -> int:
@@ -217,12 +218,6 @@ def _record(row) -> bool:
     return True
 
 
-def organizer_of(recording) -> TeamsUser:
-    """The Teams user whose recording a ledger row is, as the owner rules take it."""
-    return TeamsUser(recording.organizer_id, recording.organizer_upn, recording.organizer_name,
-                     recording.organizer_mail)
-
-
 # -- one recording -------------------------------------------------------------------------------
 
 
@@ -311,9 +306,17 @@ def meeting_of(graph, recording) -> dict:
     return graph.get(f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}")
 
 
+def meeting_subject(meeting) -> str:
+    return (meeting.get("subject") or "").strip() or "Teams meeting"
+
+
+def meeting_start(meeting, recording):
+    """When the meeting started (when the recording was made, if Microsoft does not say)."""
+    return parse_datetime(meeting.get("startDateTime") or "") or recording.recorded_at
+
+
 def entry_name(meeting, recording):
-    subject = (meeting.get("subject") or "").strip() or "Teams meeting"
-    start = parse_datetime(meeting.get("startDateTime") or "") or recording.recorded_at
+    subject, start = meeting_subject(meeting), meeting_start(meeting, recording)
     when = timezone.localtime(start).strftime("%Y-%m-%d %H:%M") if start else ""
     return f"{subject} ({when})" if when else subject
 
@@ -388,7 +391,7 @@ def look_for_late_transcripts(integration, graph):
             logger.warning("Late transcript of recording %s not fetched: %s", recording.pk, error)
             continue
         if notes:
-            Recording.objects.filter(pk=recording.pk).update(reason=Concat("reason", Value("\n" + "\n".join(notes))))
+            recording.add_note("\n".join(notes))
 
 
 def _retry_delay(attempts):
