@@ -1,6 +1,5 @@
 from django.contrib import admin, messages
 from django.db.models import Count
-from django_q.tasks import async_task
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -14,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import services
 from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
 from .models import AT_RISK_DAYS, Recording, TeamsIntegration
+from .tasks import queue_sync
 from .teams import decisions, owners, participants, preview, sync
 from .teams.diagnosis import troubleshooting
 
@@ -128,7 +128,10 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         return format_html("{}{}{}{}", integration.name, marker, warning, at_risk)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_at_risk_counts()
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name == "integrations_teamsintegration_changelist":
+            queryset = queryset.with_at_risk_counts()  # the list's marker; other pages do not show it
+        return queryset
 
     @admin.display(description=_("Last error"))
     def last_error_with_tip(self, integration):
@@ -220,7 +223,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
 
     def toggle_view(self, request, pk):
         integration = self._integration_for_change(request, pk)
-        first_time = integration.backfill_days is None and integration.synced_until is None
+        first_time = integration.never_enabled
         form = BackfillForm(request.POST or None, integration=integration) if first_time else None
         title = _("Disable integration") if integration.enabled else _("Enable integration")
         if request.method == "POST":
@@ -304,7 +307,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             self.message_user(request, _("%(name)s is disabled: enable it to sync.") % {"name": integration},
                               messages.ERROR)
             return
-        async_task("integrations.tasks.sync_integration", integration.pk, task_name=f"teams-sync-{integration.pk}")
+        queue_sync(integration.pk)
         self.log_change(request, integration, _("Sync now"))
         self.message_user(request, _("A sync of %(name)s is queued; new recordings appear in its Recordings "
                                      "list.") % {"name": integration}, messages.SUCCESS)
@@ -488,6 +491,6 @@ class RecordingAdmin(admin.ModelAdmin):
     def retry_selected(self, request, queryset):
         retried = sync.retry(queryset)
         for integration_id in queryset.values_list("integration", flat=True).distinct():
-            async_task("integrations.tasks.sync_integration", integration_id)
+            queue_sync(integration_id)
         self.message_user(request, _("%(count)d recording(s) will be tried again now.") % {"count": retried},
                           messages.SUCCESS)

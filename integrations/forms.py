@@ -134,7 +134,9 @@ class BackfillForm(forms.Form):
 
     NEW_ONLY, BACKFILL = "new", "backfill"
     bring = forms.ChoiceField(label=_("Recordings to bring in"), widget=forms.RadioSelect, initial=NEW_ONLY,
-                              required=False, choices=[  # not given: new recordings only
+                              required=False, help_text=_("Every round also looks back a day, for recordings "
+                                                          "Microsoft lists late."),
+                              choices=[  # not given: new recordings only
         (NEW_ONLY, _("New recordings only")), (BACKFILL, _("Also the recordings of the last N days"))])
     days = forms.IntegerField(label=_("N (days)"), required=False, min_value=1,
                               help_text=_("At most the tenant's expiry period: older recordings are gone from "

@@ -174,6 +174,11 @@ class TeamsIntegration(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def never_enabled(self) -> bool:
+        """Never enabled and never synced: enabling it is the moment to choose new recordings only or a backfill."""
+        return self.backfill_days is None and self.synced_until is None
+
     def expires_at(self, recorded_at):
         """When Microsoft deletes a recording made at `recorded_at`."""
         return recorded_at + timedelta(days=self.recording_expiry_days) if recorded_at else None

@@ -56,13 +56,14 @@ def integration_enable(*, integration, backfill_days=0) -> ConnectionReport:
     """Enable after the same checks as Test connection. A configuration problem keeps the integration
     disabled; a passing one (Microsoft unreachable, throttled) enables it and is shown as a warning.
 
-    The first time, `backfill_days` is the administrator's choice: 0 brings new recordings only, N also
+    The first time, `backfill_days` is the administrator's choice: 0 brings new recordings only (and, as every
+    round looks back a day for recordings Microsoft lists late, those of the day before), N also
     those of the last N days (through the same sync, closest to expiry first)."""
     report = integration_check(integration=integration)
     if report.problem is None or report.problem.transient:
         integration.enabled = True
         fields = ["enabled", "updated"]
-        if integration.backfill_days is None and integration.synced_until is None:  # first enabled, never synced
+        if integration.never_enabled:
             integration.backfill_days = backfill_days
             integration.synced_until = timezone.now() - timedelta(days=backfill_days)
             fields += ["backfill_days", "synced_until"]

@@ -5,10 +5,15 @@ from .models import TeamsIntegration
 from .teams import sync
 
 
+def queue_sync(integration_id):
+    """Queue one sync round of an integration."""
+    async_task("integrations.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
+
+
 def sync_all():
     """The schedule's task: one sync round per enabled integration, each a task of its own."""
     for integration_id in TeamsIntegration.objects.enabled().values_list("pk", flat=True):
-        async_task("integrations.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
+        queue_sync(integration_id)
 
 
 def sync_integration(integration_id: int) -> dict:
