@@ -58,9 +58,7 @@ def picker(request):
     if folder and not drive.ID.match(folder):
         messages.error(request, _("That folder address is not valid; here is your OneDrive's first folder."))
         return redirect(_picker_url())
-    if not signin.is_signed_in(request.user, module):
-        return _sign_in_again(request, _picker_url(folder, query))
-    try:
+    try:  # no sign-in, or an expired one, raises SignInRequired before anything is asked of Microsoft
         graph = signin.graph_for_user(request.user, module, max_wait=10, max_tries=3)
         if query:
             listing = drive.search(graph, request.session, module, query, page)
@@ -91,7 +89,7 @@ def picker(request):
         }, status=502)
     return render(request, "onedrive/picker.html", {
         "listing": listing, "folder_id": folder, "query": query, "module": module,
-        "account": request.user.microsoft_account,
+        "account": graph.token_provider.account,
         "next_url": _picker_url(folder, query, listing.next_page) if listing.next_page else "",
         "first_page_url": _picker_url(folder, query) if page else "",
     })

@@ -517,3 +517,15 @@ def test_a_duplicate_task_leaves_an_import_under_way_alone(module, ann, member, 
 
     assert queued() == ["importing"]
     assert MediaEntry.objects.get().status == "importing" and not MediaEntry.objects.get().error
+
+
+def test_a_late_duplicate_task_does_not_import_a_failed_entry_again(module, ann, member, drive_of_ann, queued, sim):
+    user, client = member
+    signed_in(client)
+    client.post(reverse("onedrive:import"), selected(drive_of_ann["intro"]))
+    entry = MediaEntry.objects.get()
+    MediaEntry.objects.filter(pk=entry.pk).update(status="failed", error="OneDrive refused the download")
+
+    assert queued() == ["failed"]  # the queued task arrives after the failure: only Retry imports again
+    assert MediaEntry.objects.get().error == "OneDrive refused the download"
+    assert not [request for request in sim.log if request.path.startswith("/download/")]
