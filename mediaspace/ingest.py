@@ -180,7 +180,7 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
     if entry.status == MediaEntry.Status.READY or not entry_claim(entry):
         return _reloaded(entry)
     if bytes_expected is not None:
-        MediaEntry.objects.filter(pk=entry.pk).update(bytes_expected=bytes_expected)
+        entry_expect(entry, bytes_expected)
     remove_entry_files(entry)  # left behind by a worker that died mid-import
     reader = _ProgressReader(stream, entry, setting("MEDIASPACE_INGEST_CHUNK_SIZE"))
     storage = entry.media.storage

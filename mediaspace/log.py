@@ -115,9 +115,11 @@ def logging_config(log_format="plain", level="INFO"):
             # urllib3 logs whole URLs at DEBUG, and pre-authenticated download URLs carry tokens in their query.
             "urllib3": {"level": "INFO"},
             "msal": {"level": "INFO"},
-            # gunicorn's own lines go through the same handler (gunicorn.conf.py); no access log: the
-            # request lines come from RequestLogMiddleware.
-            "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
-            "gunicorn.access": {"level": "WARNING", "handlers": ["console"], "propagate": False},
+            # In JSON, gunicorn's own lines go through the same handler (gunicorn.conf.py) and its access log
+            # is silent: the request lines come from RequestLogMiddleware. In plain text gunicorn keeps its
+            # own loggers, access log included.
+            **({"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+                "gunicorn.access": {"level": "WARNING", "handlers": ["console"], "propagate": False}}
+               if log_format == "json" else {}),
         },
     }

@@ -195,7 +195,8 @@ class CaptionCueQuerySet(models.QuerySet):
         return self.filter(text__icontains=text)
 
     def first_per_entry(self):
-        """The earliest of these cues in each entry (one query)."""
+        """One of these cues per entry, in one query: the earliest on PostgreSQL; elsewhere the first stored
+        (the earliest of its track, as cues are stored in order)."""
         if connection.vendor == "postgresql":
             return self.order_by("entry_id", "start").distinct("entry_id")
         firsts = self.order_by().values("entry_id").annotate(first=models.Min("id")).values("first")

@@ -41,7 +41,6 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
 HTTPS = env.bool("HTTPS", default=not DEBUG and any(host not in _LOOPBACK for host in ALLOWED_HOSTS))
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP (mediaspace.health answers them first anyway)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
 # HSTS: browsers keep to HTTPS for this long (a year) once they have seen the header. includeSubDomains

@@ -43,13 +43,10 @@ class OneDriveModuleForm(forms.ModelForm):
         return self.cleaned_data["tenant"].strip().lower()
 
     def clean_client_secret(self):
-        if self.cleaned_data.get("remove_client_secret"):
-            return ""
-        return self.cleaned_data["client_secret"] or self._stored_secret
+        return self.cleaned_data["client_secret"] or self._stored_secret  # empty: keep the stored one
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("remove_client_secret"):
+        if cleaned.get("remove_client_secret"):  # a later field than the secret: decided here
             cleaned["client_secret"] = ""
-            self.instance.client_secret = ""
         return cleaned
