@@ -124,6 +124,7 @@ def start_gunicorn(port, env):
             if process.poll() is not None:
                 raise SystemExit("gunicorn did not start:\n" + process.stderr.read().decode())
             time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # its own session: nothing else would stop it
     raise SystemExit("gunicorn did not start within 60 s")
 
 

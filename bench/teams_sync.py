@@ -122,17 +122,20 @@ def serve_elsewhere(simulator):
     from tests.simulator import Simulator
 
     read, write = os.pipe()
+    parent = os.getpid()
     child = os.fork()
     if child == 0:
-        os.close(read)
-        copy = Simulator.__new__(Simulator)
-        copy.__dict__.update(simulator.__dict__)
-        copy._server = None
-        copy.start()
-        os.write(write, copy.url.encode())
-        os.close(write)
-        time.sleep(3600)
-        os._exit(0)
+        try:  # never return into the parent's code (its atexit handlers would remove its work folder)
+            os.close(read)
+            copy = Simulator.__new__(Simulator)
+            copy.__dict__.update(simulator.__dict__)
+            copy.start()
+            os.write(write, copy.url.encode())
+            os.close(write)
+            while os.getppid() == parent:  # serve until the benchmark has gone
+                time.sleep(1)
+        finally:
+            os._exit(0)
     os.close(write)
     url = os.read(read, 200).decode()
     os.close(read)

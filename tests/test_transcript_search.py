@@ -53,7 +53,7 @@ def test_a_track_keeps_its_cues_in_step(lecture):
     assert list(CaptionCue.objects.filter(entry=lecture).values_list("text", flat=True)) == ["Only this now."]
 
     caption_delete(track=lecture.captions.get())
-    assert not CaptionCue.objects.exists() and track.pk
+    assert not CaptionCue.objects.exists() and not lecture.captions.filter(pk=track.pk).exists()
 
 
 def test_my_media_finds_what_was_said_and_links_to_the_moment(lecture, client_for, make_entry):
