@@ -363,6 +363,19 @@ def discovered(integration, graph, ms):
     return Recording.objects.get()
 
 
+def ready_without_transcript(integration, graph, ms, number=1):
+    """A lecture of Ann's ingested ready while Teams has no transcript for it yet: (lecture, ledger row).
+    The integration is reloaded, with the watermark the round left."""
+    ms.users = [ANN]
+    lecture = Lecture(number=number)
+    ms.add_lecture(lecture)
+    ms.transcripts[lecture.meeting_id] = []  # Teams has not finished the transcript yet
+    recording = sync.ingest(discovered(integration, graph, ms).pk, graph=graph)
+    assert recording.state == Recording.State.READY
+    integration.refresh_from_db()
+    return lecture, recording
+
+
 def media_files():
     """Every stored file, on disk or in the bucket (tests/storage.py)."""
     return stored_files()

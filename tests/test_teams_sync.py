@@ -26,9 +26,9 @@ from mediaspace.ingest import entry_prepare
 from mediaspace.models import Collaborator, MediaEntry, Publication
 from tests.microsoft import CLIENT_ID, LOGIN_URL, TENANT_ID, load
 from tests.teams_fakes import (ANN, BOB, CAROL, CONTENT, DAVE, EVE, GUEST_TENANT, MIB, PAYMENT_REQUIRED, SECRET,
-                               SEED, THROTTLED, UNAVAILABLE, VTT, discover, discovered, entry_files, fake_sign_in,
-                               Lecture, graph_error, many_users, media_files, participant, sha, stored_bytes, utc,
-                               window_start)
+                               SEED, THROTTLED, UNAVAILABLE, VTT, Lecture, discover, discovered, entry_files,
+                               fake_sign_in, graph_error, many_users, media_files, participant,
+                               ready_without_transcript, sha, stored_bytes, utc, window_start)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 
@@ -927,15 +927,8 @@ def test_a_ready_entry_whose_row_was_not_finished_is_completed_without_downloadi
 
 
 def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integration, graph, ms, portal_users):
-    ms.users = [ANN]
-    lecture = Lecture()
-    ms.add_lecture(lecture)
-    ms.transcripts[lecture.meeting_id] = []  # Teams has not finished the transcript yet
-    recording = discovered(integration, graph, ms)
-    result = sync.ingest(recording.pk, graph=graph)
-    assert result.state == Recording.State.READY and not result.transcript_done
-    assert not result.entry.captions.exists()
-    integration.refresh_from_db()
+    lecture, result = ready_without_transcript(integration, graph, ms)
+    assert not result.transcript_done and not result.entry.captions.exists()
 
     ms.transcripts[lecture.meeting_id] = list(lecture.transcripts)
     discover(integration, graph)
@@ -956,13 +949,7 @@ def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integratio
 
 def test_a_late_transcript_lookup_that_fails_for_one_recording_does_not_stop_the_round(integration, graph, ms,
                                                                                       portal_users):
-    ms.users = [ANN]
-    old = Lecture(number=1)
-    ms.add_lecture(old)
-    ms.transcripts[old.meeting_id] = []
-    recording = discovered(integration, graph, ms)
-    assert sync.ingest(recording.pk, graph=graph).state == Recording.State.READY
-    integration.refresh_from_db()
+    old, _recording = ready_without_transcript(integration, graph, ms)
     # The organiser deleted that meeting; meanwhile a new lecture was recorded.
     del ms.meetings[old.meeting_id]
     new = Lecture(number=2)
@@ -977,13 +964,7 @@ def test_a_late_transcript_lookup_that_fails_for_one_recording_does_not_stop_the
 
 
 def test_an_unusable_late_transcript_does_not_break_the_round(integration, graph, ms, portal_users):
-    ms.users = [ANN]
-    old = Lecture(number=1)
-    ms.add_lecture(old)
-    ms.transcripts[old.meeting_id] = []
-    recording = discovered(integration, graph, ms)
-    assert sync.ingest(recording.pk, graph=graph).state == Recording.State.READY
-    integration.refresh_from_db()
+    old, _recording = ready_without_transcript(integration, graph, ms)
     ms.transcripts[old.meeting_id] = [(old.transcript(old.transcript_id, old.correlation), "WEBVTT\n\n")]
     new = Lecture(number=2)
     ms.add_lecture(new)
