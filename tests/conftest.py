@@ -13,7 +13,7 @@ from mediaspace.roles import Role
 from tests.microsoft import GRAPH_URL, LOGIN_URL
 from tests.queue import purge_queue
 from tests.simulator import Simulator
-from tests.storage import empty_bucket
+from tests.storage import empty_default_bucket
 
 # The smallest bytes `sniff` recognises as each kind; enough for permission and flow tests.
 WEBM_HEAD = b"\x1aE\xdf\xa3" + b"\x00" * 60
@@ -33,7 +33,7 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; not what is tested
-    empty_bucket(settings)
+    empty_default_bucket(settings)
     if "redis" in settings.Q_CLUSTER:  # the database broker's queue goes with each test's transaction
         purge_queue()
     return settings.MEDIA_ROOT

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from tests.storage import empty_bucket
+
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "stack-admin-pw-1"
 
@@ -104,10 +106,7 @@ class Stack:
                 connection.execute(f"DROP DATABASE IF EXISTS {urlsplit(self.postgres_url).path[1:]} WITH (FORCE)")
         if self.bucket:
             s3 = self._s3()
-            for upload in s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []):
-                s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            for item in s3.list_objects_v2(Bucket=self.bucket).get("Contents", []):
-                s3.delete_object(Bucket=self.bucket, Key=item["Key"])
+            empty_bucket(s3, self.bucket)
             s3.delete_bucket(Bucket=self.bucket)
 
     def kill(self, process):

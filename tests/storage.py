@@ -3,7 +3,7 @@ files under MEDIA_ROOT (the embedded default) and for objects in an S3 bucket (a
 scripts/test.sh's second pass configures it from the environment).
 
 Every test starts with an empty storage: conftest's `media_root` fixture gives it a folder of its own and, when
-the default storage is S3, empties the bucket first (`empty_bucket`)."""
+the default storage is S3, empties the bucket first (`empty_default_bucket`)."""
 import posixpath
 
 from django.core.files.base import ContentFile
@@ -65,7 +65,7 @@ def _s3_client(options):
     return _clients[key]
 
 
-def empty_bucket(settings):
+def empty_default_bucket(settings):
     """When the default storage is S3, empty its bucket (objects and open multipart uploads), so that the test
     starts with nothing stored. The same bucket and storage serve every test: a storage of django-storages
     makes a boto3 session of its own, which takes longer than most tests, and emptying a bucket of moto's
@@ -73,10 +73,11 @@ def empty_bucket(settings):
     default = settings.STORAGES["default"]
     if default["BACKEND"] == S3_BACKEND:
         options = default.get("OPTIONS", {})
-        _empty(_s3_client(options), options["bucket_name"])
+        empty_bucket(_s3_client(options), options["bucket_name"])
 
 
-def _empty(s3, bucket):
+def empty_bucket(s3, bucket):
+    """Every object of the bucket deleted (page by page) and its open multipart uploads aborted."""
     for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):

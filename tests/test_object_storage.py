@@ -26,6 +26,7 @@ from django.utils import timezone
 from mediaspace import services
 from mediaspace.ingest import entry_fail, entry_ingest, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
+from tests.storage import empty_bucket
 
 from .conftest import WEBM_HEAD
 from .stack import free_port
@@ -76,7 +77,9 @@ def s3(s3_endpoint, settings, monkeypatch):
         "transfer_config": TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, use_threads=False)}}}
     settings.MEDIASPACE_INGEST_CHUNK_SIZE = 1 * MiB
     client.bucket = bucket
-    return client
+    yield client
+    empty_bucket(client, bucket)  # the S3 server keeps everything in memory for the rest of the run
+    client.delete_bucket(Bucket=bucket)
 
 
 def objects(s3, prefix=""):
