@@ -140,9 +140,20 @@ def entry_prepare(*, source, reference_id, owner, name, description="", tags="",
         return MediaEntry.objects.get(source=source, reference_id=reference_id), False
 
 
+def _stale_before():
+    """A worker whose last progress report is older than this is taken to be dead."""
+    return timezone.now() - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
+
+
+def entry_is_held(entry) -> bool:
+    """A live worker is importing the entry (it reported progress within the lease)."""
+    return (entry.status == MediaEntry.Status.IMPORTING and entry.heartbeat_at is not None
+            and entry.heartbeat_at >= _stale_before())
+
+
 def entry_claim(entry) -> bool:
     """Take the import of `entry` for this worker, unless another live worker holds it or it is ready."""
-    stale = timezone.now() - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
+    stale = _stale_before()
     claimable = Q(status__in=[MediaEntry.Status.PENDING, MediaEntry.Status.FAILED]) | Q(
         status=MediaEntry.Status.IMPORTING
     ) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))

@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 
 from integrations.graph import GraphError, GraphNotFound
 from mediaspace.conf import setting
-from mediaspace.ingest import entry_expect, entry_fail, entry_prepare, entry_receive
+from mediaspace.ingest import entry_expect, entry_fail, entry_is_held, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
 
 from . import drive
@@ -97,7 +97,7 @@ def import_file(entry_id):
     # never because a duplicate task of the first attempt arrives late.
     if entry is None or entry.status in (MediaEntry.Status.READY, MediaEntry.Status.FAILED):
         return entry and entry.status
-    if _held_by_a_live_worker(entry):  # a duplicate task: the import is under way elsewhere
+    if entry_is_held(entry):  # a duplicate task: the import is under way elsewhere
         return entry.status
     module = OneDriveModule.load()
     if not module.enabled:
@@ -118,12 +118,6 @@ def import_file(entry_id):
         MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
             error=failure_reason(download.error))
     return entry.status
-
-
-def _held_by_a_live_worker(entry):
-    lease = timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
-    return (entry.status == MediaEntry.Status.IMPORTING and entry.heartbeat_at is not None
-            and entry.heartbeat_at > timezone.now() - lease)
 
 
 def failure_reason(error) -> str:

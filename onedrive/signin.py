@@ -70,10 +70,16 @@ def _authority(tenant) -> str:
     return f"{setting('MICROSOFT_LOGIN_URL')}/{tenant}"
 
 
+# msal reads the authority's OpenID configuration whenever an application is built; this keeps it. (One app
+# per use, not one shared: its token cache must not hand one user's refresh token to another.)
+_MSAL_HTTP_CACHE = {}
+
+
 def _msal_app(module, tenant=None):
     return msal.ConfidentialClientApplication(
         module.application_id, client_credential=module.client_secret,
         authority=_authority(tenant or module.tenant), instance_discovery=False, http_client=_MsalHttp((10, 30)),
+        http_cache=_MSAL_HTTP_CACHE,
     )
 
 
