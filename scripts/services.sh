@@ -9,6 +9,8 @@ free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("12
 case "${1:-}" in
   start)
     dir=$(mktemp -d /tmp/mediaspace-services.XXXXXX)
+    # A start that fails half-way stops what it started: nobody else knows the folder yet.
+    trap 'for pid in "$dir"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done; rm -rf "$dir"' ERR
     redis_port=$(free_port)
     redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
       --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null

@@ -44,10 +44,12 @@ trap 'for step in "${cleanup[@]}"; do eval "$step"; done' EXIT
 if [ -n "${TEST_POSTGRES_URL:-}" ]; then
   PG_URL=$TEST_POSTGRES_URL
 else
-  eval "$(scripts/postgres.sh start)"
+  started=$(scripts/postgres.sh start)  # an assignment, so that a failure stops the script (set -e)
+  eval "$started"
   cleanup+=('scripts/postgres.sh stop "$PGDIR"')
 fi
-eval "$(scripts/services.sh start)"
+started=$(scripts/services.sh start)
+eval "$started"
 cleanup+=('scripts/services.sh stop "$SERVICES_DIR"')
 started=$SECONDS
 DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_URL" AWS_S3_ENDPOINT_URL="$S3_URL" AWS_STORAGE_BUCKET_NAME=mediaspace-tests \
