@@ -108,10 +108,23 @@ def logging_config(log_format="plain", level="INFO"):
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
             "json": {"()": "mediaspace.log.JsonFormatter"},
+            # runserver's access lines keep their usual look: "[time] "GET /path HTTP/1.1" 200 123".
+            "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
         },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": formatter, "filters": ["redact"]}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": formatter, "filters": ["redact"]},
+            "server": {"class": "logging.StreamHandler", "formatter": "json" if formatter == "json" else "server",
+                       "filters": ["redact"]},
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's default logging gives its loggers handlers of their own, without the redaction filter:
+            # `django` a console handler (DEBUG only; its lines then came out twice) and `django.server`
+            # (runserver's access line, with the redirect URI's `?code=`) one of its own. Naming them here
+            # replaces those handlers: `django` goes to the root's handler, `django.server` to a redacting one.
+            # (Django's mail_admins handler goes too; ADMINS is not set, so it never sent anything.)
+            "django": {"level": "INFO"},
+            "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
             # urllib3 logs whole URLs at DEBUG, and pre-authenticated download URLs carry tokens in their query.
             "urllib3": {"level": "INFO"},
             "msal": {"level": "INFO"},

@@ -295,6 +295,26 @@ def test_log_format_json_is_switched_by_the_environment(tmp_path):
     assert logging_config()["handlers"]["console"]["formatter"] == "plain"  # the development default
 
 
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_runserver_access_lines_and_django_lines_are_redacted(tmp_path, debug):
+    """runserver's access line (the `django.server` logger) and Django's own lines (its `django` logger, which
+    has handlers of its own in Django's default logging) go through the redaction filter too."""
+    env = production_env(tmp_path, DEBUG=debug, ALLOWED_HOSTS="127.0.0.1")
+    script = (
+        "import logging; "
+        # What WSGIRequestHandler.log_message sends for the code flow's redirect URI.
+        "logging.getLogger('django.server').info('\"%s\" %s %s', "
+        "'GET /onedrive/sign-in/done/?code=0.AQ-code-secret&state=s1 HTTP/1.1', '302', '0', "
+        "extra={'status_code': 302, 'request': None}); "
+        "logging.getLogger('django.request').warning('Bad request: %s', 'client_secret=django-secret')")
+    result = manage(env, "shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert "GET /onedrive/sign-in/done/?code=[redacted]" in result.stderr
+    assert "client_secret=[redacted]" in result.stderr
+    assert "code-secret" not in result.stderr and "django-secret" not in result.stderr
+    assert result.stderr.count("Bad request") == 1  # once, not also through Django's own console handler
+
+
 # --- FIELD_ENCRYPTION_KEY rotation -----------------------------------------------------------------------
 
 def raw(model, field, pk):
