@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from .models import TeamsIntegration
+from .models import TeamsIntegration, expiry_period
 from .teams.owners import TeamsUser
 from .validators import GUID
 
@@ -144,10 +144,11 @@ class BackfillForm(forms.Form):
 
     def __init__(self, *args, integration, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["days"].max_value = integration.recording_expiry_days
-        self.fields["days"].validators.append(MaxValueValidator(integration.recording_expiry_days))
-        self.fields["days"].initial = integration.recording_expiry_days
-        self.fields["days"].widget.attrs.update(min=1, max=integration.recording_expiry_days)
+        most = expiry_period(integration.recording_expiry_days).days
+        self.fields["days"].max_value = most
+        self.fields["days"].validators.append(MaxValueValidator(most))
+        self.fields["days"].initial = most
+        self.fields["days"].widget.attrs.update(min=1, max=most)
 
     def clean(self):
         cleaned = super().clean()

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -13,7 +14,17 @@ from .validators import validate_guid
 
 SECRET_EXPIRY_WARNING_DAYS = 30
 DEFAULT_EXPIRY_DAYS = 120  # Microsoft's default MeetingRecordingExpirationDays
+MAX_EXPIRY_DAYS = 99999  # Microsoft's largest MeetingRecordingExpirationDays: dates stay in range (about 273 years)
+EXPIRY_RANGE_MESSAGE = _("Microsoft keeps recordings 1 to 99999 days (MeetingRecordingExpirationDays): enter a "
+                         "number of days in that range. For recordings that never expire, enter 99999.")
 AT_RISK_DAYS = 7  # a recording not in the portal this close to its expiry is shown "at risk"
+
+
+def expiry_period(days):
+    """How long Microsoft keeps a recording, for `days` as stored. The field refuses more than MAX_EXPIRY_DAYS;
+    a larger value set in the database by other means counts as MAX_EXPIRY_DAYS (centuries, like it), so that
+    every date computed from it stays in range."""
+    return timedelta(days=min(days, MAX_EXPIRY_DAYS))
 
 
 class TeamsIntegrationQuerySet(models.QuerySet):
@@ -136,10 +147,13 @@ class TeamsIntegration(models.Model):
                     "collaborator permission unless this is set to 'Yes'."))
     recording_expiry_days = models.PositiveIntegerField(
         _("Recordings in Microsoft expire after (days)"), default=DEFAULT_EXPIRY_DAYS,
+        validators=[MinValueValidator(1, EXPIRY_RANGE_MESSAGE),
+                    MaxValueValidator(MAX_EXPIRY_DAYS, EXPIRY_RANGE_MESSAGE)],
         help_text=_("The tenant's MeetingRecordingExpirationDays: Teams admin center > Meetings > Meeting policies > "
                     "Recording & transcription > 'Meetings automatically expire' (or PowerShell: "
                     "Get-CsTeamsMeetingPolicy | Select-Object Identity, MeetingRecordingExpirationDays). Microsoft's "
-                    "default is 120 days. Recordings closest to expiry are brought in first."))
+                    "default is 120 days; 1 to 99999 days (Microsoft's maximum; for recordings that never expire, "
+                    "enter 99999). Recordings closest to expiry are brought in first."))
     ask_owners = models.BooleanField(
         _("Ask owners to keep or discard new recordings"), default=False,
         help_text=_("When a recording is ready, its owner gets an e-mail and a notice in My Media with Keep and "
@@ -181,7 +195,7 @@ class TeamsIntegration(models.Model):
 
     def expires_at(self, recorded_at):
         """When Microsoft deletes a recording made at `recorded_at`."""
-        return recorded_at + timedelta(days=self.recording_expiry_days) if recorded_at else None
+        return recorded_at + expiry_period(self.recording_expiry_days) if recorded_at else None
 
     def secret_expires_soon(self, today=None) -> bool:
         today = today or timezone.localdate()
@@ -213,7 +227,7 @@ def expiring_soon(now=None, *, integration, recorded_at):
     now = now or timezone.now()
     window = models.Q(pk__in=[])
     for integration_id, days in TeamsIntegration.objects.values_list("pk", "recording_expiry_days"):
-        made_after = now - timedelta(days=days)  # earlier ones have expired already
+        made_after = now - expiry_period(days)  # earlier ones have expired already
         window |= models.Q(**{integration: integration_id, f"{recorded_at}__gt": made_after,
                               f"{recorded_at}__lte": made_after + timedelta(days=AT_RISK_DAYS)})
     return window

@@ -386,6 +386,24 @@ def test_postfix_with_spaces_is_refused(admin, integration):
     assert set(response.context["adminform"].form.errors) == {"postfix"}
 
 
+@pytest.mark.parametrize("days", ["1000000", "100000", "0"])
+def test_a_recording_expiry_outside_microsofts_range_is_refused_and_changes_nothing(admin, integration, days):
+    response = admin.post(url("change", integration.pk), edit_data(integration, recording_expiry_days=days))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"recording_expiry_days"}
+    assert "99999" in errors["recording_expiry_days"][0] or "at least 1" in errors["recording_expiry_days"][0]
+    assert TeamsIntegration.objects.get(pk=integration.pk).recording_expiry_days == 120
+
+
+def test_microsofts_largest_recording_expiry_is_accepted(admin, integration):
+    response = admin.post(url("change", integration.pk), edit_data(integration, recording_expiry_days="99999"))
+
+    assert response.status_code == 302
+    assert TeamsIntegration.objects.get(pk=integration.pk).recording_expiry_days == 99999
+
+
 @pytest.mark.parametrize("missing_user, with_default_user, valid", [
     ("create", False, True),
     ("create", True, True),

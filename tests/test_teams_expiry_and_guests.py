@@ -189,6 +189,21 @@ def test_the_at_risk_view_and_the_list_marker(integration, admin_client):
     assert str(soon.recorded_at.year) in at_risk.content.decode()
 
 
+@pytest.mark.parametrize("days", [1_000_000, 2_147_483_647])
+def test_an_out_of_range_expiry_already_stored_breaks_neither_the_list_nor_the_ledger(integration, admin_client, days):
+    make_row(integration, 1, days_ago=3)
+    TeamsIntegration.objects.filter(pk=integration.pk).update(recording_expiry_days=days)  # past the form's check
+
+    listing = admin_client.get(reverse("admin:integrations_teamsintegration_changelist"))
+    ledger = admin_client.get(reverse("admin:integrations_recording_changelist"))
+    at_risk = admin_client.get(reverse("admin:integrations_recording_changelist"), {"expiry": "at_risk"})
+    edit = admin_client.get(reverse("admin:integrations_teamsintegration_change", args=[integration.pk]))
+
+    assert [page.status_code for page in (listing, ledger, at_risk, edit)] == [200] * 4
+    assert list(at_risk.context["cl"].result_list) == []  # centuries left: not at risk
+    assert "expire in Microsoft" not in listing.content.decode()
+
+
 def test_no_marker_when_nothing_is_at_risk(integration, admin_client):
     make_row(integration, 1, days_ago=1)
 
