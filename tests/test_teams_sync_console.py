@@ -83,6 +83,27 @@ def test_teams_sync_refuses_bad_arguments(integration):
         call_command("teams_sync", integration=integration.pk)
 
 
+@pytest.mark.parametrize("since", ["2024-13-45", "2024-02-30", "0001-01-01", "9999-12-31"])
+def test_teams_sync_refuses_an_impossible_since_date_with_a_clear_message(integration, since):
+    with pytest.raises(CommandError, match=f"not '{since}'"):
+        call_command("teams_sync", since=since)  # as a caller passes it
+    with pytest.raises(CommandError, match=f"--since.*not '{since}'"):
+        call_command("teams_sync", "--since", since)  # as the command line passes it: through argparse's type
+    assert not Recording.objects.exists()
+
+
+def test_teams_sync_on_the_command_line_exits_non_zero_without_a_traceback():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "manage.py", "teams_sync", "--since", "2024-13-45"],
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    assert "not '2024-13-45'" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_teams_sync_with_no_enabled_integration_does_nothing(integration):
     integration.enabled = False
     integration.save()

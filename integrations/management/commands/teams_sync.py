@@ -1,4 +1,5 @@
-from datetime import datetime, time
+from argparse import ArgumentTypeError
+from datetime import date, datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -10,6 +11,24 @@ from integrations.teams import preview, sync
 from integrations.teams.diagnosis import explain
 
 
+EARLIEST_SINCE = date(2000, 1, 1)  # long before Teams: any real backfill starts later
+
+
+def since_date(value):
+    """--since's type: a real calendar day from EARLIEST_SINCE to today, or a message that says what is wrong."""
+    if isinstance(value, date):
+        return value
+    try:
+        day = parse_date(value)
+    except ValueError as error:  # well formed, but not a day of the calendar (2024-13-45)
+        raise ArgumentTypeError(f"takes a date such as 2026-01-31, not {value!r} ({error}).") from None
+    if day is None:
+        raise ArgumentTypeError(f"takes a date such as 2026-01-31, not {value!r}.")
+    if not EARLIEST_SINCE <= day <= timezone.localdate():
+        raise ArgumentTypeError(f"takes a date from {EARLIEST_SINCE} to today, not {value!r}.")
+    return day
+
+
 class Command(BaseCommand):
     help = ("Sync Teams recordings now: discover new recordings of every enabled integration (or one), then "
             "ingest them here, with progress. --since backfills from a date; --dry-run only lists what "
@@ -17,7 +36,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--integration", type=int, help="The id of one integration (default: every enabled one).")
-        parser.add_argument("--since", help="Backfill: look for recordings from this date (YYYY-MM-DD) on.")
+        parser.add_argument("--since", type=since_date,
+                            help="Backfill: look for recordings from this date (YYYY-MM-DD, 2000-01-01 to today) on.")
         parser.add_argument("--queue", action="store_true",
                             help="Hand the recordings to the django-q2 cluster instead of ingesting them here.")
         parser.add_argument("--dry-run", action="store_true",
@@ -25,6 +45,13 @@ class Command(BaseCommand):
                                  "collaborators with their permission): nothing is downloaded or changed.")
 
     def handle(self, *args, integration=None, since=None, queue=False, dry_run=False, **options):
+        start = None
+        if since:
+            try:
+                day = since_date(since)  # call_command(since=...) skips argparse's type
+            except ArgumentTypeError as error:
+                raise CommandError(f"--since {error}") from None
+            start = timezone.make_aware(datetime.combine(day, time.min))
         integrations = TeamsIntegration.objects.enabled()
         if integration is not None:
             integrations = TeamsIntegration.objects.filter(pk=integration)
@@ -32,12 +59,6 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no Teams integration with id {integration}.")
             if not dry_run and not integrations.filter(enabled=True).exists():
                 raise CommandError(f"Teams integration {integration} is disabled: enable it first.")
-        start = None
-        if since:
-            day = parse_date(since)
-            if day is None:
-                raise CommandError(f"--since takes a date such as 2026-01-31, not {since!r}.")
-            start = timezone.make_aware(datetime.combine(day, time.min))
         if dry_run:
             for each in integrations:
                 self._dry_run(each, start)
