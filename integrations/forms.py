@@ -3,9 +3,11 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import TeamsIntegration, expiry_period
+from .models import DUPLICATE_APP_MESSAGE, TeamsIntegration, expiry_period
 from .teams.owners import TeamsUser
 from .validators import GUID
 
@@ -44,6 +46,20 @@ class TeamsIntegrationCreateForm(forms.ModelForm):
 
     def clean_client_id(self):
         return self.cleaned_data["client_id"].strip().lower()
+
+    def clean(self):
+        cleaned = super().clean()
+        existing = TeamsIntegration.objects.filter(tenant_id=cleaned.get("tenant_id"),
+                                                   client_id=cleaned.get("client_id")).first()
+        if existing is not None:
+            # A new secret for the same app (the seed's tip for an expired one) goes to the existing integration.
+            # On the field, so that the model's unique constraint does not say it a second time.
+            self.add_error("client_id", format_html(
+                '{} {} <a href="{}">{}</a>.', DUPLICATE_APP_MESSAGE,
+                _("To give “%(name)s” a new secret, use") % {"name": existing.name},
+                reverse("admin:integrations_teamsintegration_secret", args=[existing.pk]),
+                _("Update application (client) secret")))
+        return cleaned
 
 
 class SecretUpdateForm(forms.ModelForm):

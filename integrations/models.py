@@ -17,6 +17,8 @@ DEFAULT_EXPIRY_DAYS = 120  # Microsoft's default MeetingRecordingExpirationDays
 MAX_EXPIRY_DAYS = 99999  # Microsoft's largest MeetingRecordingExpirationDays: dates stay in range (about 273 years)
 EXPIRY_RANGE_MESSAGE = _("Microsoft keeps recordings 1 to 99999 days (MeetingRecordingExpirationDays): enter a "
                          "number of days in that range. For recordings that never expire, enter 99999.")
+DUPLICATE_APP_MESSAGE = _("An integration for this application (client) ID in this directory (tenant) exists "
+                          "already: its recordings would be uploaded twice.")
 AT_RISK_DAYS = 7  # a recording not in the portal this close to its expiry is shown "at risk"
 
 
@@ -180,8 +182,7 @@ class TeamsIntegration(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant_id", "client_id"], name="teamsintegration_unique_app",
-                violation_error_message=_("An integration for this application (client) ID in this directory "
-                                          "(tenant) exists already: its recordings would be uploaded twice."),
+                violation_error_message=DUPLICATE_APP_MESSAGE,
             )
         ]
 

@@ -1096,6 +1096,22 @@ def test_a_second_integration_for_the_same_app_is_refused(admin, integration):
     assert TeamsIntegration.objects.count() == 1
 
 
+def test_a_second_integration_for_the_same_app_points_to_updating_the_existing_ones_secret(admin, integration):
+    """The seed's tip for an expired secret is a new integration; the refusal says what to do instead."""
+    response = admin.post(url("add"), {"name": "Again", "tenant_id": TENANT_ID.upper(), "client_id": CLIENT_ID,
+                                       "client_secret": NEW_SECRET, "_save": "Save"})
+
+    errors = response.context["adminform"].form.errors.as_data()
+    [error] = [error for field_errors in errors.values() for error in field_errors]  # one message, not two
+    assert "exists already: its recordings would be uploaded twice" in error.message
+    page = response.content.decode()
+    link = re.search(r'<a href="([^"]+)">Update application \(client\) secret</a>', page)
+    assert link and link.group(1) == url("secret", integration.pk)
+    assert "Contoso recordings" in html.unescape(page)
+    assert admin.get(link.group(1)).status_code == 200
+    assert TeamsIntegration.objects.get().client_secret == SECRET
+
+
 def test_the_last_error_comes_with_the_seeds_troubleshooting_tip(admin, make_integration):
     integration = make_integration(last_error=SEED_POLICY_MISSING, last_error_at=timezone.now())
     for page in (admin.get(url("change", integration.pk)), admin.get(url("test", integration.pk))):
