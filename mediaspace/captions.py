@@ -2,6 +2,7 @@
 import re
 
 MAX_CAPTION_BYTES = 5 * 1024 * 1024
+TOO_LARGE = "The caption file is larger than 5 MiB."
 
 _SRT_TIMING = re.compile(r"^(\d{1,2}:\d{2}:\d{2}),(\d{3}) --> (\d{1,2}:\d{2}:\d{2}),(\d{3})", re.MULTILINE)
 _VTT_SIGNATURE = re.compile(r"^WEBVTT(?:[ \t\n]|$)")
@@ -15,7 +16,7 @@ class CaptionError(ValueError):
 def to_webvtt(raw: bytes) -> str:
     """The WebVTT text of a caption file, or CaptionError saying why it cannot be used."""
     if len(raw) > MAX_CAPTION_BYTES:
-        raise CaptionError("The caption file is larger than 5 MiB.")
+        raise CaptionError(TOO_LARGE)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .captions import CaptionError, to_webvtt
+from .captions import MAX_CAPTION_BYTES, TOO_LARGE, CaptionError, to_webvtt
 from .media_types import HEAD_SIZE, kind_of, sniff
 from .models import Category, MediaEntry
 
@@ -34,8 +34,10 @@ class CaptionFieldsMixin(forms.Form):
     def clean_caption_file(self):
         upload = self.cleaned_data.get("caption_file")
         if upload:
-            try:
-                self.caption_text = to_webvtt(upload.read())
+            if upload.size > MAX_CAPTION_BYTES:
+                raise ValidationError(TOO_LARGE)
+            try:  # a size that lies still reads no more than one byte past the limit
+                self.caption_text = to_webvtt(upload.read(MAX_CAPTION_BYTES + 1))
             except CaptionError as exc:
                 raise ValidationError(str(exc)) from None
         return upload

@@ -11,10 +11,10 @@ from django.db.models import Count, Q
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import notices, services
+from .captions import MAX_CAPTION_BYTES, TOO_LARGE as CAPTION_TOO_LARGE
 from .conf import setting
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
@@ -23,7 +23,7 @@ from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry
 from .modules import forbidden, module_required
 from .object_storage import is_object_storage, signed_url
 from .permissions import EntryAccess
-from .uploads import MaxSizeUploadHandler, body_too_large
+from .uploads import size_limited
 
 DENIED = {
     "can_view": "You do not have access to this entry.",
@@ -209,10 +209,19 @@ def caption_file(request, pk):
     return serve_file(request, track.file, content_type="text/vtt; charset=utf-8")
 
 
+def caption_too_large(request, entry, access):
+    """413: the entry page saying why; the caption file was not read, or not past the limit."""
+    messages.error(request, _("The caption track was not added."))
+    return entry_page(request, entry, access, status=413, caption_error=CAPTION_TOO_LARGE)
+
+
 @post_only
 @entry_view("can_edit")
-def caption_add(request, entry, access):
-    form = CaptionForm(request.POST, request.FILES)
+@size_limited(lambda request: MAX_CAPTION_BYTES, caption_too_large)
+def caption_add(request, entry, access, size_limit):
+    form = CaptionForm(request.POST, request.FILES)  # reads the body: only now is `exceeded` known
+    if size_limit.exceeded:
+        return caption_too_large(request, entry, access)
     if not form.is_valid():
         return refused(request, entry, access, _("The caption track was not added."), caption_form=form)
     services.caption_add(entry=entry, **form.caption_values())
@@ -308,24 +317,17 @@ def category_detail(request, pk):
     })
 
 
+def upload_too_large(request):
+    return render(request, "mediaspace/upload.html", {
+        "form": UploadForm(module=request.module), "error": too_large_message(request.module.max_size_mb),
+    }, status=413)
+
+
 @module_required(UploadModule)
-@csrf_exempt
-def upload(request):
-    """Upload media from the computer. The size limit is enforced while the file arrives."""
-    size_limit = None
-    if request.method == "POST":
-        if body_too_large(request, request.module.max_size_bytes):
-            return render(request, "mediaspace/upload.html", {
-                "form": UploadForm(module=request.module), "error": too_large_message(request.module.max_size_mb),
-            }, status=413)
-        size_limit = MaxSizeUploadHandler(request.module.max_size_bytes, request)
-        request.upload_handlers.insert(0, size_limit)
-    return _upload(request, size_limit)
-
-
-@csrf_protect
+@size_limited(lambda request: request.module.max_size_bytes, upload_too_large)
 @require_http_methods(["GET", "POST"])
-def _upload(request, size_limit):
+def upload(request, size_limit):
+    """Upload media from the computer. The size limit is enforced while the file arrives."""
     module = request.module
     if request.method != "POST":
         return render(request, "mediaspace/upload.html", {"form": UploadForm(module=module)})
@@ -347,7 +349,6 @@ def _upload(request, size_limit):
         tags=data["tags"],
         stream=media_file,
         filename=media_file.name,
-        content_type=form.content_type,
         bytes_expected=media_file.size,
     )
     if entry.status != MediaEntry.Status.READY:

@@ -5,13 +5,15 @@ of the test itself. Each test checks the status, the message the user reads (whe
 and that neither the database nor the files in MEDIA_ROOT changed.
 """
 import html
+import io
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from mediaspace import services
+from mediaspace.forms import CaptionForm
 from mediaspace.models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from mediaspace.roles import Role
 
@@ -414,7 +416,7 @@ def _add_caption(client, entry, case, follow=False):
 
 @pytest.mark.parametrize("case", BROKEN_CAPTIONS)
 def test_broken_caption_is_refused_with_a_4xx(owner_client, entry, case):
-    assert _add_caption(owner_client, entry, case).status_code == 400
+    assert _add_caption(owner_client, entry, case).status_code == (413 if case == "too large" else 400)
 
 
 @pytest.mark.parametrize("case", BROKEN_CAPTIONS)
@@ -445,6 +447,60 @@ def test_upload_with_a_broken_caption_stores_nothing(uploader_client, snapshot, 
     _upload(uploader_client, "clip.webm", CONTENT, caption_language=language,
             caption_file=SimpleUploadedFile("broken.vtt", content))
     assert snapshot() == before
+
+
+# --- an oversized caption costs no memory: refused unread, or read no further than the limit -----
+
+CAPTION_TOO_LARGE = "The caption file is larger than 5 MiB."
+
+
+class CountingBody(io.BytesIO):
+    """A request body or uploaded file that counts how many of its bytes were read."""
+
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readline(self, size=-1):
+        data = super().readline(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_caption_post_declaring_a_huge_body_is_refused_before_it_is_read(owner_client, entry, snapshot):
+    boundary = "BoUnDaRy"
+    start = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"caption_file\"; filename=\"huge.vtt\"\r\n"
+             "Content-Type: text/vtt\r\n\r\nWEBVTT\n\n").encode() + b"a" * MiB  # the first MiB of 400
+    sent = CountingBody(start)
+    before = snapshot()
+    response = owner_client.generic("POST", reverse("mediaspace:caption_add", args=[entry.pk]), b"x",
+                                     content_type=f"multipart/form-data; boundary={boundary}",
+                                     CONTENT_LENGTH=str(400 * MiB), **{"wsgi.input": sent})
+    assert (response.status_code, CAPTION_TOO_LARGE in page_text(response), sent.bytes_read) == (413, True, 0)
+    assert snapshot() == before
+
+
+def test_caption_post_just_over_the_limit_is_413_and_stores_nothing(owner_client, entry, snapshot):
+    before = snapshot()
+    response = owner_client.post(reverse("mediaspace:caption_add", args=[entry.pk]), {
+        "caption_label": "Big", "caption_language": "en",
+        "caption_file": SimpleUploadedFile("big.vtt", VTT + b"a" * (5 * MiB + 1 - len(VTT)))})
+    assert (response.status_code, CAPTION_TOO_LARGE in page_text(response)) == (413, True)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("size, claimed", [
+    (5 * MiB + 1, None), (8 * MiB, None), (8 * MiB, 100),
+], ids=["limit + 1 byte", "8 MiB", "8 MiB claiming 100 bytes"])
+def test_caption_form_reads_no_more_than_the_limit_plus_one_byte(size, claimed):
+    content = CountingBody(VTT + b"a" * (size - len(VTT)))
+    upload = InMemoryUploadedFile(content, "caption_file", "big.vtt", "text/vtt", claimed or size, None)
+    form = CaptionForm({"caption_label": "Big", "caption_language": "en"}, {"caption_file": upload})
+    assert (form.is_valid(), form.errors.get("caption_file")) == (False, [CAPTION_TOO_LARGE])
+    assert content.bytes_read <= 5 * MiB + 1
 
 
 # =================================================================================================
