@@ -11,6 +11,8 @@ if (BASE_DIR / ".env").exists():
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
+# Values marked sensitive (tokens, secrets) are blanked on the debug page too, not only in mailed reports.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mediaspace.debug.AlwaysSafeExceptionReporterFilter"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from integrations.admin import sensitive_secret
 from mediaspace.admin import ModuleAdmin
 
 from . import signin
@@ -17,6 +18,10 @@ class OneDriveModuleAdmin(ModuleAdmin):
         (_("Optional"), {"fields": ["client_secret", "remove_client_secret", "tenant", "max_import_size_mb"]}),
     ]
 
+    @sensitive_secret
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or not obj.client_secret:  # nothing to remove
@@ -27,7 +32,7 @@ class OneDriveModuleAdmin(ModuleAdmin):
     def render_change_form(self, request, context, *args, **kwargs):
         uri = signin.redirect_uri(request)
         context.update({
-            "redirect_uri": uri, "redirect_uri_is_https": uri.startswith("https://"),
+            "redirect_uri": uri, "redirect_uri_accepted": signin.redirect_uri_accepted(uri),
             "host_has_underscore": "_" in request.get_host(),
             "secret_is_set": bool(context.get("original") and context["original"].client_secret),
         })

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class OnedriveConfig(AppConfig):
     name = "onedrive"
-    verbose_name = _("OneDrive module")
+    verbose_name = _("OneDrive")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

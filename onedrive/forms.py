@@ -49,4 +49,8 @@ class OneDriveModuleForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("remove_client_secret"):  # a later field than the secret: decided here
             cleaned["client_secret"] = ""
+        if self.has_error("application_id"):
+            # The model's "enter it before enabling" would judge the stored id (empty at first), not the one
+            # typed and refused here: the field's own message is the one that says what is wrong.
+            self.instance.application_id = self.data.get(self.add_prefix("application_id"), "")
         return cleaned

@@ -14,12 +14,13 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 import warnings
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import msal
@@ -42,6 +43,10 @@ SCOPES = ["User.Read", "Files.Read.All"]
 CLOCK_SKEW = timedelta(minutes=5)
 KEYS_LIFETIME_SECONDS = 3600
 REFRESH_MARGIN = timedelta(minutes=2)
+# Microsoft's access tokens last about an hour (a day at most with continuous access evaluation): a longer
+# `expires_in` is not Microsoft's.
+MAX_TOKEN_SECONDS = 2 * 24 * 3600
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class SignInProblem(Exception):
@@ -64,6 +69,12 @@ class SignInRequired(GraphUnauthorized):
 def redirect_uri(request) -> str:
     """The redirect URI to register in Azure, exactly as the portal sends it."""
     return request.build_absolute_uri(reverse("onedrive:blank_page"))
+
+
+def redirect_uri_accepted(uri) -> bool:
+    """Microsoft accepts a Web redirect URI on https, and on plain http only for this computer (localhost)."""
+    parts = urlsplit(uri)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 def _authority(tenant) -> str:
@@ -163,7 +174,9 @@ def _implicit_tokens(answer):
         raise SignInProblem(_("Microsoft's answer has no access token or no ID token. Administrator: in Azure, "
                               "under the app's Authentication, check both “Access tokens” and “ID tokens”."),
                             for_administrator=True)
-    if (tokens["token_type"] or "").lower() != "bearer" or not str(tokens["expires_in"] or "").isdigit():
+    lifetime = str(tokens["expires_in"] or "")
+    if ((tokens["token_type"] or "").lower() != "bearer" or not re.fullmatch(r"[0-9]{1,9}", lifetime)
+            or int(lifetime) > MAX_TOKEN_SECONDS):
         raise SignInProblem(_("Microsoft's answer could not be read (token type or lifetime). Please sign in "
                               "again."))
     return tokens
@@ -190,13 +203,17 @@ def _redeem_code(module, sign_in, answer, uri):
             "expires_in": result.get("expires_in"), "refresh_token": refresh.get("secret", "")}
 
 
+def _expires_at(expires_in):
+    """When a token Microsoft says lasts `expires_in` seconds expires (never later than Microsoft's longest)."""
+    return timezone.now() + timedelta(seconds=min(int(expires_in or 3600), MAX_TOKEN_SECONDS))
+
+
 def _keep_tokens(user, module, claims, tokens):
-    expires_in = int(tokens.get("expires_in") or 3600)
     MicrosoftAccount.objects.update_or_create(user=user, defaults={
         "tenant_id": claims["tid"], "object_id": claims.get("oid", ""),
         "username": claims.get("preferred_username", "")[:255], "display_name": claims.get("name", "")[:255],
         "application_id": module.application_id, "access_token": tokens["access_token"],
-        "expires_at": timezone.now() + timedelta(seconds=expires_in),
+        "expires_at": _expires_at(tokens.get("expires_in")),
         "refresh_token": tokens.get("refresh_token") or "",
     })
 
@@ -353,7 +370,7 @@ class UserToken:
             logger.info("Refresh of %s's Microsoft sign-in refused: %s", account.user_id, result.get("error"))
             raise SignInRequired()
         account.access_token = result["access_token"]
-        account.expires_at = timezone.now() + timedelta(seconds=int(result.get("expires_in") or 3600))
+        account.expires_at = _expires_at(result.get("expires_in"))
         account.refresh_token = result.get("refresh_token") or account.refresh_token
         account.save(update_fields=["access_token", "expires_at", "refresh_token", "updated"])
         return account.access_token

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _, ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET
 
 from integrations.graph import GraphError, GraphNotFound
@@ -108,6 +109,8 @@ def start_signin(request):
 
 @module_required(OneDriveModule)
 @never_cache
+@sensitive_post_parameters("access_token", "id_token", "code")
+@sensitive_variables()  # every frame below holds the answer or the tokens
 def blank_page(request):
     """The redirect URI: Microsoft's answer arrives in the query (code flow, errors) or in the fragment,
     which only the browser sees: the page then relays it here with a same-site POST."""

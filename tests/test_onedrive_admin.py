@@ -1,4 +1,5 @@
 """The OneDrive module's admin page, as the set-up guide's administrator uses it (Django test client, superuser)."""
+import html
 import re
 
 import pytest
@@ -176,6 +177,47 @@ def test_a_secret_that_is_not_a_secret_value_is_refused(admin_client):
 def test_a_refused_form_does_not_render_the_typed_secret_back(admin_client):
     response = save(admin_client, client_secret=SECRET, application_id="nope")
     assert response.status_code == 200 and SECRET not in response.content.decode()
+
+
+def test_the_debug_page_never_shows_a_typed_secret(admin_client, settings, monkeypatch):
+    """As with `make run` (DEBUG=true): a failure while saving gives the technical 500 page without the secret."""
+    from django.contrib import admin
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    settings.DEBUG = True
+    monkeypatch.setattr(admin.site._registry[OneDriveModule], "save_model", fail)
+    admin_client.raise_request_exception = False
+    response = save(admin_client, client_secret=SECRET)
+    page = response.content.decode()
+
+    assert response.status_code == 500 and "the database went away" in page  # the real debug page
+    assert "client_secret" in page and SECRET not in page and SECRET[:12] not in page
+
+
+def test_an_enabled_module_with_a_wrong_application_id_gets_the_guid_message_only(admin_client):
+    response = save(admin_client, application_id="not-a-guid")  # the stored applicationId is still empty
+    assert errors(response) == {"application_id": [
+        "Enter the ID exactly as the Azure portal shows it on the app's Overview tab: 32 hexadecimal digits in the "
+        "form 00000000-0000-0000-0000-000000000000."]}
+    assert OneDriveModule.load().enabled is False
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000"])
+def test_plain_http_on_this_computer_is_not_warned_about(admin_client, settings, host):
+    # Microsoft accepts an http redirect URI for localhost: the warning would contradict its own text.
+    settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+    page = admin_client.get(CHANGE, HTTP_HOST=host).content.decode()
+    assert f'<code id="redirect-uri">http://{host}/onedrive/index/blank-page</code>' in page
+    assert "not served over HTTPS" not in page
+
+
+def test_the_breadcrumb_reads_like_a_change_page(admin_client):
+    page = admin_client.get(CHANGE).content.decode()
+    crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', page, re.S).group(1)
+    assert " ".join(html.unescape(re.sub(r"<[^>]+>", "", crumbs)).split()) == "Home › OneDrive › OneDrive module"
+    assert f'href="{reverse("admin:app_list", args=["onedrive"])}"' in crumbs
 
 
 @pytest.mark.parametrize("value, stored", [

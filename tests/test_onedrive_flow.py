@@ -284,6 +284,34 @@ def test_an_id_token_that_does_not_verify_is_refused(module, ann, member, change
     assert not MicrosoftAccount.objects.exists()
 
 
+def test_a_lifetime_too_long_to_be_a_date_is_a_clear_400_not_a_500(module, ann, member):
+    user, client = member
+    fields = {**microsoft_answer(client, ann.upn), "expires_in": "99999999999999"}
+
+    assert "could not be read" in problem(client.post(reverse("onedrive:blank_page"), fields))
+    assert not MicrosoftAccount.objects.exists()
+
+
+def test_the_debug_page_never_shows_the_tokens_or_the_code(module, ann, member, settings, monkeypatch):
+    """As with `make run` (DEBUG=true): a failure after the answer arrived gives Django's technical 500 page,
+    which shows neither the POSTed tokens and code nor the local variables that hold them."""
+    settings.DEBUG = True
+    user, client = member
+    fields = {**microsoft_answer(client, ann.upn), "code": "M.C507_BAY." + "7" * 24}
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(MicrosoftAccount.objects, "update_or_create", fail)
+    client.raise_request_exception = False
+    response = client.post(reverse("onedrive:blank_page"), fields)
+    page = response.content.decode()
+
+    assert response.status_code == 500 and "the database went away" in page  # the real debug page
+    assert "access_token" in page and "Local vars" in page  # the parameters and locals are listed, blanked
+    assert fields["access_token"] not in page and fields["id_token"] not in page and fields["code"] not in page
+
+
 def test_nonce_audience_issuer_expiry_and_at_hash_are_checked(module, ann, sim, portal_app):
     token = sim.user_token(ann, portal_app)
     from tests.simulator import identity
