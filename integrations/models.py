@@ -6,10 +6,10 @@ from django.db import models
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from encrypted_model_fields.fields import EncryptedCharField
 
 from mediaspace.conf import setting
 
+from .fields import EncryptedCharField
 from .validators import validate_guid
 
 SECRET_EXPIRY_WARNING_DAYS = 30

@@ -1,7 +1,9 @@
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
 
+from . import encryption
 from .conf import setting
 from .roles import Role
 
@@ -20,6 +22,25 @@ def check_encryption_key(app_configs, **kwargs):
             return [Error("FIELD_ENCRYPTION_KEY is not a valid key: it must be 32 url-safe base64-encoded bytes.",
                           hint="Generate one with cryptography's Fernet.generate_key().", id="mediaspace.E002")]
     return []
+
+
+@register(Tags.database)
+def check_encrypted_values(app_configs, databases=None, **kwargs):
+    """Stored secrets the configured keys cannot decrypt: the key is wrong, and starting would lose them.
+
+    A database check, so `migrate` (before `make run` and the Procfile's release) and `check --database default`
+    (before the Procfile's worker) run it; the web server runs the same probe at start-up (mediaspace/wsgi.py).
+    """
+    if not databases:
+        return []
+    try:
+        unreadable = list(encryption.unreadable_columns(databases=databases, app_configs=app_configs))
+    except ImproperlyConfigured:
+        return []  # no key or an invalid one: mediaspace.E001/E002 say so
+    return [Error(f"Stored values of {label} cannot be decrypted with the configured keys ({error}), so "
+                  "FIELD_ENCRYPTION_KEY is wrong. Starting now would lose these secrets.",
+                  hint=encryption.HINT, obj=label, id="mediaspace.E004")
+            for label, error in unreadable]
 
 
 @register()

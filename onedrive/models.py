@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from encrypted_model_fields.fields import EncryptedCharField, EncryptedTextField
 
+from integrations.fields import EncryptedCharField, EncryptedTextField
 from integrations.validators import GUID, validate_guid
 from mediaspace.modules import Module, registry
 

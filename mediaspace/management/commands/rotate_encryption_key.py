@@ -12,36 +12,18 @@ The command reads and writes the columns directly, with the keys in the settings
 own cipher is built once, when Django starts). It finds the fields itself: every EncryptedMixin field of
 every installed model (the Teams and OneDrive client secrets, the Microsoft sign-ins' tokens, the sign-in
 requests' code flow). A value no key can read is left as it is and reported, and the command then fails:
-removing an old key before that is solved would lose the secret. Running it again changes nothing.
+removing an old key before that is solved would lose the secret. A value encrypted twice (saved under a wrong
+key before the fields refused to read it, mediaspace/encryption.py) is stored once, under the first key, when
+the keys read both layers, and reported as unreadable otherwise. Running it again changes nothing.
 """
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.apps import apps
-from django.conf import settings
+from cryptography.fernet import InvalidToken, MultiFernet
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router, transaction
-from encrypted_model_fields.fields import EncryptedMixin
+
+from mediaspace.encryption import Unreadable, configured_keys, decrypt_layers, encrypted_fields
 
 BATCH = 500
-
-
-def configured_keys():
-    keys = settings.FIELD_ENCRYPTION_KEY
-    if isinstance(keys, str):
-        keys = keys.split(",")
-    keys = [key.strip() for key in keys if key and key.strip()]
-    if not keys:
-        raise CommandError("FIELD_ENCRYPTION_KEY is not set.")
-    try:
-        return [Fernet(key) for key in keys]
-    except (ValueError, TypeError) as error:
-        raise CommandError(f"FIELD_ENCRYPTION_KEY holds an invalid key: {error}") from None
-
-
-def encrypted_fields():
-    for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            if isinstance(field, EncryptedMixin):
-                yield model, field
 
 
 class Command(BaseCommand):
@@ -51,7 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count what would change; write nothing.")
 
     def handle(self, *args, dry_run=False, **options):
-        keys = configured_keys()
+        try:
+            keys = configured_keys()
+        except ImproperlyConfigured as error:
+            raise CommandError(error) from None
         newest, every_key = keys[0], MultiFernet(keys)
         if len(keys) == 1:
             self.stdout.write("FIELD_ENCRYPTION_KEY holds one key: checking that every value is under it.")
@@ -89,22 +74,30 @@ class Command(BaseCommand):
             for row_pk, value in rows:
                 if not value:
                     continue
-                token = value.encode() if isinstance(value, str) else bytes(value)
+                text = value.decode() if isinstance(value, bytes) else value
                 try:
-                    newest.decrypt(token)
-                    current += 1
-                    continue
-                except InvalidToken:
-                    pass
-                try:
-                    changes.append((every_key.rotate(token).decode(), row_pk, value))
-                except InvalidToken:
+                    secret, layers = decrypt_layers(every_key, text)
+                except Unreadable as error:
                     unreadable += 1
-                    self.stderr.write(f"{model._meta.label}.{field.name} of {model._meta.pk.name}={row_pk}: "
-                                      "no key of FIELD_ENCRYPTION_KEY reads it")
+                    self.stderr.write(f"{model._meta.label}.{field.name} of {model._meta.pk.name}={row_pk}: {error}")
+                    continue
+                if layers > 1:  # saved once under a wrong key: the secret itself, under the first key
+                    changes.append((newest.encrypt(secret.encode()).decode(), row_pk, value))
+                elif self.under(newest, text):
+                    current += 1
+                else:
+                    changes.append((every_key.rotate(text.encode()).decode(), row_pk, value))
             rotated += len(changes)
             if changes and not dry_run:
                 with transaction.atomic(using=database), connection.cursor() as cursor:
                     # Only where the value is still the one read: a save in between wrote it under the first key.
                     cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s",
                                        changes)
+
+    @staticmethod
+    def under(key, text):
+        try:
+            key.decrypt(text.encode())
+            return True
+        except InvalidToken:
+            return False
