@@ -19,8 +19,9 @@ from mediaspace.media_types import kind_of
 
 SELECT = "id,name,size,file,folder,lastModifiedDateTime,parentReference"
 PAGE_SIZE = 100
-# Drive and item ids are letters, digits and a few marks ("b!…" drive ids, "01ABC…" item ids).
-ID = re.compile(r"^[A-Za-z0-9!._-]{1,200}$")
+# Drive and item ids are letters, digits and a few marks ("b!…" drive ids, "01ABC…" item ids); "." and ".."
+# are not ids but path segments (".../items/.." is the drive itself), refused before Graph is asked.
+ID = re.compile(r"^(?!\.\.?$)[A-Za-z0-9!._-]{1,200}$")
 KEPT_PAGES = 50  # next-page links remembered per session
 KEPT_FOLDERS = 500  # folder parents remembered per session, for the breadcrumb
 
@@ -129,6 +130,8 @@ def search(graph, session, module, query, page=""):
 
 
 def item(graph, module, drive_id, item_id) -> DriveEntry:
+    if not (ID.match(drive_id) and ID.match(item_id)):
+        raise ValueError("not a drive or item id")
     return entry_from_item(graph.get(f"/drives/{drive_id}/items/{item_id}", **{"$select": SELECT}),
                            module.max_import_size)
 

@@ -466,6 +466,24 @@ def test_import_reads_each_selected_item_and_creates_pending_entries(browser, an
     assert len(queued.jobs) == 1
 
 
+@pytest.mark.parametrize("dots", [".", ".."])
+@responses.activate
+def test_dot_ids_are_refused_before_microsoft_is_asked(browser, ann, queued, module, dots):
+    # "items/.." would be read as the path's parent (the drive itself), "items/." as the item list: never an item.
+    folder = browser.get(PICKER, {"folder": dots})
+    imported = browser.post(reverse("onedrive:import"), {"item": [f"{DRIVE_ID}/{dots}", f"{dots}/{INTRO['id']}"],
+                                                          "back": PICKER})
+
+    assert (folder.status_code, folder["Location"]) == (302, PICKER)
+    assert flashed(folder) == ["That folder address is not valid; here is your OneDrive's first folder."]
+    assert (imported.status_code, imported["Location"]) == (302, PICKER)
+    assert flashed(imported)[-2:] == [f"Not imported: {DRIVE_ID}/{dots} (This is not a OneDrive file of yours.).",
+                                      f"Not imported: {dots}/{INTRO['id']} (This is not a OneDrive file of yours.)."]
+    with pytest.raises(ValueError):
+        drive.item(signin.graph_for_user(ann, module), module, DRIVE_ID, dots)
+    assert len(responses.calls) == 0 and not MediaEntry.objects.exists()
+
+
 @responses.activate
 def test_import_of_a_file_gone_from_onedrive_is_refused_with_a_message(browser, ann, queued):
     responses.get(ITEM, status=404, json=load("graph_error_item_not_found.json"))
