@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -223,8 +224,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
 
     def toggle_view(self, request, pk):
         integration = self._integration_for_change(request, pk)
-        first_time = integration.never_enabled
-        form = BackfillForm(request.POST or None, integration=integration) if first_time else None
+        form = self._backfill_form(request.POST or None, integration)
         title = _("Disable integration") if integration.enabled else _("Enable integration")
         if request.method == "POST":
             enable = request.POST.get("status") == "enable"
@@ -312,16 +312,28 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         self.message_user(request, _("A sync of %(name)s is queued; new recordings appear in its Recordings "
                                      "list.") % {"name": integration}, messages.SUCCESS)
 
+    @staticmethod
+    def _backfill_form(data, integration, prefix=None):
+        """The first Enable's question (new recordings only, or also the last N days); None after that."""
+        return BackfillForm(data, integration=integration, prefix=prefix) if integration.never_enabled else None
+
     def _toggle(self, request, integration, *, enable, backfill_days=0):
         if not enable:
             services.integration_disable(integration=integration)
             self.log_change(request, integration, _("Disabled"))
             self.message_user(request, _("%(name)s is disabled.") % {"name": integration}, messages.SUCCESS)
             return
+        first_time = integration.never_enabled
         report = services.integration_enable(integration=integration, backfill_days=backfill_days)
         if integration.enabled:
             self.log_change(request, integration, _("Enabled"))
-        self._report_outcome(request, report, success=_("%(name)s is enabled.") % {"name": integration},
+        if not first_time:
+            success = _("%(name)s is enabled.")
+        elif backfill_days:
+            success = _("%(name)s is enabled: it brings new recordings and those of the last %(days)d days.")
+        else:
+            success = _("%(name)s is enabled: it brings new recordings only.")
+        self._report_outcome(request, report, success=success % {"name": integration, "days": backfill_days},
                              enabled=integration.enabled, name=integration.name)
 
     def _report_outcome(self, request, report, *, success, enabled=None, name=""):
@@ -345,8 +357,25 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Enable selected integrations"), permissions=["change"])
     def enable_selected(self, request, queryset):
-        for integration in queryset.filter(enabled=False):
-            self._toggle(request, integration, enable=True)
+        """Like the row's Enable, after the same question for each one enabled for the first time: an
+        intermediate page (as Django's delete-selected) that posts the answers back to this action."""
+        confirmed = request.POST.get("post") == "yes"
+        choices = [(integration, self._backfill_form(request.POST if confirmed else None, integration,
+                                                     prefix=f"integration-{integration.pk}"))
+                   for integration in queryset.filter(enabled=False)]
+        if not choices:
+            self.message_user(request, _("The selected integrations are enabled already."), messages.INFO)
+            return None
+        valid = [form.is_valid() for _integration, form in choices if form is not None]  # each form's errors
+        if confirmed and all(valid):
+            for integration, form in choices:
+                self._toggle(request, integration, enable=True,
+                             backfill_days=form.cleaned_data["backfill_days"] if form is not None else 0)
+            return None
+        return TemplateResponse(request, "admin/integrations/teamsintegration/enable_selected_confirm.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "choices": choices,
+            "title": _("Enable selected integrations"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }, status=400 if confirmed else 200)
 
     @admin.action(description=_("Disable selected integrations"), permissions=["change"])
     def disable_selected(self, request, queryset):

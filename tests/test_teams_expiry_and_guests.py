@@ -129,6 +129,41 @@ def test_first_enable_offers_new_only_or_a_backfill_of_n_days(fresh, admin_clien
     assert before - timedelta(days=30, seconds=5) <= fresh.synced_until <= timezone.now() - timedelta(days=30)
 
 
+def test_bulk_enable_asks_the_row_actions_question_before_enabling(fresh, admin_client, passing_check):
+    other = TeamsIntegration.objects.create(name="Other", tenant_id=TENANT_ID, client_secret="x" * 40,
+                                            client_id="11111111-2222-4333-8444-555555555555")
+    watermark = timezone.now() - timedelta(days=3)
+    again = TeamsIntegration.objects.create(name="Again", tenant_id=TENANT_ID, client_secret="x" * 40,
+                                            client_id="22222222-2222-4333-8444-555555555555",
+                                            backfill_days=0, synced_until=watermark)  # enabled before
+    changelist = reverse("admin:integrations_teamsintegration_changelist")
+    selected = {"action": "enable_selected", "_selected_action": [fresh.pk, other.pk, again.pk]}
+
+    page = admin_client.post(changelist, {**selected, "index": "0"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert text.count("New recordings only") == 2  # Fresh and Other, each with its own maximum; not Again
+    assert 'max="60"' in text and 'max="120"' in text and "Again" in text
+    assert not TeamsIntegration.objects.filter(enabled=True).exists()  # asking changes nothing
+
+    confirm = {**selected, "post": "yes", f"integration-{fresh.pk}-bring": "backfill",
+               f"integration-{fresh.pk}-days": "90", f"integration-{other.pk}-bring": "new"}
+    too_far = admin_client.post(changelist, confirm)
+    assert too_far.status_code == 400 and "less than or equal to 60" in too_far.content.decode()
+    assert not TeamsIntegration.objects.filter(enabled=True).exists()
+
+    before = timezone.now()
+    done = admin_client.post(changelist, {**confirm, f"integration-{fresh.pk}-days": "30"}, follow=True)
+    rows = {row.name: row for row in TeamsIntegration.objects.all()}
+    assert {name: (row.enabled, row.backfill_days) for name, row in rows.items()} == {
+        "Fresh": (True, 30), "Other": (True, 0), "Again": (True, 0)}
+    assert before - timedelta(days=30, seconds=5) <= rows["Fresh"].synced_until <= timezone.now() - timedelta(days=30)
+    assert rows["Again"].synced_until == watermark  # not the first time: where it stopped
+    said = [str(message) for message in done.context["messages"]]
+    assert any("Fresh" in message and "30 days" in message for message in said), said
+    assert any("Other" in message and "new recordings only" in message for message in said), said
+
+
 def test_new_only_starts_from_now_and_a_later_enable_keeps_the_watermark(fresh, passing_check):
     services.integration_enable(integration=fresh, backfill_days=0)
     watermark = fresh.synced_until
