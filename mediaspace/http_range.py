@@ -1,9 +1,11 @@
 """Serving stored media with HTTP Range support (RFC 9110 §14), so players can seek."""
 import re
+from pathlib import PurePath
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from .media_types import served_inline
 from .object_storage import is_object_storage, read_span
 
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -51,8 +53,17 @@ def _read_span(fileobj, start, length):
         fileobj.close()
 
 
+def protect(response):
+    """Stored files never run in the portal's origin: a browser opening one gets a sandbox without scripts,
+    and takes the content type as given (never guessing HTML from the bytes)."""
+    response["Content-Security-Policy"] = "sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def serve_file(request, fieldfile, *, content_type, filename=None):
-    """A 200 or 206 response that streams `fieldfile` (never read whole into memory)."""
+    """A 200 or 206 response that streams `fieldfile` (never read whole into memory); anything but a raster
+    image, audio or video is sent as a download."""
     size = fieldfile.size
     try:
         span = parse_range(request.headers.get("Range", ""), size)
@@ -60,16 +71,14 @@ def serve_file(request, fieldfile, *, content_type, filename=None):
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         response["Accept-Ranges"] = "bytes"
-        return response
+        return protect(response)
     storage = fieldfile.storage
     if is_object_storage(storage):  # one ranged GET to the store, streamed on as it arrives
         start, end = span or (0, size - 1)
         response = StreamingHttpResponse(read_span(storage, fieldfile.name, start, end - start + 1, CHUNK_SIZE),
                                          status=200 if span is None else 206, content_type=content_type)
-        if filename:
-            response["Content-Disposition"] = content_disposition_header(False, filename)
     elif span is None:
-        response = FileResponse(storage.open(fieldfile.name, "rb"), content_type=content_type, filename=filename)
+        response = FileResponse(storage.open(fieldfile.name, "rb"), content_type=content_type)
     else:
         start, end = span
         response = StreamingHttpResponse(_read_span(storage.open(fieldfile.name, "rb"), start, end - start + 1),
@@ -80,7 +89,8 @@ def serve_file(request, fieldfile, *, content_type, filename=None):
         start, end = span
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
+    response["Content-Disposition"] = content_disposition_header(not served_inline(content_type),
+                                                                 filename or PurePath(fieldfile.name).name)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return protect(response)

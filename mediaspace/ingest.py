@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import setting
-from .media_types import HEAD_SIZE, sniff
+from .media_types import HEAD_SIZE, NotMedia, media_type
 from .models import MediaEntry, entry_folder, entry_media_path
 from .object_storage import is_object_storage, remove_prefix
 
@@ -73,13 +73,15 @@ class _ProgressReader:
     an object store asks for a whole multipart part (8 MiB), which a slow download takes minutes to deliver,
     longer than the lease after which another worker takes the import over."""
 
-    def __init__(self, source, entry, piece_size):
+    def __init__(self, source, entry, piece_size, filename):
+        self._filename = filename
         self._read = (source if hasattr(source, "read") else _ChunkReader(source)).read
         self._entry = entry
         self._piece_size = piece_size
         self._last_report = time.monotonic()
         self.count = 0
         self.head = b""
+        self.content_type = None  # told by the bytes (`media_type`) once the head has arrived
 
     closed = False  # a forward-only stream, as storages ask before reading (django-storages' S3 does)
 
@@ -103,6 +105,8 @@ class _ProgressReader:
         self.count += len(data)
         if len(self.head) < HEAD_SIZE:
             self.head += data[: HEAD_SIZE - len(self.head)]
+        if self.content_type is None and (len(self.head) >= HEAD_SIZE or not data):
+            self.content_type = media_type(self.head, self._filename)  # markup: NotMedia stops the copy here
         if time.monotonic() - self._last_report >= PROGRESS_INTERVAL_SECONDS:
             self._report()
         return data
@@ -182,8 +186,11 @@ def entry_fail(entry, reason: str):
     return _reloaded(entry)
 
 
-def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=None, duration=None):
+def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None):
     """Stream `stream` (a file-like object or an iterator of byte chunks) into the entry's media file.
+
+    Its content type is told by its bytes, never by what the source says (`media_types.media_type`); markup is
+    refused from its first bytes: the entry fails with the reason and nothing is kept.
 
     Returns the entry: `ready`, or `failed` with the reason. An entry that is already ready, or that
     another live worker is importing, is returned unchanged and the stream is not read.
@@ -193,7 +200,7 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
     if bytes_expected is not None:
         entry_expect(entry, bytes_expected)
     remove_entry_files(entry)  # left behind by a worker that died mid-import
-    reader = _ProgressReader(stream, entry, setting("MEDIASPACE_INGEST_CHUNK_SIZE"))
+    reader = _ProgressReader(stream, entry, setting("MEDIASPACE_INGEST_CHUNK_SIZE"), filename)
     storage = entry.media.storage
     target = entry_media_path(entry, filename)
     try:
@@ -201,6 +208,11 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
     except IngestAborted:
         logger.info("Import of entry %s stopped: another worker holds it now, or it was deleted.", entry.pk)
         remove_tree(storage, posixpath.dirname(target))
+        return _reloaded(entry)
+    except NotMedia as refusal:
+        logger.info("Import of entry %s refused: %s", entry.pk, refusal)
+        remove_tree(storage, posixpath.dirname(target))
+        _finish_if_ours(entry, status=MediaEntry.Status.FAILED, error=str(refusal), media="")
         return _reloaded(entry)
     except Exception as exc:
         logger.warning("Import of entry %s failed: %s", entry.pk, exc, exc_info=True)
@@ -220,7 +232,7 @@ def entry_receive(entry, *, stream, filename, content_type="", bytes_expected=No
         media=stored_name,
         size=reader.count,
         bytes_received=reader.count,
-        content_type=content_type or sniff(reader.head, filename),
+        content_type=reader.content_type or "",
         duration=duration,
         error="",
     )
@@ -245,15 +257,14 @@ def _finish_if_ours(entry, **fields) -> bool:
 
 
 def entry_ingest(*, source, reference_id, owner, name, stream, filename, description="", tags="",
-                 content_type="", bytes_expected=None, duration=None):
+                 bytes_expected=None, duration=None):
     """Prepare and receive in one call: the whole ingest for a source whose bytes are at hand."""
     entry, _created = entry_prepare(
         source=source, reference_id=reference_id, owner=owner, name=name, description=description,
         tags=tags, bytes_expected=bytes_expected,
     )
     return entry_receive(
-        entry, stream=stream, filename=filename, content_type=content_type, bytes_expected=bytes_expected,
-        duration=duration,
+        entry, stream=stream, filename=filename, bytes_expected=bytes_expected, duration=duration,
     )
 
 

@@ -1,14 +1,57 @@
-"""What kind of media a file is, told from its first bytes (and its name where bytes are ambiguous)."""
+"""What kind of media a file is, told from its first bytes (and its name where bytes are ambiguous).
+
+The one rule for every source (upload, Teams, OneDrive): `media_type` of the stored bytes is what is stored and
+served, and markup a browser would run scripts from (SVG, HTML, XML) is refused, whatever the source claimed.
+"""
+import codecs
 import posixpath
 
+from django.utils.translation import gettext as _
+
 MEDIA_KINDS = ("video", "audio", "image")
-HEAD_SIZE = 64  # bytes needed by `sniff`
+# Images a browser only draws: SVG, the one image type that holds scripts, is not among them.
+RASTER_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/heic", "image/heif",
+                           "image/avif", "image/bmp", "image/tiff", "image/x-icon", "image/vnd.microsoft.icon"})
+HEAD_SIZE = 1024  # bytes needed by `media_type` (markup may follow a byte-order mark and some blank lines)
+_BLANK = b" \t\r\n\x0c"
+
+
+class NotMedia(ValueError):
+    """Bytes that are never stored as media; the message tells the owner why."""
 
 
 def kind_of(content_type: str) -> str:
-    """video, audio, image, or '' for anything else."""
-    major = (content_type or "").partition("/")[0].lower()
+    """video, audio, image (raster only), or '' for anything else."""
+    base = (content_type or "").partition(";")[0].strip().lower()
+    major = base.partition("/")[0]
+    if major == "image":
+        return major if base in RASTER_IMAGES else ""
     return major if major in MEDIA_KINDS else ""
+
+
+def served_inline(content_type: str) -> bool:
+    """Video, audio and raster images are shown in the page; anything else is only ever downloaded."""
+    return bool(kind_of(content_type))
+
+
+def media_type(head: bytes, filename: str = "") -> str:
+    """The content type to store for a file that begins with `head`: the media type its bytes show, or '' when
+    they show none we know (stored, and served only as a download). Raises NotMedia for markup."""
+    if _is_markup(head):  # first: a UTF-16 byte-order mark looks like an MPEG audio frame to `sniff`
+        raise NotMedia(_("This file holds web markup (SVG, HTML or XML), which could run scripts in the portal, "
+                         "so it was not imported. Only video, audio and image files (PNG, JPEG, GIF, WebP) are "
+                         "accepted."))
+    return sniff(head, filename)
+
+
+def _is_markup(head: bytes) -> bool:
+    """The first character that is not blank is '<' (in UTF-8 or UTF-16), or there is nothing but blanks
+    to tell what the file is."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:2]:
+        head = head.replace(b"\x00", b"")
+    text = head.removeprefix(codecs.BOM_UTF8).removeprefix(codecs.BOM_UTF16_LE).removeprefix(codecs.BOM_UTF16_BE)
+    text = text.lstrip(_BLANK)
+    return text.startswith(b"<") or bool(head) and not text
 
 
 def sniff(head: bytes, filename: str = "") -> str:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 
+from .media_types import kind_of
 from .modules import Module, registry
 from .roles import SIGNED_IN_ROLES, default_role
 
@@ -131,9 +132,8 @@ class MediaEntry(models.Model):
 
     @property
     def kind(self) -> str:
-        """video, audio, image, or '' when the content type is not a media type."""
-        major = self.content_type.partition("/")[0]
-        return major if major in ("video", "audio", "image") else ""
+        """video, audio, image (raster), or '' when the content type is not a media type."""
+        return kind_of(self.content_type)
 
     @property
     def progress_percent(self):

@@ -3,6 +3,8 @@ ranged reads that stream, and short-lived signed URLs. Local files need neither.
 from django.core.files.storage import FileSystemStorage
 from django.utils.http import content_disposition_header
 
+from .media_types import served_inline
+
 
 def is_object_storage(storage) -> bool:
     """An S3-style store (django-storages' S3Storage or a subclass): it has a bucket and signs URLs."""
@@ -30,12 +32,12 @@ def read_span(storage, name, start, length, chunk_size):
 
 
 def signed_url(storage, name, *, seconds, content_type=None, filename=None):
-    """A URL to GET the object from the store itself, valid for `seconds`, served with this content type."""
-    parameters = {}
-    if content_type:
-        parameters["ResponseContentType"] = content_type
-    if filename:
-        parameters["ResponseContentDisposition"] = content_disposition_header(False, filename)
+    """A URL to GET the object from the store itself, valid for `seconds`, served with this content type and,
+    as the portal serves it, as a download unless it is a raster image, audio or video."""
+    parameters = {"ResponseContentType": content_type or "application/octet-stream"}
+    if filename or not served_inline(content_type):
+        parameters["ResponseContentDisposition"] = content_disposition_header(not served_inline(content_type),
+                                                                              filename)
     return storage.url(name, parameters=parameters, expire=seconds)
 
 

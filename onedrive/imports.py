@@ -112,8 +112,8 @@ def import_file(entry_id):
                                   on_length=partial(entry_expect, entry))
     except (GraphError, ValueError) as error:
         return entry_fail(entry, failure_reason(error)).status
-    entry = entry_receive(entry, stream=download, filename=item.name, content_type=item.mime_type,
-                          bytes_expected=item.size)
+    # What OneDrive calls the file is not trusted: the ingest service tells its type from the bytes.
+    entry = entry_receive(entry, stream=download, filename=item.name, bytes_expected=item.size)
     if entry.status == MediaEntry.Status.FAILED and download.error is not None:
         MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
             error=failure_reason(download.error))

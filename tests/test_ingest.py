@@ -165,9 +165,10 @@ def test_ingest_sniffs_the_content_type_when_none_is_given(ingest_one, head, fil
     assert entry.content_type == expected
 
 
-def test_ingest_keeps_a_given_content_type(ingest_one):
-    entry = ingest_one(io.BytesIO(CONTENT), content_type="video/x-custom")
-    assert entry.content_type == "video/x-custom"
+def test_ingest_takes_the_content_type_from_the_bytes_not_the_name(ingest_one):
+    # (callers no longer pass a content type: what a source claims is never stored; issue 13)
+    entry = ingest_one(io.BytesIO(CONTENT), filename="picture.png")
+    assert entry.content_type == "video/webm"
 
 
 def test_ingest_sniffs_a_head_that_arrives_in_small_pieces(ingest_one):

@@ -239,6 +239,23 @@ def test_playback_redirects_to_a_short_lived_signed_url_that_serves_ranges(ready
     # (moto does not check signatures, so a tampered URL is not tried here: the bucket's privacy is S3's job.)
 
 
+def test_signed_urls_carry_the_served_type_and_disposition(s3, owner, client_for, settings):
+    # The store serves the bytes itself: it is told the sniffed type, and to send anything that is not a raster
+    # image, audio or video as a download (it cannot add a sandbox header: a download is never rendered).
+    settings.MEDIASPACE_SIGNED_URL_SECONDS = 120
+    video = ingest(owner, io.BytesIO(varied(1000)))
+    other = ingest(owner, io.BytesIO(b"%PDF-1.7\n" + bytes(1000)), reference_id="ref-2", filename="notes.pdf")
+    client = client_for(owner)
+    played, downloaded = (client.get(media_url(entry))["Location"] for entry in (video, other))
+    assert "response-content-disposition=inline" in played
+    assert "response-content-disposition=attachment" in downloaded
+    played, downloaded = requests.get(played, timeout=30), requests.get(downloaded, timeout=30)
+    assert (played.headers["Content-Type"], played.headers["Content-Disposition"]) == (
+        "video/webm", 'inline; filename="clip.webm"')
+    assert (downloaded.headers["Content-Type"], downloaded.headers["Content-Disposition"]) == (
+        "application/octet-stream", 'attachment; filename="notes.pdf"')
+
+
 def test_no_signed_url_without_permission(ready_entry, make_user, client_for, settings):
     settings.MEDIASPACE_SIGNED_URL_SECONDS = 120
     entry, _data = ready_entry

