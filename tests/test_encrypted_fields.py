@@ -8,6 +8,7 @@ start-up refuse, and `rotate_encryption_key` tells "under the first key" from "n
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -153,7 +154,21 @@ def test_rotation_refuses_a_value_encrypted_twice_and_repairs_it_with_the_old_ke
     assert TeamsIntegration.objects.get().client_secret == "teams-secret"
 
 
-def test_migrate_check_and_the_web_server_refuse_to_start_with_the_wrong_key(tmp_path):
+def start_web(env):
+    """What gunicorn and runserver do first: load the WSGI application."""
+    return subprocess.run([sys.executable, "-c", "import mediaspace.wsgi"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def start_worker(env):
+    """The Procfile's worker line, as honcho or Heroku runs it."""
+    line = next(line for line in (REPO / "Procfile").read_text().splitlines() if line.startswith("worker:"))
+    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+    return subprocess.run(["sh", "-c", line.removeprefix("worker:")], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_migrate_check_and_the_servers_refuse_to_start_with_the_wrong_key(tmp_path):
     right, wrong = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     env = production_env(tmp_path, FIELD_ENCRYPTION_KEY=right)
     result = manage(env, "migrate", "--noinput")  # a fresh database: nothing to probe yet
@@ -161,16 +176,14 @@ def test_migrate_check_and_the_web_server_refuse_to_start_with_the_wrong_key(tmp
     script = ("from integrations.models import TeamsIntegration as T; T.objects.create(name='Contoso', "
               f"tenant_id='{TENANT_ID}', client_id='{CLIENT_ID}', client_secret='teams-secret')")
     assert manage(env, "shell", "--no-imports", "-c", script).returncode == 0
-    def start_web(env):
-        return subprocess.run([sys.executable, "-c", "import mediaspace.wsgi"], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
-
     wrong_env = {**env, "FIELD_ENCRYPTION_KEY": wrong}
     for result in (manage(wrong_env, "check", "--database", "default"), manage(wrong_env, "migrate", "--noinput")):
         assert result.returncode != 0
         assert "mediaspace.E004" in result.stderr and "integrations.TeamsIntegration.client_secret" in result.stderr
     result = start_web(wrong_env)
     assert result.returncode != 0 and "FIELD_ENCRYPTION_KEY is wrong" in result.stderr
+    result = start_worker(wrong_env)  # refused before the cluster starts (which would not return)
+    assert result.returncode != 0 and "mediaspace.E004" in result.stderr
 
     for result in (manage(env, "check", "--database", "default"), manage(env, "migrate", "--noinput"),
                    start_web(env)):
