@@ -26,6 +26,7 @@ import jwt
 import msal
 import requests
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,6 +48,7 @@ REFRESH_MARGIN = timedelta(minutes=2)
 # `expires_in` is not Microsoft's.
 MAX_TOKEN_SECONDS = 2 * 24 * 3600
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+MAX_OPEN_SIGN_INS = 10  # per user: a few tabs may each start one; more is a flood, and the oldest give way
 
 
 class SignInProblem(Exception):
@@ -120,10 +122,22 @@ def start(request, module, next_url="") -> str:
             "scope": " ".join(["openid", "profile", *SCOPES]), "response_mode": "fragment",
             "state": state, "nonce": nonce,
         })
-    SignInRequest.objects.filter(user=request.user, created__lt=timezone.now() - timedelta(days=1)).delete()
+    _forget_stale_sign_ins(request.user)
     SignInRequest.objects.create(user=request.user, state=state, nonce=nonce, code_flow=code_flow,
                                  application_id=module.application_id, redirect_uri=uri, next_url=next_url)
     return authorize_url
+
+
+def _forget_stale_sign_ins(user):
+    """Make room for one more sign-in of `user`: unused ones end with their 15 minutes, used ones are kept a day
+    (a replay is then told "already used"), and only the newest MAX_OPEN_SIGN_INS - 1 open ones stay."""
+    now = timezone.now()
+    mine = SignInRequest.objects.filter(user=user)
+    mine.filter(Q(used__isnull=True, created__lt=now - timedelta(seconds=SignInRequest.LIFETIME_SECONDS))
+                | Q(created__lt=now - timedelta(days=1))).delete()
+    open_ones = mine.filter(used__isnull=True)
+    newest = list(open_ones.order_by("-created", "-pk").values_list("pk", flat=True)[:MAX_OPEN_SIGN_INS - 1])
+    open_ones.exclude(pk__in=newest).delete()
 
 
 # -- Completing -------------------------------------------------------------------------------------------

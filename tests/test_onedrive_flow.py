@@ -240,6 +240,26 @@ def test_an_old_state_is_refused(module, ann, member):
     assert "expired" in problem(client.post(reverse("onedrive:blank_page"), fields))
 
 
+def test_a_user_holds_a_few_open_sign_ins_and_unused_ones_end_with_their_15_minutes(module, ann, member, make_user):
+    user, client = member
+    other = make_user(username="bob")
+    SignInRequest.objects.create(user=other, state="bob-state", nonce="n", application_id=module.application_id,
+                                 redirect_uri=REDIRECT)
+    for _ in range(40):
+        client.get(reverse("onedrive:signin"))
+
+    assert SignInRequest.objects.filter(user=user).count() == signin.MAX_OPEN_SIGN_INS
+    assert signed_in(client).status_code == 302  # the newest still completes
+    assert SignInRequest.objects.filter(user=other).count() == 1  # nobody else's are touched
+
+    SignInRequest.objects.filter(user=user).update(created=timezone.now() - timedelta(minutes=16))
+    client.get(reverse("onedrive:signin"))
+
+    # The expired unused ones are gone; the used one stays its day, so that a replay is told "already used".
+    assert SignInRequest.objects.filter(user=user, used__isnull=True).count() == 1
+    assert SignInRequest.objects.filter(user=user, used__isnull=False).count() == 1
+
+
 @pytest.mark.parametrize("error, description, expected", [
     ("consent_required", "AADSTS65001: The user or administrator has not consented to use the application.",
      "administrator to approve"),
