@@ -1,4 +1,5 @@
 """Caption files: WebVTT is stored as is; SubRip (.srt) is converted to WebVTT."""
+import html
 import re
 
 MAX_CAPTION_BYTES = 5 * 1024 * 1024
@@ -41,13 +42,15 @@ def seconds(timestamp: str) -> float:
 
 
 def cues(webvtt: str):
-    """(start, end, text) of each cue of a WebVTT text, the text without markup (voice tags, styling)."""
+    """(start, end, text) of each cue of a WebVTT text, the text without markup (voice tags, styling) and with
+    its character references (&amp; &lt; &nbsp; &#233; ...) decoded, as a player shows it."""
     for block in re.split(r"\n{2,}", webvtt.replace("\r\n", "\n")):
         lines = block.strip("\n").split("\n")
         for index, line in enumerate(lines):
             timing = _CUE_TIMING.match(line.strip())
             if timing:
-                text = " ".join(_TAG.sub("", part).strip() for part in lines[index + 1:])
+                # markup first: a decoded "&lt;b&gt;" is text, not a tag
+                text = html.unescape(" ".join(_TAG.sub("", part).strip() for part in lines[index + 1:]))
                 if text.strip():
                     yield seconds(timing.group(1)), seconds(timing.group(2)), " ".join(text.split())
                 break

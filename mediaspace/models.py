@@ -1,4 +1,5 @@
 import posixpath
+import re
 import uuid
 
 from django.conf import settings
@@ -183,6 +184,9 @@ class CaptionTrack(models.Model):
         return f"{self.label} ({self.language})"
 
 
+_WORDS = re.compile(r"[\w\s]*")
+
+
 class CaptionCueQuerySet(models.QuerySet):
     def matching(self, text):
         """Cues that say the words of `text`: PostgreSQL's full-text search (the index of migration 0002 is
@@ -190,8 +194,10 @@ class CaptionCueQuerySet(models.QuerySet):
         if connection.vendor == "postgresql":
             from django.contrib.postgres.search import SearchQuery, SearchVector
 
-            return self.alias(spoken=SearchVector("text", config="simple")).filter(
-                spoken=SearchQuery(text, config="simple"))
+            said = Q(spoken=SearchQuery(text, config="simple"))
+            if not _WORDS.fullmatch(text):  # full-text search drops "<", "&", "C++": find such text as written too
+                said |= Q(text__icontains=text)
+            return self.alias(spoken=SearchVector("text", config="simple")).filter(said)
         return self.filter(text__icontains=text)
 
     def first_per_entry(self):

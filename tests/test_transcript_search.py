@@ -137,3 +137,89 @@ def test_postgresql_search_uses_the_full_text_index(lecture):
     assert "mediaspace_captioncue_text_search" in plan
     assert [cue.text for cue in matching] == ["Today: the photoelectric effect and Einstein's quanta."]
     assert MediaEntry.objects.search("photoelectric").get() == lecture
+
+
+# --- WebVTT character references are text: stored decoded, found, shown escaped once -------------
+
+REFERENCES = """WEBVTT
+
+00:00:01.000 --> 00:00:03.000
+Q&amp;A: is 1 &lt; 2 &gt; 0?&nbsp;Yes &#8212; &#x263A; &lrm;done
+
+00:00:04.000 --> 00:00:06.000
+<v Bob>Type <b>&lt;script&gt;alert(1)&lt;/script&gt;</b> here</v>
+
+00:00:07.000 --> 00:00:08.000
+Write &amp;lt; for a literal &amp;lt;
+"""
+DECODED = [
+    "Q&A: is 1 < 2 > 0? Yes \u2014 \u263a \u200edone",
+    "Type <script>alert(1)</script> here",
+    "Write &lt; for a literal &lt;",
+]
+
+
+def test_cue_text_has_its_character_references_decoded():
+    assert [text for _start, _end, text in cues(REFERENCES)] == DECODED
+
+
+@pytest.fixture
+def quiz(make_user, make_entry):
+    entry = make_entry(make_user(username="quizmaster", role=Role.PRIVATE_ONLY), name="Quiz")
+    caption_add(entry=entry, label="English", language="en", content=REFERENCES.encode())
+    return entry
+
+
+def test_stored_cues_are_decoded(quiz):
+    assert list(CaptionCue.objects.filter(entry=quiz).values_list("text", flat=True)) == DECODED
+
+
+@pytest.mark.parametrize("query, cue", [("<", 0), ("&", 0), ("1 < 2", 0), ("<script>", 1), ("&lt;", 2)])
+def test_search_finds_what_a_character_reference_says(quiz, client_for, query, cue):
+    found = client_for(quiz.owner).get(reverse("mediaspace:my_media"), {"q": query})
+    assert [(entry.name, entry.spoken.text) for entry in found.context["page"]] == [("Quiz", DECODED[cue])]
+
+
+def test_search_result_shows_decoded_text_escaped_once(quiz, client_for):
+    page = client_for(quiz.owner).get(reverse("mediaspace:my_media"), {"q": "here"}).content.decode()
+    assert "Type &lt;script&gt;alert(1)&lt;/script&gt; here" in page
+    assert "<script>alert(1)" not in page and "&amp;lt;" not in page
+
+
+def _decode_migration():
+    return importlib.import_module("mediaspace.migrations.0003_caption_cue_character_references")
+
+
+def _store_cues_as_before_the_fix(entry):
+    """What was stored before decoding: the references as written (markup stripped)."""
+    for cue, literal in zip(CaptionCue.objects.filter(entry=entry), [
+        "Q&amp;A: is 1 &lt; 2 &gt; 0?&nbsp;Yes &#8212; &#x263A; &lrm;done",
+        "Type &lt;script&gt;alert(1)&lt;/script&gt; here",
+        "Write &amp;lt; for a literal &amp;lt;",
+    ], strict=True):
+        CaptionCue.objects.filter(pk=cue.pk).update(text=literal)
+
+
+def test_the_migration_decodes_cues_stored_before_it(quiz):
+    _store_cues_as_before_the_fix(quiz)
+
+    _decode_migration().decode_character_references(apps, None)
+
+    assert list(CaptionCue.objects.filter(entry=quiz).values_list("start", "text")) == list(zip([1.0, 4.0, 7.0],
+                                                                                              DECODED))
+
+
+def test_the_migration_never_decodes_twice(quiz):
+    _decode_migration().decode_character_references(apps, None)  # cues stored decoded already
+
+    assert list(CaptionCue.objects.filter(entry=quiz).values_list("text", flat=True)) == DECODED
+
+
+def test_the_migration_decodes_the_stored_text_when_the_file_is_gone(quiz):
+    _store_cues_as_before_the_fix(quiz)
+    track = quiz.captions.get()
+    track.file.storage.delete(track.file.name)
+
+    _decode_migration().decode_character_references(apps, None)
+
+    assert list(CaptionCue.objects.filter(entry=quiz).values_list("text", flat=True)) == DECODED
