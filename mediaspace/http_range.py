@@ -10,6 +10,14 @@ from .object_storage import is_object_storage, read_span
 
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK_SIZE = 256 * 1024
+BEYOND_ANY_FILE = 10**18  # what a byte position of more digits counts as
+
+
+def _number(digits: str) -> int:
+    """A byte position from the header's digits; one too long to be any file's (int() refuses more than 4300
+    digits) is beyond every file."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 19 else BEYOND_ANY_FILE
 
 
 class RangeNotSatisfiable(Exception):
@@ -27,13 +35,13 @@ def parse_range(header: str, size: int):
         return None
     first, last = match.groups()
     if first == "":  # suffix range: the last N bytes
-        length = int(last)
+        length = _number(last)
         if length == 0 or size == 0:
             raise RangeNotSatisfiable
         return max(0, size - length), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+    start = _number(first)
+    end = min(_number(last), size - 1) if last else size - 1
+    if last and _number(last) < start:
         return None  # invalid: ignore it
     if start >= size:
         raise RangeNotSatisfiable

@@ -58,6 +58,21 @@ def test_parse_range_outside_the_file_is_not_satisfiable(header, size):
         parse_range(header, size)
 
 
+@pytest.mark.parametrize("header, expected", [
+    ("bytes=" + "9" * 5000 + "-", RangeNotSatisfiable),
+    ("bytes=0-" + "9" * 5000, (0, 999)),
+    ("bytes=-" + "9" * 5000, (0, 999)),
+    ("bytes=" + "0" * 5000 + "5-9", (5, 9)),
+], ids=["huge-start", "huge-end", "huge-suffix", "zeros-before-a-small-number"])
+def test_parse_range_with_numbers_longer_than_python_reads_is_answered(header, expected):
+    # int() refuses strings of more than 4300 digits (ValueError): such a number lies beyond every file.
+    if expected is RangeNotSatisfiable:
+        with pytest.raises(RangeNotSatisfiable):
+            parse_range(header, 1000)
+    else:
+        assert parse_range(header, 1000) == expected
+
+
 # --- entry_media through the view ----------------------------------------------------------------
 
 @pytest.fixture
@@ -124,6 +139,11 @@ def test_range_past_the_end_is_416_with_the_size(owner_client, entry):
     response = owner_client.get(media_url(entry), HTTP_RANGE=f"bytes={len(CONTENT)}-")
     assert response.status_code == 416
     assert response["Content-Range"] == f"bytes */{len(CONTENT)}"
+
+
+def test_a_range_of_5000_digits_is_416_not_500(owner_client, entry):
+    response = owner_client.get(media_url(entry), HTTP_RANGE="bytes=" + "9" * 5000 + "-")
+    assert (response.status_code, response["Content-Range"]) == (416, f"bytes */{len(CONTENT)}")
 
 
 def test_zero_length_suffix_is_416(owner_client, entry):
