@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 SCOPES = ["User.Read", "Files.Read.All"]
 CLOCK_SKEW = timedelta(minutes=5)
 KEYS_LIFETIME_SECONDS = 3600
+UNKNOWN_KID_SECONDS = 300  # a key id the tenant does not publish is looked up again at most this often
 REFRESH_MARGIN = timedelta(minutes=2)
 # Microsoft's access tokens last about an hour (a day at most with continuous access evaluation): a longer
 # `expires_in` is not Microsoft's.
@@ -276,17 +277,24 @@ def problem_from_error(error, description, uri, *, codes=None) -> SignInProblem:
 
 
 class _SigningKeys:
-    """The signing keys each tenant publishes (its OpenID configuration's jwks_uri), kept an hour."""
+    """The signing keys each tenant publishes (its OpenID configuration's jwks_uri), kept an hour.
 
-    def __init__(self):
-        self._keys, self._lock = {}, threading.Lock()
+    A key id that is not among them is looked up again (keys roll over), but at most every
+    UNKNOWN_KID_SECONDS: tokens with made-up key ids cost one fetch per interval, not one each. The lock
+    guards the dictionary only; a slow fetch holds up nobody else's sign-in."""
+
+    def __init__(self, clock=time.monotonic):
+        self._keys, self._lock, self._clock = {}, threading.Lock(), clock
 
     def key(self, tenant_id, kid):
         with self._lock:
-            fetched_at, keys = self._keys.get(tenant_id, (0, {}))
-            if kid not in keys or time.monotonic() - fetched_at > KEYS_LIFETIME_SECONDS:  # keys roll over
-                keys = self._fetch(tenant_id)
-                self._keys[tenant_id] = (time.monotonic(), keys)
+            fetched_at, keys = self._keys.get(tenant_id, (None, {}))
+        age = None if fetched_at is None else self._clock() - fetched_at
+        if age is not None and age <= KEYS_LIFETIME_SECONDS and (kid in keys or age <= UNKNOWN_KID_SECONDS):
+            return keys.get(kid)
+        keys = self._fetch(tenant_id)
+        with self._lock:
+            self._keys[tenant_id] = (self._clock(), keys)
         return keys.get(kid)
 
     def clear(self):
