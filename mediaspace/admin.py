@@ -1,3 +1,5 @@
+import posixpath
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -49,8 +51,17 @@ class UserRoleAdmin(admin.ModelAdmin):
 class CaptionTrackInline(admin.TabularInline):
     model = CaptionTrack
     extra = 0
-    fields = ["label", "language", "file", "reference_id", "created"]
-    readonly_fields = ["created"]
+    fields = ["label", "language", "file_link", "reference_id", "created"]
+    readonly_fields = ["file_link", "created"]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # tracks are added on the entry's page, which converts them and makes their cues searchable
+
+    @admin.display(description=_("WebVTT file"))
+    def file_link(self, track):
+        # Files are served only through the permission-checked views (MEDIA_URL answers 404).
+        url = reverse("mediaspace:caption_file", args=[track.pk])
+        return format_html('<a href="{}">{}</a>', url, posixpath.basename(track.file.name))
 
 
 class CollaboratorInline(admin.TabularInline):
@@ -74,12 +85,12 @@ class MediaEntryAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
     date_hierarchy = "created"
-    readonly_fields = ["media", "size", "content_type", "duration", "bytes_expected", "bytes_received",
+    readonly_fields = ["media_links", "size", "content_type", "duration", "bytes_expected", "bytes_received",
                        "heartbeat_at", "source", "reference_id", "created", "updated"]
     fieldsets = [
         (None, {"fields": ["name", "description", "tags", "owner"]}),
         (_("Status"), {"fields": ["status", "error", "bytes_expected", "bytes_received", "heartbeat_at"]}),
-        (_("Media"), {"fields": ["media", "size", "content_type", "duration"]}),
+        (_("Media"), {"fields": ["media_links", "size", "content_type", "duration"]}),
         (_("Origin"), {"fields": ["source", "reference_id", "created", "updated"]}),
     ]
     inlines = [CollaboratorInline, CaptionTrackInline, PublicationInline]
@@ -92,6 +103,15 @@ class MediaEntryAdmin(admin.ModelAdmin):
         if entry.is_in_progress and entry.progress_percent is not None:
             return f"{entry.get_status_display()} ({entry.progress_percent}%)"
         return entry.get_status_display()
+
+    @admin.display(description=_("media file"))
+    def media_links(self, entry):
+        # Files are served only through the permission-checked views (MEDIA_URL answers 404).
+        if not entry.media:
+            return "—"
+        return format_html('<a href="{}">{}</a> · <a href="{}">{}</a>', entry.get_absolute_url(),
+                           _("Open the player"), reverse("mediaspace:entry_media", args=[entry.pk]),
+                           posixpath.basename(entry.media.name))
 
     @admin.display(description=_("size"), ordering="size")
     def size_display(self, entry):

@@ -59,3 +59,14 @@ def test_every_portal_model_is_registered():
     for model in (UserRole, CaptionTrack, Category, Collaborator, Publication, UploadModule, TeamsIntegration,
                   Recording, OneDriveModule, MicrosoftAccount):
         assert model in registered
+
+
+def test_the_entry_page_links_to_the_player_and_the_permission_checked_files(client_for, make_user, portal_data):
+    # Media is served only through the portal's views: MEDIA_URL (/media-files/...) answers 404.
+    entry, track = portal_data, portal_data.captions.get()
+    page = client_for(make_user(is_staff=True, is_superuser=True)).get(
+        reverse("admin:mediaspace_mediaentry_change", args=[entry.pk])).content.decode()
+    assert "/media-files/" not in page
+    assert f'href="{entry.get_absolute_url()}"' in page
+    assert f'href="{reverse("mediaspace:entry_media", args=[entry.pk])}"' in page
+    assert f'href="{reverse("mediaspace:caption_file", args=[track.pk])}"' in page
