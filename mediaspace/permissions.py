@@ -4,7 +4,11 @@ from .roles import Role, has_role
 
 
 class EntryAccess:
-    """What `user` may do with `entry`, worked out with at most two queries."""
+    """What `user` may do with `entry`, worked out with a few queries.
+
+    Staff see (never change) every entry only with the permission to view media entries, the one that also
+    shows them in the admin; superusers hold it implicitly. Being staff alone gives nothing here.
+    """
 
     def __init__(self, user, entry):
         signed_in = user.is_authenticated
@@ -26,7 +30,7 @@ class EntryAccess:
             or is_co_viewer
             or is_co_editor
             or is_co_publisher
-            or (signed_in and user.is_staff)
+            or (signed_in and user.is_staff and user.has_perm("mediaspace.view_mediaentry"))
             or (
                 has_role(user, Role.VIEWER)
                 and entry.status == entry.Status.READY

@@ -66,26 +66,29 @@ LOGIN = "login"      # 302 to the sign-in page with ?next=, nothing changed
 ADM = "adminRole+"   # OK for adminRole and unmoderatedAdminRole, NO for viewerRole and privateOnlyRole
 
 RELATIONS = ["owner", "co-viewer", "co-editor", "co-publisher", "co-editor+publisher", "unrelated", "staff",
-             "published", "pending"]
+             "staff, view permission", "superuser", "published", "pending"]
 ANONYMOUS = ["anonymous", "anonymous, published"]
 
+# "staff":     an unrelated user with is_staff and no permission: no more than "unrelated".
+# "staff, view permission": the same with mediaspace.view_mediaentry, which superusers hold implicitly: may watch
+#              every entry, change none.
 # "published": an unrelated user, the entry is published (approved) to a category.
 # "pending":   an unrelated user, the entry waits for approval in a moderated category.
 ENTRY_MATRIX = {
-    #                  owner co-view co-edit co-pub  ed+pub  unrel  staff  publ'd pending  anon   anon+publ'd
-    "entry page":     (OK,   OK,     OK,     OK,     OK,     NO,    OK,    OK,    NO,      LOGIN, LOGIN),
-    "edit GET":       (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "edit POST":      (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "delete GET":     (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "delete POST":    (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "media file":     (OK,   OK,     OK,     OK,     OK,     NO,    OK,    OK,    NO,      LOGIN, LOGIN),
-    "caption file":   (OK,   OK,     OK,     OK,     OK,     NO,    OK,    OK,    NO,      LOGIN, LOGIN),
-    "caption add":    (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "caption remove": (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "collab add":     (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "collab remove":  (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "publish":        (ADM,  NO,     NO,     ADM,    ADM,    NO,    NO,    NO,    NO,      LOGIN, LOGIN),
-    "unpublish":      (ADM,  NO,     NO,     ADM,    ADM,    NO,    NO,    NO,    NO,      LOGIN, LOGIN),
+    #                  owner co-view co-edit co-pub  ed+pub  unrel  staff  st+view super  publ'd pending  anon   +pub
+    "entry page":     (OK,   OK,     OK,     OK,     OK,     NO,    NO,    OK,     OK,    OK,    NO,      LOGIN, LOGIN),
+    "edit GET":       (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "edit POST":      (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "delete GET":     (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "delete POST":    (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "media file":     (OK,   OK,     OK,     OK,     OK,     NO,    NO,    OK,     OK,    OK,    NO,      LOGIN, LOGIN),
+    "caption file":   (OK,   OK,     OK,     OK,     OK,     NO,    NO,    OK,     OK,    OK,    NO,      LOGIN, LOGIN),
+    "caption add":    (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "caption remove": (OK,   NO,     OK,     NO,     OK,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "collab add":     (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "collab remove":  (OK,   NO,     NO,     NO,     NO,     NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "publish":        (ADM,  NO,     NO,     ADM,    ADM,    NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
+    "unpublish":      (ADM,  NO,     NO,     ADM,    ADM,    NO,    NO,    NO,     NO,    NO,    NO,      LOGIN, LOGIN),
 }
 
 DENIED = {
@@ -210,7 +213,10 @@ def world(make_user, make_entry):
         if relation in ANONYMOUS or relation == "owner":
             w.actor = None if relation in ANONYMOUS else owner
         else:
-            w.actor = make_user(role=role, is_staff=relation == "staff")
+            w.actor = make_user(role=role, is_staff=relation.startswith("staff") or relation == "superuser",
+                                is_superuser=relation == "superuser")
+            if relation == "staff, view permission":
+                w.actor.user_permissions.add(Permission.objects.get(codename="view_mediaentry"))
         flags = {
             "co-viewer": {"is_co_viewer": True},
             "co-editor": {"is_co_editor": True},
@@ -275,7 +281,7 @@ def test_entry_permission_matrix(world, client_for, action_name, relation, role,
     ("co-editor",            Role.PRIVATE_ONLY,       True,  False, False, False),
     ("co-publisher",         Role.PRIVATE_ONLY,       False, False, False, False),
     ("co-publisher",         Role.ADMIN,              False, False, False, True),
-    ("staff",                Role.UNMODERATED_ADMIN,  False, False, False, False),
+    ("staff, view permission", Role.UNMODERATED_ADMIN, False, False, False, False),
     ("published",            Role.VIEWER,             False, False, False, False),
 ], ids=lambda value: getattr(value, "value", str(value)))
 def test_entry_page_offers_exactly_the_allowed_actions(world, client_for, relation, role, edit, delete,
@@ -442,7 +448,7 @@ def _observe_module(response, url, ok_status):
         return LOGIN
     if status == 403 and "Upload module is turned off on this portal." in page:
         return OFF
-    if status == 403 and "Your role does not allow you to use Upload module" in page:
+    if status == 403 and "Your role does not allow you to use the Upload module." in page:
         return LOW
     if status == ok_status:
         return OK
@@ -831,7 +837,7 @@ def _observe_onedrive(response, url, action, w):
         return LOGIN
     if status == 403 and "OneDrive module is turned off on this portal." in page:
         return OFF
-    if status == 403 and "Your role does not allow you to use OneDrive module" in page:
+    if status == 403 and "Your role does not allow you to use the OneDrive module." in page:
         return LOW
     if action.ok(response, w):
         return OK
@@ -896,4 +902,5 @@ def test_retry_of_an_entry_that_is_not_ones_own_onedrive_import_is_404(onedrive_
 def test_onedrive_role_too_low_page_names_the_role_needed(onedrive_world, client_for):
     w = onedrive_world(True, Role.ADMIN, Role.PRIVATE_ONLY)
     page = text(client_for(w.actor).post(reverse("onedrive:import"), {"item": "x/y"}))
-    assert "Ask a portal administrator for the role adminRole or higher." in page
+    assert ("Your role does not allow you to use the OneDrive module. Ask a portal administrator for the role "
+            "adminRole or higher.") in page
