@@ -47,9 +47,12 @@ def media_type(head: bytes, filename: str = "") -> str:
 def _is_markup(head: bytes) -> bool:
     """The first character that is not blank is '<' (in UTF-8 or UTF-16), or there is nothing but blanks
     to tell what the file is."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:2]:
-        head = head.replace(b"\x00", b"")
-    text = head.removeprefix(codecs.BOM_UTF8).removeprefix(codecs.BOM_UTF16_LE).removeprefix(codecs.BOM_UTF16_BE)
+    if head.startswith(codecs.BOM_UTF16_LE) or head[:1] not in (b"", b"\x00") and head[1:2] == b"\x00":
+        text = head.removeprefix(codecs.BOM_UTF16_LE)[0::2]  # UTF-16 LE: the ASCII byte of each character
+    elif head.startswith(codecs.BOM_UTF16_BE) or head[:1] == b"\x00" and head[1:2] not in (b"", b"\x00"):
+        text = head.removeprefix(codecs.BOM_UTF16_BE)[1::2]
+    else:
+        text = head.removeprefix(codecs.BOM_UTF8)
     text = text.lstrip(_BLANK)
     return text.startswith(b"<") or bool(head) and not text
 

@@ -42,7 +42,8 @@ def test_markup_is_not_media(content):
 @pytest.mark.parametrize("head, filename, expected", [
     (WEBM_HEAD, "clip.svg", "video/webm"), (MP3_HEAD, "song.html", "audio/mpeg"), (PNG_HEAD, "x.svg", "image/png"),
     (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "notes.pdf", ""),
-], ids=["webm", "mp3", "png", "unknown-bytes"])
+    (bytes(8) + b" <\x93\x11" + bytes(range(256)), "data.bin", ""),
+], ids=["webm", "mp3", "png", "unknown-bytes", "binary-with-nuls-then-a-bracket"])
 def test_media_type_is_told_by_the_bytes_not_the_name(head, filename, expected):
     assert media_type(head, filename) == expected
 
