@@ -93,7 +93,7 @@ def module_required(module_class):
                     return redirect_to_login(request.get_full_path())
                 return forbidden(
                     request,
-                    _("Your role does not allow you to use %(module)s. Ask a portal administrator "
+                    _("Your role does not allow you to use the %(module)s. Ask a portal administrator "
                       "for the role %(role)s or higher.")
                     % {"module": module, "role": module.allowed_roles},
                 )
