@@ -16,6 +16,13 @@ def sync_all():
         queue_sync(integration_id)
 
 
+def queue_due_recordings() -> int:
+    """The minute schedule's task: hand out the due recordings of every enabled integration without asking
+    Microsoft, so that a dead worker's recording (its lease lapsed) or a lost task is taken up again within
+    minutes, between two sync rounds."""
+    return sum(sync.queue_due(integration) for integration in TeamsIntegration.objects.enabled())
+
+
 def sync_integration(integration_id: int) -> dict:
     integration = TeamsIntegration.objects.enabled().filter(pk=integration_id).first()
     if integration is None:

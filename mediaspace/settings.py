@@ -188,13 +188,16 @@ if not Path(STATIC_ROOT).is_dir():  # nothing collected (development, tests): wh
 # - workers: processes per cluster. Imports spend their time waiting on the network, so a few per CPU.
 # - timeout: a task is killed after this many seconds. A 2 GB recording on a slow line takes long, and a
 #   download cut short by the timeout would only start again from nothing, so it is 3 hours.
-# - retry (database broker only): a task not acknowledged after this many seconds is handed out again,
-#   so a killed cluster's tasks are not lost. It must exceed the timeout, or a download still running would
-#   be started a second time mid-flight. Redis hands a task out once (no acknowledgement): a task that a
-#   killed worker held is gone from Redis, and the work is found again by what is stored in the database.
-#   The Teams sync schedule re-queues every recording whose worker stopped reporting progress (the
-#   ledger's lease and the ingest's heartbeat, MEDIASPACE_INGEST_LEASE_SECONDS), and the ingest's claim
-#   lets only one worker import an entry at a time, so nothing is lost and nothing is imported twice.
+# - retry (database broker only): a task not acknowledged after this many seconds is handed out again. It
+#   must exceed the timeout, or a task still running would be handed out a second time (a no-op, as the
+#   claim below decides, but a worker spent). Redis hands a task out once (no acknowledgement): a task that a
+#   killed worker held is gone from Redis. Either way a killed cluster's work is not waited for by the
+#   broker: it is found again from the database within 3 minutes, by schedules that run every minute ("Teams
+#   stalled recordings", "OneDrive stalled imports"): a recording or import whose worker stopped its
+#   heartbeat (TEAMS_CLAIM_LEASE_SECONDS, MEDIASPACE_INGEST_LEASE_SECONDS) or whose task was not taken up
+#   within MEDIASPACE_QUEUED_GRACE_SECONDS (mediaspace/queueing.py) is queued again. The ledger row's claim
+#   and the ingest's claim let only one worker have a recording or an entry at a time: nothing is lost,
+#   nothing imported twice.
 # - max_attempts: a task that fails (raises) is not retried by the broker beyond this; the Teams ledger
 #   has its own retries with backoff, which survive restarts.
 Q_CLUSTER = {
@@ -229,8 +232,9 @@ HEALTHZ_CLUSTER_SECONDS = env.int("HEALTHZ_CLUSTER_SECONDS", default=60)
 
 # Minutes between two rounds of the Teams recordings sync (read when the schedule is created).
 TEAMS_SYNC_MINUTES = env.int("TEAMS_SYNC_MINUTES", default=5)
-# Seconds a worker holds a recording for the steps before its download (which has its own heartbeat).
-TEAMS_CLAIM_LEASE_SECONDS = env.int("TEAMS_CLAIM_LEASE_SECONDS", default=600)
+# Seconds a worker holds a recording without renewing its lease: it renews it by heartbeat through every step
+# (every sixth of it), so a dead worker's recording is taken over soon after (within 3 minutes).
+TEAMS_CLAIM_LEASE_SECONDS = env.int("TEAMS_CLAIM_LEASE_SECONDS", default=90)
 
 # Microsoft endpoints are settings, so national clouds and local test servers work.
 MICROSOFT_LOGIN_URL = env.str("MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com")
@@ -238,7 +242,10 @@ MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", default="https://graph.micr
 
 MEDIASPACE_DEFAULT_ROLE = env.str("MEDIASPACE_DEFAULT_ROLE", default="privateOnlyRole")
 # Seconds without progress after which an import's worker is taken to be dead and its work taken over.
-MEDIASPACE_INGEST_LEASE_SECONDS = env.int("MEDIASPACE_INGEST_LEASE_SECONDS", default=120)
+MEDIASPACE_INGEST_LEASE_SECONDS = env.int("MEDIASPACE_INGEST_LEASE_SECONDS", default=90)
+# Seconds after which a queued import or recording that no worker took up may have lost its task with a
+# killed cluster, and is queued again (once no task waits in the queue).
+MEDIASPACE_QUEUED_GRACE_SECONDS = env.int("MEDIASPACE_QUEUED_GRACE_SECONDS", default=90)
 
 # E-mail (Django's mail framework): the Teams integration tells a recording's organizer when the default user
 # holds it, and asks owners to keep or discard new recordings. By default mails are printed to the console

@@ -18,6 +18,7 @@ from integrations.graph import GraphError, GraphNotFound
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_expect, entry_fail, entry_is_held, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
+from mediaspace.queueing import queued_grace, tasks_waiting
 
 from . import drive
 from .models import OneDriveModule
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 TASK = "onedrive.tasks.import_file"
 MAX_SELECTED = 100
-STALLED_PENDING = timedelta(minutes=10)  # a pending import not started by then is handed out again
 # A worker does not hold a download for a long Retry-After: the import fails visibly and can be retried.
 MAX_WAIT_SECONDS = 120
 
@@ -132,12 +132,15 @@ def failure_reason(error) -> str:
 
 
 def requeue_stalled() -> int:
-    """Hand out again the imports whose task was lost or whose worker died (a duplicate task is a no-op)."""
+    """The minute schedule's task: hand out again the imports whose worker died (its heartbeat stopped) or
+    whose task was lost (not started within the grace, once no task waits in the queue, where it may be: see
+    mediaspace/queueing.py). A duplicate task is a no-op."""
     now = timezone.now()
     stale_heartbeat = now - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
-    stalled = MediaEntry.objects.filter(source=MediaEntry.Source.ONEDRIVE).filter(
-        Q(status=MediaEntry.Status.PENDING, updated__lt=now - STALLED_PENDING)
-        | Q(status=MediaEntry.Status.IMPORTING, heartbeat_at__lt=stale_heartbeat))
+    stalled = Q(status=MediaEntry.Status.IMPORTING, heartbeat_at__lt=stale_heartbeat)
+    if not tasks_waiting():
+        stalled |= Q(status=MediaEntry.Status.PENDING, updated__lt=now - queued_grace())
+    stalled = MediaEntry.objects.filter(stalled, source=MediaEntry.Source.ONEDRIVE)
     count = 0
     for entry in stalled.only("pk"):
         queue(entry)

@@ -577,3 +577,39 @@ def test_a_late_duplicate_task_does_not_import_a_failed_entry_again(module, ann,
     assert queued() == ["failed"]  # the queued task arrives after the failure: only Retry imports again
     assert MediaEntry.objects.get().error == "OneDrive refused the download"
     assert not [request for request in sim.log if request.path.startswith("/download/")]
+
+
+def test_a_dead_workers_import_and_a_lost_task_are_handed_out_again_within_three_minutes(
+        module, ann, member, drive_of_ann, queued):
+    from django_q.models import Schedule
+
+    from mediaspace.conf import setting
+    from mediaspace.queueing import queued_grace
+
+    user, client = member
+    signed_in(client)
+    client.post(reverse("onedrive:import"), selected(drive_of_ann["intro"], drive_of_ann["podcast"]))
+    queued.jobs.clear()  # a cluster killed with -9 took both tasks
+    now, lease = timezone.now(), setting("MEDIASPACE_INGEST_LEASE_SECONDS")
+    MediaEntry.objects.filter(name="Intro").update(status="importing", heartbeat_at=now - timedelta(seconds=lease + 1))
+    MediaEntry.objects.filter(name="Podcast").update(updated=now - queued_grace() - timedelta(seconds=1))
+
+    assert imports.requeue_stalled() == 2
+    assert queued() == ["ready", "ready"]
+    schedule = Schedule.objects.get(name="OneDrive stalled imports")
+    scheduler_cycle = 30  # django-q2's cluster looks at its schedules every 30 s
+    assert max(lease, queued_grace().total_seconds()) + schedule.minutes * 60 + scheduler_cycle <= 180
+
+
+def test_an_import_whose_task_may_still_wait_in_the_queue_is_not_queued_twice(module, ann, member, drive_of_ann,
+                                                                                 queued, monkeypatch):
+    from mediaspace.queueing import queued_grace
+
+    user, client = member
+    signed_in(client)
+    client.post(reverse("onedrive:import"), selected(drive_of_ann["intro"]))
+    MediaEntry.objects.update(updated=timezone.now() - queued_grace() - timedelta(seconds=1))
+    monkeypatch.setattr(imports, "tasks_waiting", lambda: True)  # other tasks wait: its own may be one of them
+
+    assert imports.requeue_stalled() == 0
+    assert queued() == ["ready"]

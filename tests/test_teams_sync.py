@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from integrations import tasks
 from integrations.graph import GraphClient
@@ -24,7 +25,9 @@ from integrations.teams import connection, diagnosis, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import Collaborator, MediaEntry, Publication
+from mediaspace.queueing import queued_grace
 from tests.microsoft import CLIENT_ID, LOGIN_URL, TENANT_ID, load
+from tests.queue import take_queued
 from tests.teams_fakes import (ANN, BOB, CAROL, CONTENT, DAVE, EVE, GUEST_TENANT, MIB, PAYMENT_REQUIRED, SECRET,
                                SEED, THROTTLED, UNAVAILABLE, VTT, Lecture, discover, discovered, entry_files,
                                fake_sign_in, graph_error, many_users, media_files, participant,
@@ -715,7 +718,7 @@ def test_missing_billing_stops_the_integrations_other_downloads_until_the_grace_
     waiting = Recording.objects.get(pk=queued[1])
     assert (refused.state, refused.attempts) == (waiting.state, waiting.attempts) == (Recording.State.DISCOVERED, 0)
     assert discover(integration, graph)[1] == []  # nor is anything queued again by the next round
-    later = timezone.now() + sync.QUEUED_GRACE + timedelta(seconds=1)
+    later = timezone.now() + sync.HOLD_BACK + timedelta(seconds=1)
     assert set(Recording.objects.due(later).values_list("pk", flat=True)) == set(queued)
 
 
@@ -1043,3 +1046,124 @@ def test_the_migration_created_the_schedule_that_calls_sync_all():
     migration = importlib.import_module("integrations.migrations.0003_sync_schedule")
     migration.create_schedule(django_apps, None)  # running it again (e.g. a re-applied migration) adds none
     assert Schedule.objects.filter(name="Teams recordings sync").count() == 1
+
+
+# --- leases: a short lease is safe, a dead worker's row is taken over soon --------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """timezone.now() that a test moves forward (every module reads it through django.utils.timezone)."""
+    real_now, ahead = timezone.now, [timedelta(0)]
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + ahead[0])
+
+    def advance(seconds):
+        ahead[0] += timedelta(seconds=seconds)
+
+    return advance
+
+
+def test_the_lease_is_renewed_during_every_step_so_a_short_lease_never_lapses_while_the_worker_lives(
+        integration, graph, ms, lecture, portal_users, settings, monkeypatch, clock):
+    settings.TEAMS_CLAIM_LEASE_SECONDS = 60
+    recording = discovered(integration, graph, ms)
+    lapsed_during = []
+
+    def slow(name, step):
+        """The step takes 40 s (two thirds of the lease) before it does its work."""
+        def run(*args, **kwargs):
+            clock(40)
+            if Recording.objects.claimable().filter(pk=recording.pk).exists():
+                lapsed_during.append(name)
+            return step(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(sync, "meeting_of", slow("metadata", sync.meeting_of))
+    monkeypatch.setattr(sync, "resolve_owner", slow("owner", sync.resolve_owner))
+    monkeypatch.setattr(sync, "entry_receive", slow("download", sync.entry_receive))
+    monkeypatch.setattr(sync, "attach_transcripts", slow("transcript", sync.attach_transcripts))
+    monkeypatch.setattr(sync.participants, "grant", slow("collaborators", sync.participants.grant))
+    monkeypatch.setattr(sync, "entry_publish", slow("publishing", sync.entry_publish))
+
+    result = sync.ingest(recording.pk, graph=graph)
+
+    assert lapsed_during == []  # 7 steps of 40 s: almost five leases, and never takeable
+    assert (result.state, result.lease_until) == (Recording.State.READY, None)
+
+
+def test_a_row_whose_lease_lapsed_before_its_download_is_handed_out_again_and_taken_over(
+        integration, graph, ms, lecture, portal_users, settings, clock):
+    settings.TEAMS_CLAIM_LEASE_SECONDS = 60
+    recording = discovered(integration, graph, ms)
+    assert sync.claim(recording.pk) is not None  # a worker takes it, and is killed reading the meeting
+
+    clock(30)
+    assert discover(integration, graph)[1] == [] and sync.ingest(recording.pk, graph=graph) is None
+    clock(31)
+    assert discover(integration, graph)[1] == [recording.pk]  # the lease lapsed: handed out again
+
+    result = sync.ingest(recording.pk, graph=graph)
+    assert (result.state, result.attempts) == (Recording.State.READY, 2)
+    assert MediaEntry.objects.count() == 1
+
+
+def test_a_live_worker_that_was_taken_for_dead_stops_and_leaves_the_row_to_the_new_one(
+        integration, graph, ms, lecture, portal_users, settings, monkeypatch, clock):
+    settings.TEAMS_CLAIM_LEASE_SECONDS = 60
+    recording = discovered(integration, graph, ms)
+    taken_over = []
+
+    def stuck_then_taken_over(graph_, recording_):
+        clock(61)  # stuck without a beat beyond the lease (a frozen machine, say), and another worker claims it
+        taken_over.append(sync.claim(recording.pk))
+        return ms_meeting(graph_, recording_)
+
+    ms_meeting = sync.meeting_of
+    monkeypatch.setattr(sync, "meeting_of", stuck_then_taken_over)
+
+    assert sync.ingest(recording.pk, graph=graph) is None  # the old worker stops at its next beat
+    row = Recording.objects.get()
+    assert taken_over[0] is not None
+    assert (row.state, row.attempts, row.lease_until) == (Recording.State.DOWNLOADING, 2, taken_over[0].lease_until)
+    assert MediaEntry.objects.count() == 0 and not ms.content_requests()
+
+
+def test_a_queued_recording_whose_task_was_lost_is_queued_again_after_the_grace_once_no_task_waits(
+        integration, graph, ms, lecture, clock):
+    _result, first = discover(integration, graph)
+    assert len(first) == 1  # queued, and its task is lost with a killed cluster before any worker takes it up
+    clock(queued_grace().total_seconds() + 1)
+    async_task("math.floor", 1.5)  # another task still waits in the queue: ours may be among them
+
+    assert discover(integration, graph)[1] == []
+    take_queued()  # the queue has drained, and the recording was not taken up: its task is lost
+    assert discover(integration, graph)[1] == first
+
+
+def test_the_minute_schedule_hands_out_a_dead_workers_recording_without_asking_microsoft(
+        integration, graph, ms, lecture, portal_users):
+    recording = discovered(integration, graph, ms)
+    interrupted(integration, recording, portal_users["ann.lee"],
+                heartbeat_ago=setting("MEDIASPACE_INGEST_LEASE_SECONDS") + 1)
+    take_queued()
+
+    assert tasks.queue_due_recordings() == 1
+    assert [(task["func"], task["args"]) for task in take_queued()] == [
+        ("integrations.tasks.ingest_recording", (recording.pk,))]
+    assert len(ms.calls) == 0
+    assert tasks.queue_due_recordings() == 0  # queued: not again within the grace
+
+
+def test_by_default_a_dead_workers_recording_is_taken_over_within_three_minutes():
+    from django.conf import settings as conf
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="Teams stalled recordings")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "integrations.tasks.queue_due_recordings", Schedule.MINUTES, 1, -1)
+    scheduler_cycle = 30  # django-q2's cluster looks at its schedules every 30 s
+    found_dead_after = max(setting("TEAMS_CLAIM_LEASE_SECONDS"), setting("MEDIASPACE_INGEST_LEASE_SECONDS"),
+                           queued_grace().total_seconds())
+    assert found_dead_after + schedule.minutes * 60 + scheduler_cycle <= 180
+    # A task still running is never handed out again by the broker (and would be a no-op: the claim decides).
+    assert conf.Q_CLUSTER["timeout"] < conf.Q_CLUSTER["retry"]

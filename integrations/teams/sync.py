@@ -21,14 +21,15 @@ from integrations.graph import (RETRY_STATUSES, GraphError, GraphForbidden, Grap
 from integrations.models import Recording, TeamsIntegration
 from integrations.services import record_failure, record_success
 from mediaspace.captions import CaptionError
-from mediaspace.conf import setting
 from mediaspace.ingest import entry_expect, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
+from mediaspace.queueing import queued_grace, tasks_waiting
 from mediaspace.services import caption_add, entry_publish
 
 from .connection import all_recordings_path, graph_for
 from .diagnosis import explain, explain_transcript_error
 from . import decisions, owner_mail, participants
+from .lease import Lease, LeaseLost, lease_length
 from .owners import TeamsUser, organizer_of, resolve_owner
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ USER_FIELDS = "id,userPrincipalName,displayName,mail"
 BATCH_SIZE = 20  # Graph's JSON batching takes at most 20 requests
 LATE_LISTING = timedelta(hours=24)  # Microsoft may list a recording late: every round looks back this far
 FIRST_ROUND_LOOKBACK = timedelta(days=1)
-QUEUED_GRACE = timedelta(minutes=15)  # a queued recording is not queued again before this
+HOLD_BACK = timedelta(minutes=15)  # a recording given back for an integration-wide problem waits this long
 RUN_LOCK = timedelta(minutes=30)
 MAX_RESUMES = 5
 TRANSCRIPT_WAIT = timedelta(days=2)  # how long a ready recording's transcript is looked for
@@ -80,11 +81,16 @@ def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=Non
 
 
 def queue_due(integration, *, queue=queue_ingest) -> int:
-    """Queue the integration's due recordings, each at most once per grace period."""
+    """Queue the integration's due recordings: new ones, and those whose worker died (its lease lapsed). One
+    queued before and not taken up is queued again after the grace period, when its task may have been lost
+    with a killed cluster: only once no task is waiting in the queue, since it may be one of them."""
     now = timezone.now()
     queued = 0
-    for recording_id in list(due(integration, now).values_list("pk", flat=True)):
-        taken = Recording.objects.filter(pk=recording_id).due(now).update(queued_until=now + QUEUED_GRACE)
+    rows = due(integration, now)
+    if tasks_waiting():
+        rows = rows.filter(queued_until__isnull=True)
+    for recording_id in list(rows.values_list("pk", flat=True)):
+        taken = Recording.objects.filter(pk=recording_id).due(now).update(queued_until=now + queued_grace())
         if taken:
             queue(recording_id)
             queued += 1
@@ -241,7 +247,7 @@ def claim(recording_id):
             return None
         Recording.objects.filter(pk=recording.pk).update(
             state=Recording.State.DOWNLOADING, queued_until=None, attempts=F("attempts") + 1,
-            lease_until=now + timedelta(seconds=setting("TEAMS_CLAIM_LEASE_SECONDS")))
+            lease_until=now + lease_length())
     return Recording.objects.select_related("integration", "entry").get(pk=recording_id)
 
 
@@ -252,6 +258,9 @@ def ingest(recording_id, *, graph=None) -> Recording | None:
         return None
     try:
         return _ingest_claimed(recording, graph)
+    except LeaseLost:  # this worker was taken for dead: the row is the new worker's
+        logger.info("Recording %s was taken over by another worker; this one stops.", recording.pk)
+        return None
     except Exception as error:  # an unexpected error must not leave the row downloading until its lease ends
         logger.exception("Ingest of recording %s failed", recording.pk)
         return _fail(recording, f"Unexpected error: {error}")
@@ -261,24 +270,37 @@ def _ingest_claimed(recording, graph):
     integration = recording.integration
     if not integration.enabled:
         return _release(recording, "The integration is disabled; the recording waits until it is enabled.")
-    graph = graph or graph_for(integration)
+    lease = Lease(recording)
+    with lease.watching(graph or graph_for(integration)) as graph:
+        return _ingest_steps(recording, graph, lease)
+
+
+def _ingest_steps(recording, graph, lease):
+    """The steps of an ingest, with a heartbeat between them (and within them: see `Lease.watching`)."""
+    integration = recording.integration
     try:
         meeting = meeting_of(graph, recording)
+        lease.beat()
         owner = resolve_owner(integration, organizer_of(recording))
         if owner.user is None:
             return _fail(recording, owner.problem, steps=owner.steps, final=True)
-        entry = _receive(recording, graph, meeting, owner.user)
+        lease.beat()
+        entry = _receive(recording, graph, meeting, owner.user, lease)
         if entry.is_in_progress:  # another live worker is downloading it
-            return _release(recording, "Another worker is downloading this recording.")
+            return _release(recording, "Another worker is downloading this recording.", wait=lease_length())
         if entry.status != MediaEntry.Status.READY:
             return _fail(recording, entry.error or "The download did not finish.", steps=owner.steps)
+        lease.beat()
         record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
         notes = _attach_transcripts_noting_problems(recording, graph, entry) if integration.transcription else []
+        lease.beat()
         people = participants.of_meeting(meeting)
         Recording.objects.filter(pk=recording.pk).update(participants=people)
         participants.grant(integration, people, entry)
         for category in integration.categories.all():
+            lease.beat()
             entry_publish(entry=entry, category=category, user=None, by_administrator=True)
+        lease.beat()
     except GraphPaymentRequired as error:
         _hold_downloads(integration, recording)
         record_failure(integration, explain(error).message)
@@ -321,7 +343,7 @@ def entry_name(meeting, recording):
     return f"{subject} ({when})" if when else subject
 
 
-def _receive(recording, graph, meeting, owner):
+def _receive(recording, graph, meeting, owner, lease):
     entry, _created = entry_prepare(
         source=MediaEntry.Source.TEAMS, reference_id=f"{recording.integration_id}:{recording.recording_id}",
         owner=owner, name=entry_name(meeting, recording), tags="Teams")
@@ -331,7 +353,7 @@ def _receive(recording, graph, meeting, owner):
     url = recording.content_url or (f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}"
                                     f"/recordings/{recording.recording_id}/content")
     download = graph.download(url, max_resumes=MAX_RESUMES, on_length=partial(entry_expect, entry))
-    entry = entry_receive(entry, stream=download, filename="recording.mp4")
+    entry = entry_receive(entry, stream=lease.beating(download), filename="recording.mp4")
     if download.error is not None and entry.status != MediaEntry.Status.READY:
         raise download.error
     return entry
@@ -401,7 +423,7 @@ def _retry_delay(attempts):
 def _fail(recording, reason, *, steps=(), final=False):
     attempts = recording.attempts
     final = final or attempts >= Recording.MAX_ATTEMPTS
-    Recording.objects.filter(pk=recording.pk).update(
+    _ours(recording).update(
         state=Recording.State.FAILED, reason="\n".join([*steps, reason]), lease_until=None,
         attempts=Recording.MAX_ATTEMPTS if final else attempts,
         next_attempt_at=None if final else timezone.now() + _retry_delay(attempts))
@@ -409,12 +431,17 @@ def _fail(recording, reason, *, steps=(), final=False):
     return recording
 
 
-def _release(recording, reason):
-    """Give the recording back untouched (not its fault). It is queued again only after the grace period,
-    so while the whole integration has a problem (billing, say) each recording is tried every 15 minutes."""
-    Recording.objects.filter(pk=recording.pk).update(
+def _ours(recording):
+    """The row, while this worker holds it (a worker taken for dead must not overwrite its successor's)."""
+    return Recording.objects.filter(pk=recording.pk, lease_until=recording.lease_until)
+
+
+def _release(recording, reason, *, wait=HOLD_BACK):
+    """Give the recording back untouched (not its fault). It is queued again only after `wait`, so while the
+    whole integration has a problem (billing, say) each recording is tried every 15 minutes."""
+    _ours(recording).update(
         state=Recording.State.DISCOVERED, reason=reason, lease_until=None, attempts=max(0, recording.attempts - 1),
-        queued_until=timezone.now() + QUEUED_GRACE)
+        queued_until=timezone.now() + wait)
     recording.refresh_from_db()
     return recording
 
@@ -422,7 +449,7 @@ def _release(recording, reason):
 def _hold_downloads(integration, recording):
     """After a 402 (billing) every download of the integration would be refused alike: its other waiting
     recordings, tasks already queued for them included, are not tried before the grace period is over."""
-    until = timezone.now() + QUEUED_GRACE
+    until = timezone.now() + HOLD_BACK
     integration.recordings.exclude(pk=recording.pk).filter(
         Q(state=Recording.State.DISCOVERED) | Q(state=Recording.State.FAILED, next_attempt_at__lt=until)
     ).update(next_attempt_at=until)
