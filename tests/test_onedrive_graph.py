@@ -179,6 +179,16 @@ def test_the_root_lists_names_sizes_types_and_dates_with_the_users_token(browser
 
 
 @responses.activate
+def test_folders_have_a_drawn_icon_not_an_emoji(browser):
+    # An emoji shows as an empty box where no emoji font is installed (many Linux desktops and servers).
+    responses.get(ROOT_CHILDREN, json=PAGE1)
+    html = text(browser.get(PICKER))
+    link = re.search(r'<a href="\?folder=[^"]*">(.*?)</a>', html, re.S).group(1)
+    assert re.search(r'^<svg [^>]*aria-hidden="true"[^>]*>.*</svg>\s*Videos$', link.strip(), re.S)
+    assert "\U0001F4C1" not in html
+
+
+@responses.activate
 def test_the_next_page_is_fetched_from_the_link_kept_on_the_server(browser):
     responses.get(ROOT_CHILDREN, json=PAGE1)
     first = browser.get(PICKER)
