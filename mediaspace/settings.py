@@ -1,5 +1,7 @@
 """Settings of the stand-alone portal. Every value comes from the environment (or an optional .env)."""
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -73,11 +75,13 @@ INSTALLED_APPS = [
     "mediaspace",
     "integrations",
     "onedrive",
+    "axes",  # sign-in lock-out (below)
 ]
 
 MIDDLEWARE = [
     "mediaspace.health.HealthCheckMiddleware",  # /healthz, before the host check and the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (below)
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, in production too (gunicorn serves them)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
 ]
 
 ROOT_URLCONF = "mediaspace.project_urls"
@@ -119,6 +124,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in lock-out (django-axes), for the portal's and the admin's sign-in pages: after AXES_FAILURE_LIMIT
+# wrong passwords in a row for one username from one address, that username is refused from that address
+# (right password included) for AXES_COOLOFF_MINUTES after the last attempt. Per username and address, so
+# one lecture hall behind one NAT address is not locked out by one person, and nobody can lock a colleague
+# out from elsewhere. A successful sign-in resets the count. Behind a reverse proxy every client has the
+# proxy's address (REMOTE_ADDR): the lock then applies to the username. `manage.py axes_reset` lifts them.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "mediaspace.lockout.locked_out"  # says what happened and when to try again
+AXES_DISABLE_ACCESS_LOG = True  # a row per successful sign-in is not needed, and would grow without end
 LOGIN_URL = "mediaspace:login"
 LOGIN_REDIRECT_URL = "mediaspace:my_media"
 LOGOUT_REDIRECT_URL = "mediaspace:login"
@@ -240,6 +258,33 @@ TEAMS_CLAIM_LEASE_SECONDS = env.int("TEAMS_CLAIM_LEASE_SECONDS", default=90)
 MICROSOFT_LOGIN_URL = env.str("MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com")
 MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", default="https://graph.microsoft.com")
 
+# Content-Security-Policy (django-csp) of every page: scripts, styles and everything else from the portal
+# only, nothing inline, no plug-ins, no framing. Exceptions: a form may lead to Microsoft's sign-in (the
+# picker's search sends a user whose token expired there), and with media in object storage the player
+# follows signed URLs to the storage's origin (and its bucket sub-domains). A view that sets a policy of its
+# own (media files: `sandbox`) keeps it.
+def _origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+_storage_origins = []
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    _storage_origins = ([_origin(_endpoint), _origin(_endpoint).replace("://", "://*.", 1)] if _endpoint
+                        else ["https://*.amazonaws.com"])
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", *_storage_origins],  # data: for the pages' empty favicon
+    "media-src": ["'self'", *_storage_origins],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'", _origin(MICROSOFT_LOGIN_URL)],
+}}
+
 MEDIASPACE_DEFAULT_ROLE = env.str("MEDIASPACE_DEFAULT_ROLE", default="privateOnlyRole")
 # Seconds without progress after which an import's worker is taken to be dead and its work taken over.
 MEDIASPACE_INGEST_LEASE_SECONDS = env.int("MEDIASPACE_INGEST_LEASE_SECONDS", default=90)
@@ -269,6 +314,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 from mediaspace.log import logging_config  # noqa: E402 - needs nothing from Django
 
 LOGGING = logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # lock-outs, not a line for every sign-in and start-up
 if LOG_FORMAT == "json":
     MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
                       "mediaspace.log.RequestLogMiddleware")

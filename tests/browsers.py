@@ -28,3 +28,14 @@ def chromium():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def record_csp_violations(context, violations):
+    """Append a line to `violations` for each Content-Security-Policy violation (a blocked script, style,
+    image...) in any page of the browser context. Chromium reports each one as a console error; the console
+    is read rather than `securitypolicyviolation` events, whose listeners a document.open() would remove."""
+    def console(message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", console)

@@ -138,7 +138,7 @@ def plays(page, tag, seconds):
     player.wait_for()
     player.evaluate("media => { media.muted = true; return media.play(); }")
     page.wait_for_function(
-        "(media => media.readyState >= 2 && !media.paused && media.currentTime > 0.2)"
+        "() => (media => media.readyState >= 2 && !media.paused && media.currentTime > 0.2)"
         f"(document.querySelector('{tag}#player'))")
     assert player.evaluate("media => media.duration") == pytest.approx(seconds, abs=0.3)
     if tag == "video":
