@@ -6,7 +6,30 @@ scripts/setup.sh
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py ensure_admin --url "http://127.0.0.1:${PORT:-8000}/"
 
+# Each server runs in a process group of its own (set -m), and only this script signals it, however the script
+# is stopped: a SIGTERM to the whole group (`timeout`, process managers) kills django-q2's sentinel and workers,
+# which take SIGTERM's default action, and the cluster then waits for them for ever; runserver's reloader leaves
+# its server child behind when only the reloader is signalled. The cluster's own process stops it cleanly.
+set -m
 .venv/bin/python manage.py qcluster &
 cluster=$!
-trap 'kill "$cluster" 2>/dev/null || true; wait "$cluster" 2>/dev/null || true' EXIT INT TERM
-.venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}"
+.venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}" &
+server=$!
+set +m
+
+stop() {
+  trap '' INT TERM HUP  # one stop at a time
+  kill -TERM -- "-$server" 2>/dev/null || true
+  kill -TERM "$cluster" 2>/dev/null || true
+  # A worker finishes its task first; after ten seconds it is killed (a killed worker's work is taken over).
+  for _ in $(seq 100); do
+    kill -0 -- "-$cluster" 2>/dev/null || kill -0 -- "-$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$cluster" "-$server" 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+wait -n  # until a signal comes or either server stops

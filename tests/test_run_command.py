@@ -87,3 +87,80 @@ def processes_working_in(folder):
         except OSError:
             pass
     return found
+
+
+def processes_in_group(group):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        state, _parent, process_group = stat.rsplit(")", 1)[1].split()[:3]
+        if int(process_group) == group and state != "Z":
+            found.append(pid)
+    return found
+
+
+def the_script_under(make_pid):
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            if parent == str(make_pid) and b"scripts/run.sh" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+        except OSError:
+            pass
+    raise AssertionError("scripts/run.sh is not running under make")
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """One fresh checkout for the ways of stopping below; it keeps its database between them."""
+    folder = tmp_path_factory.mktemp("checkout")
+    fresh_checkout(folder)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("target", ["group", "script"])
+def test_make_run_stops_its_server_and_worker_within_seconds(checkout, tmp_path, target, signum):
+    """A process manager or `timeout` sends SIGTERM to the whole process group; `kill` reaches the script alone.
+    django-q2's cluster hung for ever on the first, the web server outlived the script on the second."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(PORT=str(port), PYTHONUNBUFFERED="1")
+    log = tmp_path / "run.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(["make", "run"], cwd=checkout, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not re.search(r"Q Cluster .* running", log.read_text()):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        while True:
+            try:
+                assert requests.get(f"http://127.0.0.1:{port}/login/", timeout=5).status_code == 200
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        script = the_script_under(process.pid)
+
+        if target == "group":
+            os.killpg(process.pid, signum)
+        else:
+            os.kill(script, signum)
+        deadline = time.monotonic() + 10
+        while processes_in_group(process.pid) + processes_working_in(checkout) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = set(processes_in_group(process.pid) + processes_working_in(checkout))
+        assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left] + [log.read_text()]
+    finally:
+        for pid in set(processes_in_group(process.pid) + processes_working_in(checkout)):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(timeout=10)
