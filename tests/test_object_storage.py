@@ -196,6 +196,13 @@ def test_taking_over_a_dead_import_removes_its_object_and_aborts_its_upload(s3, 
     assert objects(s3, neighbour) == [(f"{neighbour}other/clip.webm", 15)]
 
 
+def test_markup_is_refused_from_its_first_bytes_and_leaves_no_object_and_no_open_upload(s3, owner):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>' + b" " * (20 * MiB)
+    entry = ingest(owner, chunks(svg), filename="logo.svg")
+    assert (entry.status, entry.media.name) == (Status.FAILED, "") and "SVG, HTML or XML" in entry.error
+    assert (objects(s3), open_uploads(s3)) == ([], [])
+
+
 def test_entry_fail_removes_the_partial_object(s3, owner):
     entry, _created = entry_prepare(source=MediaEntry.Source.TEAMS, reference_id="m-2", owner=owner, name="Meeting")
     s3.put_object(Bucket=s3.bucket, Key=f"entries/{entry.pk}/deadattempt0/clip.webm", Body=b"half")
