@@ -4,13 +4,13 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import redirect
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
 from .models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule, UserRole
+from .sizes import readable_size
 
 
 class UserRoleInline(admin.StackedInline):
@@ -115,7 +115,7 @@ class MediaEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("size"), ordering="size")
     def size_display(self, entry):
-        return filesizeformat(entry.size) if entry.size is not None else "—"
+        return readable_size(entry.size) if entry.size is not None else "—"
 
     def delete_model(self, request, entry):
         services.entry_delete(entry=entry)

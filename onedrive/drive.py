@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-from django.template.defaultfilters import filesizeformat
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from integrations.graph import GraphError
 from mediaspace.media_types import kind_of
+from mediaspace.sizes import readable_size
 
 SELECT = "id,name,size,file,folder,lastModifiedDateTime,parentReference"
 PAGE_SIZE = 100
@@ -79,7 +79,7 @@ def entry_from_item(item, max_size) -> DriveEntry:
         if entry.kind == "other":
             entry.refusal = _("Not a video, audio or image file")
         elif size > max_size:
-            entry.refusal = _("Larger than the %(limit)s import limit") % {"limit": filesizeformat(max_size)}
+            entry.refusal = _("Larger than the %(limit)s import limit") % {"limit": readable_size(max_size)}
     return entry
 
 

@@ -487,6 +487,21 @@ def test_files_over_the_limit_are_refused_before_any_download(module, ann, membe
     assert not any("/content" in request.path or "/download/" in request.path for request in sim.log)
 
 
+def test_the_picker_shows_sizes_and_its_limit_in_binary_units(module, ann, member, sim):
+    user, client = member
+    module.max_import_size_mb = 1
+    module.save()
+    sim.add_file(ann, "Short.mp4", 700 * 1024)
+    sim.add_file(ann, "Long.mp4", 2_621_440)
+    signed_in(client)
+
+    text = client.get(PICKER).content.decode()
+
+    assert "700.0\xa0KiB" in text and "2.5\xa0MiB" in text
+    assert "up to 1.0\xa0MiB can be imported" in text and "Larger than the 1.0\xa0MiB import limit" in text
+    assert "\xa0KB" not in text and "\xa0MB" not in text
+
+
 def test_a_cut_download_resumes_with_range(module, ann, member, queued, sim):
     user, client = member
     signed_in(client)

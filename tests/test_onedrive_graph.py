@@ -174,7 +174,7 @@ def test_the_root_lists_names_sizes_types_and_dates_with_the_users_token(browser
     assert f'value="{DRIVE_ID}/01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K"' in html  # the video can be selected
     assert f'value="{DRIVE_ID}/01BYE5RZ2KXWOTNNU3B5BL4BGZLDUZ5DQW"' not in html  # the PDF cannot
     assert "Not a video, audio or image file" in html
-    assert "50.0\xa0MB" in html and "May 13, 2024" in html and "Folder (2)" in html
+    assert "50.0\xa0MiB" in html and "May 13, 2024" in html and "Folder (2)" in html
     assert TOKEN not in html
 
 
@@ -208,7 +208,7 @@ def test_the_next_page_is_fetched_from_the_link_kept_on_the_server(browser):
     assert (asked.netloc, unquote(asked.path)) == (kept.netloc, unquote(kept.path))
     assert parse_qsl(asked.query) == parse_qsl(kept.query)  # the kept link, skiptoken and all, nothing added
     assert second.context["next_url"] == ""  # the last page
-    assert "Larger than the 4.0\xa0GB import limit" in text(second)
+    assert "Larger than the 4.0\xa0GiB import limit" in text(second)
 
 
 @pytest.mark.parametrize("page", [
@@ -690,7 +690,7 @@ def test_a_file_over_the_limit_is_refused_before_any_download(ann, module):
     module.save()
     responses.get(ITEM, json=dict(INTRO, size=2 * 1024 * 1024))
     status, entry = run_task(pending(ann))
-    assert status == MediaEntry.Status.FAILED and "Larger than the 1.0\xa0MB import limit" in entry.error
+    assert status == MediaEntry.Status.FAILED and "Larger than the 1.0\xa0MiB import limit" in entry.error
     assert [urlsplit(c.request.url).path.endswith("/content") for c in responses.calls] == [False]
 
 
