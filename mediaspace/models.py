@@ -138,15 +138,21 @@ class MediaEntry(models.Model):
 
     @property
     def progress_percent(self):
+        """0-100, or None when there is nothing to measure yet (pending, or the size is not known)."""
         if self.status == self.Status.READY:
             return 100
-        if not self.bytes_expected:
+        if self.status == self.Status.PENDING or not self.bytes_expected:
             return None
         return min(99, self.bytes_received * 100 // self.bytes_expected)
 
     @property
     def is_in_progress(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.IMPORTING)
+
+    @property
+    def status_label(self) -> str:
+        """The status as the pages show it: a pending entry is queued, and waits for a worker to take it."""
+        return _("Waiting for a worker") if self.status == self.Status.PENDING else self.get_status_display()
 
     @property
     def retry_url(self) -> str:

@@ -119,7 +119,7 @@ def my_media_status(request):
     entries = MediaEntry.objects.filter(Q(owner=request.user) | Q(collaborators__user=request.user), pk__in=ids)
     return JsonResponse({
         str(entry.pk): {
-            "status": entry.status, "status_label": entry.get_status_display(),
+            "status": entry.status, "status_label": entry.status_label,
             "percent": entry.progress_percent, "error": entry.error,
         }
         for entry in entries.distinct().only("pk", "status", "bytes_expected", "bytes_received", "error")

@@ -477,6 +477,25 @@ def test_import_reads_each_selected_item_and_creates_pending_entries(browser, an
     assert len(queued.jobs) == 1
 
 
+@responses.activate
+def test_a_pending_import_shows_its_name_size_and_that_it_waits_for_a_worker(browser, ann, queued):
+    responses.get(ITEM, json=INTRO)
+    select(browser, INTRO)
+    entry = MediaEntry.objects.get(owner=ann)
+
+    page = text(browser.get(MY_MEDIA))
+    card = re.search(rf'<li class="card" data-entry="{entry.pk}".*?</li>', page, re.S).group(0)
+    meta = re.search(r'<div class="meta">(.*?)</div>', card, re.S).group(1)
+    status = browser.get(reverse("mediaspace:my_media_status"), {"ids": entry.pk}).json()[str(entry.pk)]
+
+    assert re.search(r'class="card-title">Intro</a>', card)
+    assert "media" not in meta and re.search(r"6\.7\xa0Ki?B", meta)  # 6,864 bytes, as Microsoft said
+    assert "Waiting for a worker" in card
+    bar = re.search(r"<progress[^>]*>", card).group(0)
+    assert "value=" not in bar  # no progress yet: the bar says "busy", not "0 %"
+    assert (status["status_label"], status["percent"]) == ("Waiting for a worker", None)  # what the page polls
+
+
 @pytest.mark.parametrize("dots", [".", ".."])
 @responses.activate
 def test_dot_ids_are_refused_before_microsoft_is_asked(browser, ann, queued, module, dots):
