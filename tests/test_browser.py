@@ -130,3 +130,19 @@ def test_upload_page_refuses_a_file_over_the_limit_before_sending_it(page, live_
     assert [request for request in requests_sent if "/upload/" in request.url] == []
     assert not MediaEntry.objects.exists()
     assert stored_files() == []
+
+
+def test_the_admin_pages_keep_the_content_security_policy(page, live_server, make_user, make_entry, csp_violations):
+    make_entry(make_user(username="boss", is_staff=True, is_superuser=True))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("pw-for-tests-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+    # Every list and add page the index links to, and an entry's change page (widgets, inlines, scripts).
+    urls = dict.fromkeys(page.eval_on_selector_all("#content-main a", "links => links.map(a => a.href)"))
+    urls[f"{live_server.url}/admin/mediaspace/mediaentry/{MediaEntry.objects.get().pk}/change/"] = None
+    for url in urls:
+        response = page.goto(url)
+        assert response.ok and "frame-ancestors 'none'" in response.headers["content-security-policy"], url
+    assert len(urls) > 10 and csp_violations == []
