@@ -105,11 +105,16 @@ class _ProgressReader:
         self.count += len(data)
         if len(self.head) < HEAD_SIZE:
             self.head += data[: HEAD_SIZE - len(self.head)]
-        if self.content_type is None and (len(self.head) >= HEAD_SIZE or not data):
-            self.content_type = media_type(self.head, self._filename)  # markup: NotMedia stops the copy here
+        if len(self.head) >= HEAD_SIZE or not data:
+            self.tell_type()  # markup: NotMedia stops the copy here, before the rest is read
         if time.monotonic() - self._last_report >= PROGRESS_INTERVAL_SECONDS:
             self._report()
         return data
+
+    def tell_type(self):
+        """Tell the content type from the head, once; raises NotMedia for markup."""
+        if self.content_type is None:
+            self.content_type = media_type(self.head, self._filename)
 
     def _report(self):
         self._last_report = time.monotonic()
@@ -205,6 +210,7 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
     target = entry_media_path(entry, filename)
     try:
         stored_name = storage.save(target, _chunked_file(reader, filename))
+        reader.tell_type()  # a short file, when the storage did not read past its end
     except IngestAborted:
         logger.info("Import of entry %s stopped: another worker holds it now, or it was deleted.", entry.pk)
         remove_tree(storage, posixpath.dirname(target))
@@ -232,7 +238,7 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
         media=stored_name,
         size=reader.count,
         bytes_received=reader.count,
-        content_type=reader.content_type or "",
+        content_type=reader.content_type,
         duration=duration,
         error="",
     )
