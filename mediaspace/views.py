@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import notices, services
@@ -26,11 +26,12 @@ from .permissions import EntryAccess
 from .uploads import size_limited
 
 DENIED = {
-    "can_view": "You do not have access to this entry.",
-    "can_edit": "Only the owner and co-editors may change this entry.",
-    "can_delete": "Only the owner may delete this entry.",
-    "can_manage_collaborators": "Only the owner may change who collaborates on this entry.",
-    "can_publish": "Only the owner and co-publishers with the role adminRole or higher may publish this entry.",
+    "can_view": gettext_lazy("You do not have access to this entry."),
+    "can_edit": gettext_lazy("Only the owner and co-editors may change this entry."),
+    "can_delete": gettext_lazy("Only the owner may delete this entry."),
+    "can_manage_collaborators": gettext_lazy("Only the owner may change who collaborates on this entry."),
+    "can_publish": gettext_lazy(
+        "Only the owner and co-publishers with the role adminRole or higher may publish this entry."),
 }
 
 
@@ -45,7 +46,7 @@ def entry_view(permission):
             if not getattr(access, permission):
                 if not request.user.is_authenticated:
                     return redirect_to_login(request.get_full_path())
-                return forbidden(request, _(DENIED[permission]))
+                return forbidden(request, DENIED[permission])
             return view(request, entry, access, *args, **kwargs)
 
         return guarded
@@ -205,7 +206,7 @@ def caption_file(request, pk):
     if not EntryAccess(request.user, track.entry).can_view:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        return forbidden(request, _(DENIED["can_view"]))
+        return forbidden(request, DENIED["can_view"])
     return serve_file(request, track.file, content_type="text/vtt; charset=utf-8")
 
 
