@@ -74,6 +74,12 @@ def test_a_view_that_sets_its_own_policy_keeps_it(client):
     assert client.get("/own-policy/").headers["Content-Security-Policy"] == "sandbox"
 
 
+def test_media_files_keep_their_sandbox(client_for, make_user, make_entry):
+    owner = make_user()
+    response = client_for(owner).get(f"/media/{make_entry(owner).pk}/file/")
+    assert response.status_code == 200 and response.headers["Content-Security-Policy"] == "sandbox"
+
+
 def printed_policy(tmp_path, **env):
     script = ("from django.conf import settings; from csp.utils import build_policy; "
               "print(build_policy(config=settings.CONTENT_SECURITY_POLICY['DIRECTIVES']))")
