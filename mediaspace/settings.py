@@ -13,8 +13,10 @@ if (BASE_DIR / ".env").exists():
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
-# Values marked sensitive (tokens, secrets) are blanked on the debug page too, not only in mailed reports.
+# Values marked sensitive (tokens, secrets) are blanked on the debug page too, not only in mailed reports,
+# and in the query string as well as in a POST body.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "mediaspace.debug.AlwaysSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "mediaspace.debug.QuerySafeExceptionReporter"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(

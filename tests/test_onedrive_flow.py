@@ -332,6 +332,27 @@ def test_the_debug_page_never_shows_the_tokens_or_the_code(module, ann, member, 
     assert fields["access_token"] not in page and fields["id_token"] not in page and fields["code"] not in page
 
 
+def test_the_debug_page_never_shows_the_code_that_came_in_the_query(module, ann, member, sim, settings,
+                                                                      monkeypatch):
+    web = sim.add_app(redirect_uris=[REDIRECT])
+    module.application_id, module.client_secret = web.client_id, web.secret
+    module.save()
+    settings.DEBUG = True
+    user, client = member
+    fields = microsoft_answer(client, ann.upn)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(MicrosoftAccount.objects, "update_or_create", fail)
+    client.raise_request_exception = False
+    response = client.get(reverse("onedrive:blank_page"), fields)  # the code flow's answer is in the query
+    page = response.content.decode()
+
+    assert response.status_code == 500 and "the database went away" in page and "QUERY_STRING" in page
+    assert fields["code"] not in page and fields["state"] in page  # only the marked parameters are blanked
+
+
 def test_nonce_audience_issuer_expiry_and_at_hash_are_checked(module, ann, sim, portal_app):
     token = sim.user_token(ann, portal_app)
     from tests.simulator import identity
