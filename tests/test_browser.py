@@ -100,9 +100,13 @@ def test_upload_a_video_with_captions_then_watch_and_seek(page, live_server, mak
     # The pages carry their Content-Security-Policy and the browser enforces it: nothing on the way here
     # broke it, and a script injected into the page does not run.
     assert csp_violations == []
-    assert page.evaluate("""() => { const script = document.createElement("script");
-        script.textContent = "window.injected = true"; document.body.append(script); return window.injected; }""") is None
-    for _ in range(100):  # the violation's report comes back through the binding, asynchronously
+    assert page.evaluate("""() => {
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+        return window.injected;
+    }""") is None
+    for _ in range(100):  # the console message that reports the violation comes asynchronously
         if csp_violations:
             break
         page.wait_for_timeout(50)
