@@ -10,10 +10,11 @@ scripts/setup.sh
 # is stopped: a SIGTERM to the whole group (`timeout`, process managers) kills django-q2's sentinel and workers,
 # which take SIGTERM's default action, and the cluster then waits for them for ever; runserver's reloader leaves
 # its server child behind when only the reloader is signalled. The cluster's own process stops it cleanly.
+# Neither reads the terminal, which belongs to the foreground group.
 set -m
-.venv/bin/python manage.py qcluster &
+.venv/bin/python manage.py qcluster </dev/null &
 cluster=$!
-.venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}" &
+.venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}" </dev/null &
 server=$!
 set +m
 
