@@ -157,10 +157,15 @@ def test_make_run_stops_its_server_and_worker_within_seconds(checkout, tmp_path,
             time.sleep(0.2)
         left = set(processes_in_group(process.pid) + processes_working_in(checkout))
         assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left] + [log.read_text()]
-    finally:
-        for pid in set(processes_in_group(process.pid) + processes_working_in(checkout)):
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    finally:  # nothing is left behind, even when the test fails (again: a sentinel may start a new worker)
+        for _ in range(50):
+            left = set(processes_in_group(process.pid) + processes_working_in(checkout))
+            if not left:
+                break
+            for pid in left:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.1)
         process.wait(timeout=10)
