@@ -1,14 +1,16 @@
 """Soak: two django-q2 clusters ingest --recordings (2,000) Teams recordings from the simulator on PostgreSQL +
 Redis + S3; prints lost (target 0), duplicated (target 0), wall time and peak RSS per worker process.
 
-    .venv/bin/python bench/soak.py [--recordings 2000] [--size-kib 128] [--workers 4] [--faults]
+    .venv/bin/python bench/soak.py [--recordings 2000] [--size-kib 128] [--workers 4] [--faults] [--kill]
 
 The services come from the environment when it names them (DATABASE_URL of PostgreSQL, REDIS_URL,
 AWS_S3_ENDPOINT_URL with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); otherwise the script starts throwaway ones
 (scripts/postgres.sh, scripts/services.sh: Debian's postgresql and redis-server, moto_server). Either way it
 works in a new database, a Redis queue and a bucket of its own, and removes them at the end. The simulator
 runs as a process of its own (`python -m tests.simulator --scenario ...`); `--faults` makes it throttle 5% of
-Graph answers (Retry-After 1 s) and cut 2% of downloads mid-stream.
+Graph answers (Retry-After 1 s) and cut 2% of downloads mid-stream. `--kill` kills the first cluster with
+SIGKILL once half the recordings are ready, restarts it at once, and prints the recovery time: how long after
+the kill the recordings being ingested at that moment were all ready (target 180 s), with the default leases.
 
 Lost: a recording of the simulator without a ready entry of its exact size whose object is in the bucket.
 Duplicated: entries beyond one per recording, objects beyond one per entry, and recordings whose content was
@@ -126,6 +128,8 @@ def main():
     parser.add_argument("--workers", type=int, default=4, help="workers per cluster")
     parser.add_argument("--faults", action="store_true", help="throttle 5%% of Graph answers, cut 2%% of downloads")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds to wait for every recording")
+    parser.add_argument("--kill", action="store_true", help="kill -9 a cluster halfway, restart it, print the "
+                                                           "recovery time (with the default leases)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     workdir = Path(tempfile.mkdtemp(prefix="mediaspace-soak-"))
@@ -152,8 +156,10 @@ def main():
         "AWS_STORAGE_BUCKET_NAME": bucket, "AWS_S3_ENDPOINT_URL": services["AWS_S3_ENDPOINT_URL"],
         "AWS_S3_REGION_NAME": "us-east-1", "MICROSOFT_LOGIN_URL": ready["url"], "MICROSOFT_GRAPH_URL": ready["url"],
         "REQUESTS_CA_BUNDLE": ready["ca_path"], "DEBUG": "false", "LOG_LEVEL": "WARNING",
-        "MEDIASPACE_INGEST_LEASE_SECONDS": "30", "TEAMS_CLAIM_LEASE_SECONDS": "60", "PYTHONUNBUFFERED": "1",
+        "PYTHONUNBUFFERED": "1",
     })
+    if not args.kill:  # the recovery time is measured with the default leases
+        os.environ.update({"MEDIASPACE_INGEST_LEASE_SECONDS": "30", "TEAMS_CLAIM_LEASE_SECONDS": "60"})
     import django
     from django.core.management import call_command
 
@@ -168,11 +174,13 @@ def main():
 
     integration = TeamsIntegration.objects.create(name="Soak", tenant_id=state["default_tenant"],
                                                   client_id=app["client_id"], client_secret=app["secret"], enabled=True)
-    clusters = []
-    for number in (1, 2):
-        log = open(workdir / f"cluster{number}.log", "w")
-        clusters.append(subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=REPO, stdout=log, stderr=log,
-                                         start_new_session=True))
+
+    def start_cluster(number):
+        log = open(workdir / f"cluster{number}.log", "a")
+        return subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=REPO, stdout=log, stderr=log,
+                                start_new_session=True)
+
+    clusters = [start_cluster(1), start_cluster(2)]
 
     def stop_clusters():
         for cluster in clusters:
@@ -191,7 +199,15 @@ def main():
     started = time.monotonic()
     last_round = -1e9
     ready_count = 0
+    killed_at = recovered_at = None
+    in_flight = set()  # the recordings being ingested when the first cluster was killed
     while time.monotonic() - started < args.timeout:
+        if args.kill and killed_at is None and ready_count >= len(expected) // 2:
+            os.killpg(clusters[0].pid, signal.SIGKILL)
+            clusters[0].wait()
+            killed_at = time.monotonic()
+            in_flight = set(Recording.objects.filter(state=Recording.State.DOWNLOADING).values_list("pk", flat=True))
+            clusters[0] = start_cluster(1)  # restarted at once
         if time.monotonic() - last_round >= 20:  # a sync round now and then, as the schedule would
             for _ in range(2):  # two at once, taken by both clusters
                 async_task("integrations.tasks.sync_integration", integration.pk)
@@ -200,6 +216,9 @@ def main():
             for pid in process_tree(cluster.pid):
                 peaks[(number, pid)] = max(peaks.get((number, pid), 0), peak_rss_kib(pid))
         ready_count = MediaEntry.objects.filter(status=MediaEntry.Status.READY).count()
+        if killed_at and recovered_at is None and not Recording.objects.filter(pk__in=in_flight).exclude(
+                state=Recording.State.READY).exists():
+            recovered_at = time.monotonic()
         connection.close()
         if ready_count >= len(expected):
             break
@@ -234,6 +253,14 @@ def main():
           f"{extra_objects} extra objects; content downloads beyond one per recording (retries of cut ones "
           f"included): {repeated}")
     print(f"wall time {wall:.1f} s ({len(expected) / wall:.1f} recordings/s)")
+    recovered = True
+    if killed_at is not None:
+        recovery = None if recovered_at is None else recovered_at - killed_at
+        recovered = recovery is not None and recovery <= 180
+        print(f"recovery after kill -9 of cluster 1 (restarted at once) at {len(expected) // 2} ready: the "
+              f"{len(in_flight)} recordings being ingested were all ready "
+              + (f"{recovery:.0f} s after the kill" if recovery is not None else "never")
+              + f" (target 180 s); every recording {wall - (killed_at - started):.0f} s after the kill")
     for number in (1, 2):
         sizes = sorted((kib for (cluster, _pid), kib in peaks.items() if cluster == number), reverse=True)
         print(f"peak RSS, cluster {number} ({len(sizes)} processes: guard, sentinel, pusher, monitor, workers "
@@ -247,7 +274,7 @@ def main():
     for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     s3.delete_bucket(Bucket=bucket)
-    return 0 if lost == 0 and extra_entries + extra_objects == 0 else 1
+    return 0 if lost == 0 and extra_entries + extra_objects == 0 and recovered else 1
 
 
 if __name__ == "__main__":
