@@ -51,3 +51,16 @@ def check_default_role(app_configs, **kwargs):
                       hint="Use one of: " + ", ".join(v for v in Role.values if v != Role.ANONYMOUS),
                       id="mediaspace.E003")]
     return []
+
+
+@register()
+def check_broker_retry(app_configs, **kwargs):
+    """The database broker hands a task out again after `retry`: at or below `timeout`, a task still running would
+    be handed out a second time (a no-op, as the claims decide, but a worker spent on it for hours)."""
+    q_cluster = getattr(settings, "Q_CLUSTER", {})
+    timeout, retry = q_cluster.get("timeout"), q_cluster.get("retry")
+    if timeout and retry and retry <= timeout:
+        return [Error(f"Q_RETRY ({retry} s) must exceed Q_TIMEOUT ({timeout} s), or the broker hands a task that is "
+                      f"still running out a second time.", hint="Set Q_RETRY to Q_TIMEOUT plus 10 minutes.",
+                      id="mediaspace.E005")]
+    return []

@@ -32,3 +32,8 @@ def test_an_invalid_encryption_key_is_reported_by_the_system_checks(settings):
 def test_an_unknown_default_role_is_reported_by_the_system_checks(settings):
     settings.MEDIASPACE_DEFAULT_ROLE = "superRole"
     assert [message.id for message in run_checks()] == ["mediaspace.E003"]
+
+
+def test_a_broker_retry_not_above_the_task_timeout_is_reported_by_the_system_checks(settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 3600, "retry": 3600}
+    assert [message.id for message in run_checks()] == ["mediaspace.E005"]
