@@ -169,7 +169,7 @@ def main():
     from django.db.models import Count
     from django_q.tasks import async_task
 
-    from integrations.models import Recording, TeamsIntegration
+    from integrations.teams.models import Recording, TeamsIntegration
     from mediaspace.models import MediaEntry
 
     integration = TeamsIntegration.objects.create(name="Soak", tenant_id=state["default_tenant"],
@@ -210,7 +210,7 @@ def main():
             clusters[0] = start_cluster(1)  # restarted at once
         if time.monotonic() - last_round >= 20:  # a sync round now and then, as the schedule would
             for _ in range(2):  # two at once, taken by both clusters
-                async_task("integrations.tasks.sync_integration", integration.pk)
+                async_task("integrations.teams.tasks.sync_integration", integration.pk)
             last_round = time.monotonic()
         for number, cluster in enumerate(clusters, 1):
             for pid in process_tree(cluster.pid):

@@ -32,7 +32,7 @@ def main():
     from django.conf import settings
     from django.db import connection, reset_queries
 
-    from integrations.models import Recording, TeamsIntegration
+    from integrations.teams.models import Recording, TeamsIntegration
     from integrations.teams import connection as connection_module, sync
     from mediaspace.models import MediaEntry
     from tests.simulator import Simulator

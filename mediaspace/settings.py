@@ -75,7 +75,7 @@ INSTALLED_APPS = [
     "django_q",
     "encrypted_model_fields",
     "mediaspace",
-    "integrations",
+    "integrations.teams",  # the Teams app (label "integrations"); integrations.microsoft is the shared kit
     "onedrive",
     "axes",  # sign-in lock-out (below)
 ]

@@ -1,8 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from integrations.forms import YES_NO, SecretField
-from integrations.validators import validate_guid
+from integrations.microsoft.forms import YES_NO, SecretField
+from integrations.microsoft.validators import validate_guid
 
 from .models import OneDriveModule
 

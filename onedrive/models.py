@@ -4,8 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from integrations.fields import EncryptedCharField, EncryptedTextField
-from integrations.validators import GUID, validate_guid
+from integrations.microsoft.fields import EncryptedCharField, EncryptedTextField
+from integrations.microsoft.validators import GUID, validate_guid
 from mediaspace.modules import Module, registry
 
 ANY_ORGANIZATION = "organizations"

@@ -31,8 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.graph import GraphClient, GraphUnauthorized, _MsalHttp
-from integrations.validators import GUID
+from integrations.microsoft.graph import GraphClient, GraphUnauthorized, _MsalHttp
+from integrations.microsoft.validators import GUID
 from mediaspace.conf import setting
 
 from .models import ANY_ORGANIZATION, MicrosoftAccount, SignInRequest

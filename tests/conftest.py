@@ -5,7 +5,7 @@ import itertools
 import pytest
 from django.contrib.auth import get_user_model
 
-from integrations.graph import GraphClient
+from integrations.microsoft.graph import GraphClient
 from integrations.teams import connection
 from mediaspace.ingest import entry_ingest
 from mediaspace.models import MediaEntry, UserRole

@@ -23,8 +23,8 @@ import pytest
 import responses
 from django.utils import timezone
 
-from integrations.graph import GraphClient
-from integrations.models import Recording, TeamsIntegration
+from integrations.microsoft.graph import GraphClient
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams import sync
 from mediaspace.models import Category
 from tests.microsoft import (CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, app_token_payload, cut_body, load,

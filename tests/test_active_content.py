@@ -10,7 +10,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from integrations.models import Recording
+from integrations.teams.models import Recording
 from integrations.teams import sync
 from mediaspace import services
 from mediaspace.ingest import entry_ingest

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from mediaspace.models import CaptionTrack, Category, Collaborator, Publication, UploadModule, UserRole
 from mediaspace.services import caption_add, collaborator_grant, entry_publish
 from onedrive.models import MicrosoftAccount, OneDriveModule

@@ -17,7 +17,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 from encrypted_model_fields import fields as encrypted_fields
 
-from integrations.models import TeamsIntegration
+from integrations.teams.models import TeamsIntegration
 from mediaspace import health
 from mediaspace.log import JsonFormatter, RedactSecrets, logging_config, redact
 from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest

@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from integrations.models import TeamsIntegration
+from integrations.teams.models import TeamsIntegration
 from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 from tests.microsoft import CLIENT_ID, TENANT_ID
 from tests.test_deploy import REPO, keys, manage, production_env, raw  # noqa: F401  (keys is a fixture)
@@ -173,7 +173,7 @@ def test_migrate_check_and_the_servers_refuse_to_start_with_the_wrong_key(tmp_pa
     env = production_env(tmp_path, FIELD_ENCRYPTION_KEY=right)
     result = manage(env, "migrate", "--noinput")  # a fresh database: nothing to probe yet
     assert result.returncode == 0, result.stdout + result.stderr
-    script = ("from integrations.models import TeamsIntegration as T; T.objects.create(name='Contoso', "
+    script = ("from integrations.teams.models import TeamsIntegration as T; T.objects.create(name='Contoso', "
               f"tenant_id='{TENANT_ID}', client_id='{CLIENT_ID}', client_secret='teams-secret')")
     assert manage(env, "shell", "--no-imports", "-c", script).returncode == 0
     wrong_env = {**env, "FIELD_ENCRYPTION_KEY": wrong}

@@ -1,4 +1,4 @@
-"""integrations.graph against Microsoft's answers (tests/microsoft/*.json), faked with `responses`."""
+"""integrations.microsoft.graph against Microsoft's answers (tests/microsoft/*.json), faked with `responses`."""
 import logging
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from integrations.graph import (
+from integrations.microsoft.graph import (
     AppTokenProvider,
     GraphClient,
     GraphError,

@@ -17,7 +17,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.graph import GraphClient
+from integrations.microsoft.graph import GraphClient
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import MediaEntry
 from mediaspace.roles import Role

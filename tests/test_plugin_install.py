@@ -43,7 +43,7 @@ INSTALLED_APPS = [
 ]
 
 # --- The lines the README's "Add to your Django project" section asks for ---
-INSTALLED_APPS += ["django_q", "encrypted_model_fields", "mediaspace", "integrations", "onedrive"]
+INSTALLED_APPS += ["django_q", "encrypted_model_fields", "mediaspace", "integrations.teams", "onedrive"]
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("mediaspace.context_processors.portal")
 FIELD_ENCRYPTION_KEY = {key!r}
 Q_CLUSTER = {{"name": "host", "orm": "default"}}
@@ -58,7 +58,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("portal/", include("mediaspace.urls")),
     path("portal/", include("onedrive.urls")),
-    path("portal/", include("integrations.urls")),
+    path("portal/", include("integrations.teams.urls")),
 ]
 """
 

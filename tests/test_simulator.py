@@ -20,7 +20,7 @@ import msal
 import pytest
 import requests
 
-from integrations.graph import (AppTokenProvider, GraphClient, GraphError, GraphForbidden, GraphPaymentRequired,
+from integrations.microsoft.graph import (AppTokenProvider, GraphClient, GraphError, GraphForbidden, GraphPaymentRequired,
                                 GraphUnreachable, TokenError)
 from integrations.teams.connection import all_recordings_path
 from tests.microsoft import CLIENT_ID, UNKNOWN_TENANT_ID, load

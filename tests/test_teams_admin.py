@@ -23,7 +23,7 @@ from django.db import connection as db_connection
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import IntegrationGroup, TeamsIntegration
+from integrations.teams.models import IntegrationGroup, TeamsIntegration
 from integrations.teams import connection
 from mediaspace.models import Category
 from tests.microsoft import CLIENT_ID, TENANT_ID, load

@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams import sync
 from mediaspace.models import MediaEntry
 from tests.teams_fakes import ANN, BOB, Lecture, discovered, entry_files, graph_user

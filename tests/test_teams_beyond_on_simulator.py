@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 
-from integrations import services
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams import services
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams import connection, decisions, preview, sync
 from mediaspace.models import Collaborator, MediaEntry
 

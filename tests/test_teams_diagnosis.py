@@ -16,8 +16,8 @@ import pytest
 import requests
 import responses
 
-from integrations import services
-from integrations.models import TeamsIntegration
+from integrations.teams import services
+from integrations.teams.models import TeamsIntegration
 from integrations.teams import connection, diagnosis
 from tests.microsoft import (
     CLIENT_ID,

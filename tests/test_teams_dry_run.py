@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams import preview, sync
 from mediaspace.models import Collaborator, MediaEntry, Publication
 from tests.teams_fakes import ANN, BOB, CAROL, DAVE, Lecture, fake_sign_in, media_files

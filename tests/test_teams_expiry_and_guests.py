@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import services
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams import services
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams import participants, sync
 from integrations.teams.connection import ConnectionReport
 from mediaspace.models import Collaborator

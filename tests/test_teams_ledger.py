@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams.sync import claim, retry
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import MediaEntry

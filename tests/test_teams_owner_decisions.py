@@ -3,7 +3,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from integrations.models import Recording
+from integrations.teams.models import Recording
 from integrations.teams import sync
 from mediaspace.models import MediaEntry
 from tests.teams_fakes import discover, discovered, entry_files

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from tests.microsoft import CLIENT_ID, TENANT_ID
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ e-mail or both; otherwise created from the Teams user or given to the default us
 import pytest
 from django.contrib.auth import get_user_model
 
-from integrations.models import TeamsIntegration
+from integrations.teams.models import TeamsIntegration
 from integrations.teams.owners import TeamsUser, portal_user_id, resolve_owner
 from mediaspace.models import UserRole
 from tests.microsoft import CLIENT_ID, TENANT_ID

@@ -18,9 +18,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from integrations import tasks
-from integrations.graph import GraphClient
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams import tasks
+from integrations.microsoft.graph import GraphClient
+from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams import connection, diagnosis, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
@@ -308,7 +308,7 @@ def test_a_round_without_a_queue_hands_each_recording_to_django_q(integration, g
     assert sync.run(integration, graph=graph) == {"discovered": 1, "queued": 1}
 
     recording = Recording.objects.get()
-    assert sent == [("integrations.tasks.ingest_recording", (recording.pk,),
+    assert sent == [("integrations.teams.tasks.ingest_recording", (recording.pk,),
                      {"task_name": f"teams-recording-{recording.pk}"})]
 
 
@@ -1031,7 +1031,7 @@ def test_sync_all_queues_one_task_per_enabled_integration(integration, monkeypat
     tasks.sync_all()
 
     assert sorted(sent) == sorted([
-        ("integrations.tasks.sync_integration", (each.pk,), {"task_name": f"teams-sync-{each.pk}"})
+        ("integrations.teams.tasks.sync_integration", (each.pk,), {"task_name": f"teams-sync-{each.pk}"})
         for each in (integration, other)])
 
 
@@ -1040,10 +1040,10 @@ def test_the_migration_created_the_schedule_that_calls_sync_all():
 
     schedule = Schedule.objects.get(name="Teams recordings sync")
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
-        "integrations.tasks.sync_all", Schedule.MINUTES, setting("TEAMS_SYNC_MINUTES"), -1)
-    assert callable(getattr(importlib.import_module("integrations.tasks"), schedule.func.rsplit(".", 1)[1]))
+        "integrations.teams.tasks.sync_all", Schedule.MINUTES, setting("TEAMS_SYNC_MINUTES"), -1)
+    assert callable(getattr(importlib.import_module("integrations.teams.tasks"), schedule.func.rsplit(".", 1)[1]))
 
-    migration = importlib.import_module("integrations.migrations.0003_sync_schedule")
+    migration = importlib.import_module("integrations.teams.migrations.0003_sync_schedule")
     migration.create_schedule(django_apps, None)  # running it again (e.g. a re-applied migration) adds none
     assert Schedule.objects.filter(name="Teams recordings sync").count() == 1
 
@@ -1149,7 +1149,7 @@ def test_the_minute_schedule_hands_out_a_dead_workers_recording_without_asking_m
 
     assert tasks.queue_due_recordings() == 1
     assert [(task["func"], task["args"]) for task in take_queued()] == [
-        ("integrations.tasks.ingest_recording", (recording.pk,))]
+        ("integrations.teams.tasks.ingest_recording", (recording.pk,))]
     assert len(ms.calls) == 0
     assert tasks.queue_due_recordings() == 0  # queued: not again within the grace
 
@@ -1160,7 +1160,7 @@ def test_by_default_a_dead_workers_recording_is_taken_over_within_three_minutes(
 
     schedule = Schedule.objects.get(name="Teams stalled recordings")
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
-        "integrations.tasks.queue_due_recordings", Schedule.MINUTES, 1, -1)
+        "integrations.teams.tasks.queue_due_recordings", Schedule.MINUTES, 1, -1)
     scheduler_cycle = 30  # django-q2's cluster looks at its schedules every 30 s
     found_dead_after = max(setting("TEAMS_CLAIM_LEASE_SECONDS"), setting("MEDIASPACE_INGEST_LEASE_SECONDS"),
                            queued_grace().total_seconds())

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from tests.microsoft import CLIENT_ID, TENANT_ID
 from tests.queue import queue_size, take_queued
 
@@ -31,7 +31,7 @@ def test_sync_now_queues_a_sync_of_the_integration(admin, integration):
     admin.post(reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]))
 
     assert [(task["func"], task["args"]) for task in take_queued()] == [
-        ("integrations.tasks.sync_integration", (integration.pk,))]
+        ("integrations.teams.tasks.sync_integration", (integration.pk,))]
 
 
 def test_sync_now_of_a_disabled_integration_says_so_and_queues_nothing(admin, integration):
@@ -65,7 +65,7 @@ def test_the_ledger_lists_recordings_with_state_and_reason_and_retries_failed_on
 
     failed.refresh_from_db()
     assert (failed.state, failed.attempts) == (Recording.State.DISCOVERED, 0)
-    assert "integrations.tasks.sync_integration" in [task["func"] for task in take_queued()]
+    assert "integrations.teams.tasks.sync_integration" in [task["func"] for task in take_queued()]
 
 
 def test_the_ledger_cannot_be_added_to_by_hand(admin):

@@ -5,7 +5,7 @@ from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 
-from integrations.graph import AppTokenProvider, GraphClient, GraphError
+from integrations.microsoft.graph import AppTokenProvider, GraphClient, GraphError
 
 from . import diagnosis
 from .diagnosis import Problem, explain, missing_permission

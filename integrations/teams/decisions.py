@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.models import Recording
+from integrations.teams.models import Recording
 from mediaspace.mail import portal_link, send_quietly
 from mediaspace.notices import Notice
 from mediaspace.services import entry_delete

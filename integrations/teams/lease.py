@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from integrations.models import Recording
+from integrations.teams.models import Recording
 from mediaspace.conf import setting
 
 # Beats this often per lease: a Graph request times out within 70 s (10 s to connect, 60 s between bytes),

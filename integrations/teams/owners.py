@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from integrations.models import TeamsIntegration
+from integrations.teams.models import TeamsIntegration
 
 
 @dataclass(frozen=True)

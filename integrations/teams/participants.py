@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from integrations.models import Recording, TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 from mediaspace.models import Collaborator
 from mediaspace.services import collaborator_grant, collaborator_set
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from django.db.models import F, Max
 from django.utils import timezone
 
-from integrations.graph import GraphError, GraphNotFound
-from integrations.models import Recording
+from integrations.microsoft.graph import GraphError, GraphNotFound
+from integrations.teams.models import Recording
 
 from . import participants, sync
 from .connection import graph_for

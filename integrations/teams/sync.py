@@ -16,10 +16,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.graph import (RETRY_STATUSES, GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
+from integrations.microsoft.graph import (RETRY_STATUSES, GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
                                 GraphThrottled, GraphUnauthorized, TokenError, retry_after_seconds)
-from integrations.models import Recording, TeamsIntegration
-from integrations.services import record_failure, record_success
+from integrations.teams.models import Recording, TeamsIntegration
+from integrations.teams.services import record_failure, record_success
 from mediaspace.captions import CaptionError
 from mediaspace.ingest import entry_expect, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
@@ -50,7 +50,7 @@ INTEGRATION_WIDE = (TokenError, GraphUnauthorized, GraphForbidden, GraphPaymentR
 def queue_ingest(recording_id):
     from django_q.tasks import async_task
 
-    async_task("integrations.tasks.ingest_recording", recording_id, task_name=f"teams-recording-{recording_id}")
+    async_task("integrations.teams.tasks.ingest_recording", recording_id, task_name=f"teams-recording-{recording_id}")
 
 
 # -- a sync round --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import encrypted_model_fields.fields
-import integrations.validators
+import integrations.microsoft.validators
 import onedrive.models
 from django.conf import settings
 from django.db import migrations, models
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('enabled', models.BooleanField(default=False, help_text="Set to 'Yes' to turn this module on for the portal.", verbose_name='enabled')),
                 ('allowed_roles', models.CharField(choices=[('viewerRole', 'viewerRole: may only watch'), ('privateOnlyRole', 'privateOnlyRole: may own and upload entries, not publish'), ('adminRole', 'adminRole: may publish to categories (moderated)'), ('unmoderatedAdminRole', 'unmoderatedAdminRole: publishes without moderation')], default='privateOnlyRole', help_text='The minimum role allowed to use this module; every role above it may use it too.', max_length=32, verbose_name='allowedRoles')),
                 ('updated', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('application_id', models.CharField(blank=True, help_text='The Application (client) ID from the Overview tab of the Azure app registration.', max_length=36, validators=[integrations.validators.validate_guid], verbose_name='applicationId')),
+                ('application_id', models.CharField(blank=True, help_text='The Application (client) ID from the Overview tab of the Azure app registration.', max_length=36, validators=[integrations.microsoft.validators.validate_guid], verbose_name='applicationId')),
                 ('client_secret', encrypted_model_fields.fields.EncryptedCharField(blank=True, help_text='Optional. With a client secret of the app registration, sign-in uses the authorization-code flow with PKCE and refresh tokens instead of the implicit grant.', verbose_name='client secret (optional)')),
                 ('tenant', models.CharField(default='organizations', help_text="Who may sign in: 'organizations' (any organisation, as the multitenant app registration allows) or one directory (tenant) ID.", max_length=36, validators=[onedrive.models.validate_tenant], verbose_name='tenant')),
                 ('max_import_size_mb', models.PositiveIntegerField(default=4096, help_text='Larger files cannot be selected and are refused before any download.', verbose_name='maximum import size (MiB)')),

@@ -8,29 +8,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import DUPLICATE_APP_MESSAGE, TeamsIntegration, expiry_period
-from .teams.owners import TeamsUser
-from .validators import GUID
-
-YES_NO = [(True, _("Yes")), (False, _("No"))]
-
-
-class SecretField(forms.CharField):
-    """Write-only: the secret is never rendered back, not even masked."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", _("Application (client) Secret"))
-        kwargs.setdefault("help_text", _("The Value of the client secret from Certificates & secrets (shown only "
-                                         "once in Azure), not its Secret ID."))
-        super().__init__(widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                         max_length=255, **kwargs)
-
-    def clean(self, value):
-        value = super().clean(value)
-        if value and (len(value) < 8 or any(character.isspace() for character in value)):
-            raise ValidationError(_("This does not look like a client secret value: paste the Value column of the "
-                                    "secret exactly, without spaces."))
-        return value
-
+from .owners import TeamsUser
+from integrations.microsoft.forms import YES_NO, SecretField
+from integrations.microsoft.validators import GUID
 
 class TeamsIntegrationCreateForm(forms.ModelForm):
     """'Add new Teams integration': exactly the seed's four fields."""

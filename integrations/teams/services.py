@@ -5,8 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import IntegrationGroup, TeamsIntegration
-from .teams.connection import ConnectionReport, test_connection
-from .teams.diagnosis import BILLING_MISSING
+from .connection import ConnectionReport, test_connection
+from .diagnosis import BILLING_MISSING
 
 DELETE_ENABLED_REFUSED = "Please change integration status to 'Disable' in order to delete it."
 

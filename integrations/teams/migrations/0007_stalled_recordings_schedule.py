@@ -5,7 +5,7 @@ SCHEDULE_NAME = "Teams stalled recordings"
 
 def create_schedule(apps, schema_editor):
     apps.get_model("django_q", "Schedule").objects.update_or_create(name=SCHEDULE_NAME, defaults={
-        "func": "integrations.tasks.queue_due_recordings",
+        "func": "integrations.teams.tasks.queue_due_recordings",
         "schedule_type": "I",  # every `minutes`: a dead worker's recording is taken over within 3 minutes
         "minutes": 1,
         "repeats": -1,

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from mediaspace.views import post_only
 
 from .models import Recording
-from .teams import decisions
+from . import decisions
 
 
 def _owned(request, pk):

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from integrations.graph import GraphError
-from integrations.models import TeamsIntegration
+from integrations.microsoft.graph import GraphError
+from integrations.teams.models import TeamsIntegration
 from integrations.teams import preview, sync
 from integrations.teams.diagnosis import explain
 

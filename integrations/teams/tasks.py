@@ -2,12 +2,12 @@
 from django_q.tasks import async_task
 
 from .models import TeamsIntegration
-from .teams import sync
+from . import sync
 
 
 def queue_sync(integration_id):
     """Queue one sync round of an integration."""
-    async_task("integrations.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
+    async_task("integrations.teams.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
 
 
 def sync_all():

@@ -8,7 +8,7 @@ SCHEDULE_NAME = "Teams recordings sync"
 def create_schedule(apps, schema_editor):
     Schedule = apps.get_model("django_q", "Schedule")
     Schedule.objects.update_or_create(name=SCHEDULE_NAME, defaults={
-        "func": "integrations.tasks.sync_all",
+        "func": "integrations.teams.tasks.sync_all",
         "schedule_type": "I",  # every `minutes`
         "minutes": setting("TEAMS_SYNC_MINUTES"),
         "repeats": -1,

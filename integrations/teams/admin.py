@@ -15,8 +15,8 @@ from . import services
 from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
 from .models import AT_RISK_DAYS, Recording, TeamsIntegration
 from .tasks import queue_sync
-from .teams import decisions, owners, participants, preview, sync
-from .teams.diagnosis import troubleshooting
+from . import decisions, owners, participants, preview, sync
+from .diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
 

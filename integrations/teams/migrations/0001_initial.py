@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import encrypted_model_fields.fields
-import integrations.validators
+import integrations.microsoft.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -22,8 +22,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(help_text='A name for this integration.', max_length=200, verbose_name='Name')),
-                ('tenant_id', models.CharField(help_text='From the Overview tab of the Azure application you registered for this integration.', max_length=36, validators=[integrations.validators.validate_guid], verbose_name='Directory (tenant) ID')),
-                ('client_id', models.CharField(help_text='From the Overview tab of the Azure application you registered for this integration.', max_length=36, validators=[integrations.validators.validate_guid], verbose_name='Application (client) ID')),
+                ('tenant_id', models.CharField(help_text='From the Overview tab of the Azure application you registered for this integration.', max_length=36, validators=[integrations.microsoft.validators.validate_guid], verbose_name='Directory (tenant) ID')),
+                ('client_id', models.CharField(help_text='From the Overview tab of the Azure application you registered for this integration.', max_length=36, validators=[integrations.microsoft.validators.validate_guid], verbose_name='Application (client) ID')),
                 ('client_secret', encrypted_model_fields.fields.EncryptedCharField(help_text='The value of the client secret you created under Certificates & secrets (not its Secret ID).', verbose_name='Application (client) Secret')),
                 ('secret_expires_on', models.DateField(blank=True, help_text="Optional: the secret's expiry date from Certificates & secrets. The integration list warns 30 days before it.", null=True, verbose_name='Secret expires on')),
                 ('enabled', models.BooleanField(choices=[(True, 'Enabled'), (False, 'Disabled')], default=False, help_text='An integration is created disabled. Enable it to start uploading recordings.', verbose_name='Status')),
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             name='IntegrationGroup',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('group_id', models.CharField(help_text="The group's Object ID from Microsoft Entra ID > Groups.", max_length=36, validators=[integrations.validators.validate_guid], verbose_name='Group object ID')),
+                ('group_id', models.CharField(help_text="The group's Object ID from Microsoft Entra ID > Groups.", max_length=36, validators=[integrations.microsoft.validators.validate_guid], verbose_name='Group object ID')),
                 ('display_name', models.CharField(blank=True, max_length=256, verbose_name='Display name')),
                 ('integration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='groups', to='integrations.teamsintegration')),
             ],

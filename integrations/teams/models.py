@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from mediaspace.conf import setting
 
-from .fields import EncryptedCharField
-from .validators import validate_guid
+from integrations.microsoft.fields import EncryptedCharField
+from integrations.microsoft.validators import validate_guid
 
 SECRET_EXPIRY_WARNING_DAYS = 30
 DEFAULT_EXPIRY_DAYS = 120  # Microsoft's default MeetingRecordingExpirationDays
