@@ -1,4 +1,4 @@
-"""gunicorn settings of the portal (the Procfile's web process): `gunicorn --config gunicorn.conf.py mediaspace.wsgi`.
+"""gunicorn settings of the portal (the Procfile's web process): `gunicorn --config gunicorn.conf.py mediaspace.project.wsgi`.
 
 Why these values (docs/operations.md has the rest):
 
@@ -22,7 +22,7 @@ Why these values (docs/operations.md has the rest):
 """
 import os
 
-from mediaspace.log import logging_config
+from mediaspace.project.log import logging_config
 
 
 def _int(name, default):
@@ -44,7 +44,7 @@ if os.path.isdir("/dev/shm"):
 # Django trusts its own header only when SECURE_PROXY_SSL_HEADER is set (settings.py).
 
 if os.environ.get("LOG_FORMAT") == "json":
-    # gunicorn's own lines as JSON too; one line per request comes from mediaspace.log.RequestLogMiddleware.
+    # gunicorn's own lines as JSON too; one line per request comes from mediaspace.project.log.RequestLogMiddleware.
     logconfig_dict = logging_config("json", os.environ.get("LOG_LEVEL") or "INFO")
     accesslog = None
 else:

@@ -28,7 +28,7 @@ def setup(prefix="mediaspace-bench-", database_url=None):
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     (workdir / "media").mkdir()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "mediaspace.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mediaspace.project.settings"
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["MEDIA_ROOT"] = str(workdir / "media")
     os.environ["DEBUG"] = "False"

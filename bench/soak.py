@@ -151,7 +151,7 @@ def main():
     expected = {recording["id"]: recording["size"] for meeting in state["meetings"]
                 for recording in meeting["recordings"]}
     os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "mediaspace.settings", "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "mediaspace.project.settings", "DATABASE_URL": database_url,
         "REDIS_URL": services["REDIS_URL"], "Q_CLUSTER_NAME": name, "Q_WORKERS": str(args.workers),
         "AWS_STORAGE_BUCKET_NAME": bucket, "AWS_S3_ENDPOINT_URL": services["AWS_S3_ENDPOINT_URL"],
         "AWS_S3_REGION_NAME": "us-east-1", "MICROSOFT_LOGIN_URL": ready["url"], "MICROSOFT_GRAPH_URL": ready["url"],

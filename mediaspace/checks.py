@@ -29,7 +29,7 @@ def check_encrypted_values(app_configs, databases=None, **kwargs):
     """Stored secrets the configured keys cannot decrypt: the key is wrong, and starting would lose them.
 
     A database check, so `migrate` (before `make run` and the Procfile's release) and `check --database default`
-    (before the Procfile's worker) run it; the web server runs the same probe at start-up (mediaspace/wsgi.py).
+    (before the Procfile's worker) run it; the web server runs the same probe at start-up (mediaspace/project/wsgi.py).
     """
     if not databases:
         return []

@@ -1,7 +1,7 @@
 """FIELD_ENCRYPTION_KEY and the values stored under it (docs/operations.md, "Rotating FIELD_ENCRYPTION_KEY").
 
-One rule for the fields (integrations/fields.py), the database check (mediaspace.E004), the web server's
-start-up probe (mediaspace/wsgi.py) and `manage.py rotate_encryption_key`: a stored value is readable when the
+One rule for the fields (integrations/microsoft/fields.py), the database check (mediaspace.E004), the web server's
+start-up probe (mediaspace/project/wsgi.py) and `manage.py rotate_encryption_key`: a stored value is readable when the
 configured keys decrypt it. A value no key decrypts is an error, never a secret: django-encrypted-model-fields
 hands it to the code as the ciphertext itself, and a save then encrypted that again. A value that decrypts to
 another Fernet token is what such a save left behind: it is read through to the secret when a configured key
@@ -102,7 +102,7 @@ def unreadable_columns(*, databases, app_configs=None):
 
 
 def refuse_unreadable_values():
-    """The web server's start-up probe (mediaspace/wsgi.py): the database check without manage.py."""
+    """The web server's start-up probe (mediaspace/project/wsgi.py): the database check without manage.py."""
     problems = [f"{label}: {error}" for label, error in unreadable_columns(databases=list(connections))]
     if problems:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is wrong: stored values cannot be decrypted with it ("

@@ -64,7 +64,7 @@ def test_the_sign_in_with_microsoft_may_leave_through_a_form(client):
 
 urlpatterns = [
     path("own-policy/", lambda request: HttpResponse(headers={"Content-Security-Policy": "sandbox"})),
-    path("", include("mediaspace.project_urls")),
+    path("", include("mediaspace.project.urls")),
 ]
 
 

@@ -18,8 +18,8 @@ from django.utils import timezone
 from encrypted_model_fields import fields as encrypted_fields
 
 from integrations.teams.models import TeamsIntegration
-from mediaspace import health
-from mediaspace.log import JsonFormatter, RedactSecrets, logging_config, redact
+from mediaspace.project import health
+from mediaspace.project.log import JsonFormatter, RedactSecrets, logging_config, redact
 from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 from tests.microsoft import CLIENT_ID, TENANT_ID
 
@@ -59,7 +59,7 @@ def test_the_production_settings_are_what_check_deploy_cannot_see(tmp_path):
     assert (redirect, session, csrf) == (True, True, True) and hsts >= 365 * 24 * 3600
     assert hosts == ["portal.example.edu"] and origins == ["https://portal.example.edu"]
     assert proxy is None  # no header is trusted unless the operator says a proxy sets it
-    assert static["BACKEND"] == "mediaspace.staticfiles.PortalStaticFilesStorage"
+    assert static["BACKEND"] == "mediaspace.project.staticfiles.PortalStaticFilesStorage"
 
     behind_proxy = production_env(tmp_path, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
     result = manage(behind_proxy, "shell", "--no-imports", "-c", script)
@@ -89,7 +89,7 @@ def test_collectstatic_writes_hashed_compressed_files_for_the_pages(tmp_path):
 
 def test_without_collectstatic_the_plain_static_names_are_used(settings):
     """DEBUG off before collectstatic (runserver in the end-to-end tests): pages still render."""
-    from mediaspace.staticfiles import PortalStaticFilesStorage
+    from mediaspace.project.staticfiles import PortalStaticFilesStorage
 
     settings.STATIC_ROOT = "/nonexistent-static-root"
     assert PortalStaticFilesStorage().url("onedrive/relay.js") == "/static/onedrive/relay.js"
@@ -264,7 +264,7 @@ def test_json_lines_carry_request_fields_and_no_secret(client, caplog, settings)
     logger = logging.getLogger("mediaspace.request")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "mediaspace.log.RequestLogMiddleware"]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "mediaspace.project.log.RequestLogMiddleware"]
     try:
         client.get("/login/?next=/my-media/&code=" + SECRETS[2])
         try:

@@ -156,7 +156,7 @@ def test_rotation_refuses_a_value_encrypted_twice_and_repairs_it_with_the_old_ke
 
 def start_web(env):
     """What gunicorn and runserver do first: load the WSGI application."""
-    return subprocess.run([sys.executable, "-c", "import mediaspace.wsgi"], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-c", "import mediaspace.project.wsgi"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 
 

@@ -9,5 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("mediaspace.urls")),
     path("", include("onedrive.urls")),
-    path("", include("integrations.urls")),
+    path("", include("integrations.teams.urls")),
 ]

@@ -104,10 +104,10 @@ def logging_config(log_format="plain", level="INFO"):
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": "mediaspace.log.RedactSecrets"}},
+        "filters": {"redact": {"()": "mediaspace.project.log.RedactSecrets"}},
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-            "json": {"()": "mediaspace.log.JsonFormatter"},
+            "json": {"()": "mediaspace.project.log.JsonFormatter"},
             # runserver's access lines keep their usual look: "[time] "GET /path HTTP/1.1" 200 123".
             "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
         },

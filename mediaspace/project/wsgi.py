@@ -2,7 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaspace.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaspace.project.settings")
 application = get_wsgi_application()
 
 # Refuse to serve (gunicorn, runserver) when the stored secrets do not decrypt with FIELD_ENCRYPTION_KEY: the

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
@@ -15,8 +15,8 @@ if (BASE_DIR / ".env").exists():
 DEBUG = env.bool("DEBUG", default=False)
 # Values marked sensitive (tokens, secrets) are blanked on the debug page too, not only in mailed reports,
 # and in the query string as well as in a POST body.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "mediaspace.debug.AlwaysSafeExceptionReporterFilter"
-DEFAULT_EXCEPTION_REPORTER = "mediaspace.debug.QuerySafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mediaspace.project.debug.AlwaysSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "mediaspace.project.debug.QuerySafeExceptionReporter"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -81,7 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "mediaspace.health.HealthCheckMiddleware",  # /healthz, before the host check and the HTTPS redirect
+    "mediaspace.project.health.HealthCheckMiddleware",  # /healthz, before the host check and the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (below)
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, in production too (gunicorn serves them)
@@ -94,8 +94,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
 ]
 
-ROOT_URLCONF = "mediaspace.project_urls"
-WSGI_APPLICATION = "mediaspace.wsgi.application"
+ROOT_URLCONF = "mediaspace.project.urls"
+WSGI_APPLICATION = "mediaspace.project.wsgi.application"
 
 TEMPLATES = [
     {
@@ -137,7 +137,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "mediaspace.lockout.locked_out"  # says what happened and when to try again
+AXES_LOCKOUT_CALLABLE = "mediaspace.project.lockout.locked_out"  # says what happened and when to try again
 AXES_DISABLE_ACCESS_LOG = True  # a row per successful sign-in is not needed, and would grow without end
 LOGIN_URL = "mediaspace:login"
 LOGIN_REDIRECT_URL = "mediaspace:my_media"
@@ -193,9 +193,9 @@ MEDIASPACE_SIGNED_URL_SECONDS = env.int("MEDIASPACE_SIGNED_URL_SECONDS", default
 # Static files: whitenoise serves them from the web server itself (no separate file server needed). With
 # DEBUG off, `collectstatic` (the release step) writes hashed and compressed copies into STATIC_ROOT, served
 # as immutable for a year; before it has run, the plain files are served from the apps
-# (mediaspace.staticfiles), so runserver with DEBUG off still works. With DEBUG on, nothing changes.
+# (mediaspace.project.staticfiles), so runserver with DEBUG off still works. With DEBUG on, nothing changes.
 if not DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "mediaspace.staticfiles.PortalStaticFilesStorage"}
+    STORAGES["staticfiles"] = {"BACKEND": "mediaspace.project.staticfiles.PortalStaticFilesStorage"}
     WHITENOISE_USE_FINDERS = not (Path(STATIC_ROOT) / "staticfiles.json").exists()
 if not Path(STATIC_ROOT).is_dir():  # nothing collected (development, tests): whitenoise need not say so
     import warnings
@@ -311,12 +311,12 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 MEDIASPACE_SITE_URL = env.str("MEDIASPACE_SITE_URL", default="")
 
 # Logs: plain lines (development) or LOG_FORMAT=json, one JSON object per line with method, path and status
-# for each request (mediaspace.log). Anything looking like a credential is blanked in every line.
+# for each request (mediaspace.project.log). Anything looking like a credential is blanked in every line.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
-from mediaspace.log import logging_config  # noqa: E402 - needs nothing from Django
+from mediaspace.project.log import logging_config  # noqa: E402 - needs nothing from Django
 
 LOGGING = logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # lock-outs, not a line for every sign-in and start-up
 if LOG_FORMAT == "json":
     MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
-                      "mediaspace.log.RequestLogMiddleware")
+                      "mediaspace.project.log.RequestLogMiddleware")
