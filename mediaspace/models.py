@@ -12,14 +12,14 @@ from django.utils.translation import gettext_lazy as _
 
 from .media_types import kind_of
 from .modules import Module, registry
-from .roles import SIGNED_IN_ROLES, default_role
+from .roles import ROLE_RELATION, SIGNED_IN_ROLES, default_role
 
 
 class UserRole(models.Model):
     """The one role of a signed-in user (users without a row have the default role)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="portal_role"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name=ROLE_RELATION
     )
     role = models.CharField(
         _("role"),

@@ -15,6 +15,9 @@ class Role(models.TextChoices):
     UNMODERATED_ADMIN = "unmoderatedAdminRole", _("unmoderatedAdminRole: publishes without moderation")
 
 
+# The name of the user's relation to their stored role (`UserRole.user`'s related_name).
+ROLE_RELATION = "portal_role"
+
 LADDER = list(Role)
 SIGNED_IN_ROLES = [(role.value, role.label) for role in LADDER if role != Role.ANONYMOUS]
 
@@ -28,14 +31,18 @@ def default_role() -> Role:
 
 
 def role_of(user) -> Role:
-    """The user's role; remembered on the user object for the rest of the request."""
+    """The user's role; remembered on the user object for the rest of the request.
+
+    Read through the user's relation to their stored role, not its model, so that this module needs
+    nothing above it: models.py and modules.py import the ladder, never the other way round. A fresh
+    query, not the relation's cache, because the row may have changed since the user object was loaded.
+    """
     if user is None or not user.is_authenticated:
         return Role.ANONYMOUS
     cached = getattr(user, "_mediaspace_role", None)
     if cached is None:
-        from .models import UserRole
-
-        stored = UserRole.objects.filter(user=user).values_list("role", flat=True).first()
+        users = user._meta.model._base_manager.filter(pk=user.pk)
+        stored = users.values_list(f"{ROLE_RELATION}__role", flat=True).first()
         cached = user._mediaspace_role = Role(stored) if stored else default_role()
     return cached
 
