@@ -33,7 +33,7 @@ def main():
     from django.db import connection, reset_queries
 
     from integrations.teams.models import Recording, TeamsIntegration
-    from integrations.teams import connection as connection_module, sync
+    from integrations.teams import api, sync
     from mediaspace.models import MediaEntry
     from tests.simulator import Simulator
 
@@ -56,7 +56,7 @@ def main():
         seconds, growth, row = measure(lambda: sync.ingest(queued[0]))
         assert row.state == Recording.State.READY and row.entry.size == big.size, row.reason
         url = server_url + sim._recording_json(big)["recordingContentUrl"].removeprefix(sim.url)
-        token = sync.graph_for(integration).token_provider()
+        token = api.graph_for(integration).token_provider()
         start = time.perf_counter()
         subprocess.run(["curl", "-sS", "--fail", "--cacert", sim.ca_path, "-H", f"Authorization: Bearer {token}",
                         "-o", str(workdir / "curl.out"), url], check=True)
@@ -73,7 +73,7 @@ def main():
         MediaEntry.objects.all().delete()
         Recording.objects.all().delete()
         sim.recordings.clear()
-        connection_module._providers.clear()  # tokens of the forked server are no good here
+        api._providers.clear()  # tokens of the forked server are no good here
 
         # 2. A large tenant.
         users = [sim.add_user(f"user{index}@contoso.edu", f"User {index}") for index in range(args.users - 1)]

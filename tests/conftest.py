@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from integrations.microsoft.graph import GraphClient
-from integrations.teams import connection
+from integrations.teams import api, connection
 from mediaspace.ingest import entry_ingest
 from mediaspace.models import MediaEntry, UserRole
 from mediaspace.roles import Role
@@ -81,7 +81,8 @@ def client_for(client):
 def sleeps(monkeypatch):
     """What the Graph clients of the Teams integration would have slept; nothing really sleeps."""
     slept = []
-    monkeypatch.setattr(connection, "GraphClient", functools.partial(GraphClient, sleep=slept.append))
+    for module in (api, connection):  # graph_for's clients, and the Test connection's own
+        monkeypatch.setattr(module, "GraphClient", functools.partial(GraphClient, sleep=slept.append))
     return slept
 
 
@@ -91,7 +92,7 @@ def microsoft_endpoints(settings, monkeypatch, sleeps):
     (primary keys repeat between tests, and the integration keeps one token provider per key)."""
     settings.MICROSOFT_LOGIN_URL = LOGIN_URL
     settings.MICROSOFT_GRAPH_URL = GRAPH_URL
-    monkeypatch.setattr(connection, "_providers", {})
+    monkeypatch.setattr(api, "_providers", {})
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import requests
 
 from integrations.microsoft.graph import (AppTokenProvider, GraphClient, GraphError, GraphForbidden, GraphPaymentRequired,
                                 GraphUnreachable, TokenError)
-from integrations.teams.connection import all_recordings_path
+from integrations.teams.api import all_recordings_path
 from tests.microsoft import CLIENT_ID, UNKNOWN_TENANT_ID, load
 from tests.simulator import TEAMS_ROLES, Faults, sign_in
 from tests.simulator.model import BLOCK, now

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.teams.models import IntegrationGroup, TeamsIntegration
-from integrations.teams import connection
+from integrations.teams import api
 from mediaspace.models import Category
 from tests.microsoft import CLIENT_ID, TENANT_ID, load
 from tests.test_teams_diagnosis import (
@@ -1072,13 +1072,13 @@ def test_secret_is_not_logged_at_debug_level(admin, caplog):
     fake_success()
     admin.post(url("toggle", integration.pk), {"status": "enable"})  # enable: runs the checks
     admin.post(url("test", integration.pk))
-    connection._providers.clear()
+    api._providers.clear()
     admin.post(url("secret", integration.pk), {"client_secret": NEW_SECRET, "secret_expires_on": ""})
     admin.post(url("add"), {"name": "Bad", "tenant_id": "nope", "client_id": CLIENT_ID,
                             "client_secret": SECRET, "_save": "Save"})  # a failed create
     responses.reset()
     fake_sign_in(status=401, body=load("token_error_7000215.json"))
-    connection._providers.clear()
+    api._providers.clear()
     admin.post(url("test", integration.pk))  # a refused secret
 
     assert TeamsIntegration.objects.get(pk=integration.pk).enabled is True

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from integrations.teams import services
 from integrations.teams.models import Recording, TeamsIntegration
-from integrations.teams import connection, decisions, preview, sync
+from integrations.teams import api, decisions, preview, sync
 from mediaspace.models import Collaborator, MediaEntry
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def contoso(sim, monkeypatch):
-    monkeypatch.setattr(connection, "_providers", {})  # no token kept from another simulator
+    monkeypatch.setattr(api, "_providers", {})  # no token kept from another simulator
     app = sim.add_app()
     return sim, TeamsIntegration.objects.create(
         name="Contoso", tenant_id=sim.tenant_id, client_id=app.client_id, client_secret=app.secret,

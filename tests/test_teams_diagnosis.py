@@ -18,7 +18,7 @@ import responses
 
 from integrations.teams import services
 from integrations.teams.models import TeamsIntegration
-from integrations.teams import connection, diagnosis
+from integrations.teams import api, connection, diagnosis
 from tests.microsoft import (
     CLIENT_ID,
     GRAPH_URL,
@@ -222,7 +222,7 @@ def assert_next_success_clears(integration, **graph):
     again is the subject of the two `..._is_seen_by_the_next_test` tests below.
     """
     failed_at = TeamsIntegration.objects.get(pk=integration.pk).last_error_at
-    connection._providers.clear()
+    api._providers.clear()
     responses.reset()
     fake_sign_in(tenant_id=integration.tenant_id)
     fake_graph(**graph)

@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 from integrations.teams import tasks
 from integrations.microsoft.graph import GraphClient
 from integrations.teams.models import Recording, TeamsIntegration
-from integrations.teams import connection, diagnosis, sync
+from integrations.teams import api, diagnosis, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import Collaborator, MediaEntry, Publication
@@ -569,8 +569,7 @@ def test_an_ingest_of_a_row_another_worker_is_downloading_does_nothing(integrati
 
 def test_the_ingest_task_reports_the_state(integration, graph, ms, lecture, portal_users, monkeypatch):
     recording = discovered(integration, graph, ms)
-    monkeypatch.setattr(connection, "graph_for", lambda integration, **options: graph)
-    monkeypatch.setattr(sync, "graph_for", lambda integration, **options: graph)
+    monkeypatch.setattr(api, "graph_for", lambda integration, **options: graph)
 
     assert tasks.ingest_recording(recording.pk) == Recording.State.READY
 

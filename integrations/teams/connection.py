@@ -1,43 +1,15 @@
 """Test connection: the checks an integration must pass, in the order the seed's set-up steps go."""
 from dataclasses import dataclass, field
 from datetime import timedelta
-from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 
-from integrations.microsoft.graph import AppTokenProvider, GraphClient, GraphError
+from integrations.microsoft.graph import GraphClient, GraphError
 
-from . import diagnosis
+from . import api, diagnosis
 from .diagnosis import Problem, explain, missing_permission
 
-_providers = {}
-
-
-def token_provider_for(integration, *, fresh=False) -> AppTokenProvider:
-    """One token provider per integration and secret in this process, so tokens are reused until they expire.
-
-    `fresh` starts over: a new token, with the permissions granted now (msal would otherwise hand back the
-    cached token, and replay a refusal for a minute)."""
-    key = (integration.pk, integration.tenant_id, integration.client_id, integration.client_secret)
-    provider = None if fresh else _providers.get(key)
-    if provider is None:
-        for stale in [k for k in _providers if k[0] == integration.pk]:
-            del _providers[stale]
-        provider = _providers[key] = AppTokenProvider(
-            integration.tenant_id, integration.client_id, integration.client_secret)
-    return provider
-
-
 BILLING_CHECK = "Metered API billing (downloading recordings)"
-
-# The sync does not hold a worker for a long Retry-After: it tries the recording again later.
-SYNC_MAX_WAIT_SECONDS = 120
-
-
-def graph_for(integration, **options) -> GraphClient:
-    options.setdefault("max_wait", SYNC_MAX_WAIT_SECONDS)
-    options.setdefault("max_tries", 8)  # background work: a throttled tenant is waited out, within max_wait
-    return GraphClient(token_provider_for(integration), **options)
 
 
 def required_permissions(integration):
@@ -89,18 +61,11 @@ class ConnectionReport:
         return any(check.ok and check.label == BILLING_CHECK for check in self.checks)
 
 
-def all_recordings_path(user_id, since):
-    """getAllRecordings for meetings organised by `user_id` (Graph needs the organiser in the call)."""
-    since = since.astimezone(dt_timezone.utc)  # the Z below says UTC: a local time would shift the window
-    return (f"/users/{user_id}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user_id}',"
-            f"startDateTime={since:%Y-%m-%dT%H:%M:%SZ})")
-
-
 def test_connection(integration, *, graph=None) -> ConnectionReport:
     """Sign in, compare the granted permissions, then make a call the access policy governs and,
     when a recording exists, one that metered billing governs. Stops at the first problem."""
     report = ConnectionReport()
-    provider = token_provider_for(integration, fresh=True)
+    provider = api.token_provider_for(integration, fresh=True)
     graph = graph or GraphClient(provider, max_tries=2)
 
     def fail(label, problem):
@@ -121,12 +86,12 @@ def test_connection(integration, *, graph=None) -> ConnectionReport:
                                ", ".join(required_permissions(integration))))
 
     try:
-        users = graph.get("/users", **{"$top": "1", "$select": "id,userPrincipalName"}).get("value", [])
+        users = api.users_page(graph, **{"$top": "1", "$select": "id,userPrincipalName"})
         user_id = users[0]["id"] if users else None
         recordings = []
         if user_id:
             since = timezone.now() - timedelta(days=30)
-            recordings = graph.get(all_recordings_path(user_id, since), **{"$top": "1"}).get("value", [])
+            recordings = api.all_recordings_page(graph, user_id, since=since, **{"$top": "1"})
     except GraphError as error:
         return fail("Application access policy (reading meeting recordings)", explain(error))
     if not user_id:

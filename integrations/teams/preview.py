@@ -16,8 +16,7 @@ from django.utils import timezone
 from integrations.microsoft.graph import GraphError, GraphNotFound
 from integrations.teams.models import Recording
 
-from . import participants, sync
-from .connection import graph_for
+from . import api, participants, sync
 from .diagnosis import explain
 from .owners import (AMBIGUOUS, CANNOT, CREATED, DEFAULT_USER, FOUND, MISSING, WOULD_CREATE, TeamsUser,
                      organizer_of, participant_match, portal_user_id, resolve_owner)
@@ -115,7 +114,7 @@ class Plan:
 def plan(integration, *, since=None, graph=None, progress=None) -> Plan:
     """What the next sync round of `integration` would ingest, changing nothing. A problem that concerns the
     whole integration (credentials, permissions) raises the GraphError, as the round would stop there."""
-    graph = graph or graph_for(integration)
+    graph = graph or api.graph_for(integration)
     now = timezone.now()
     result = Plan(integration, sync.window_start(integration, since=since, now=now))
     rows = list(sync.listed(integration, graph, since=since, now=now, progress=progress))

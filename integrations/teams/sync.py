@@ -26,9 +26,8 @@ from mediaspace.models import MediaEntry
 from mediaspace.queueing import queued_grace, tasks_waiting
 from mediaspace.services import caption_add, entry_publish
 
-from .connection import all_recordings_path, graph_for
 from .diagnosis import explain, explain_transcript_error
-from . import decisions, owner_mail, participants
+from . import api, decisions, owner_mail, participants
 from .lease import Lease, LeaseLost, lease_length
 from .owners import TeamsUser, organizer_of, resolve_owner
 
@@ -66,7 +65,7 @@ def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=Non
     if not locked:
         return {"skipped": "another sync of this integration is running"}
     try:
-        graph = graph or graph_for(integration)
+        graph = graph or api.graph_for(integration)
         try:
             discovered = discover(integration, graph, since=since, progress=progress)
         except GraphError as error:
@@ -141,7 +140,7 @@ def users_in_scope(integration, graph) -> list:
     group_ids = list(integration.groups.values_list("group_id", flat=True))
     if integration.upload_policy == TeamsIntegration.UploadPolicy.OPT_IN:
         return list(_group_members(graph, group_ids, select).values())
-    users = {user["id"]: TeamsUser.from_graph(user) for user in graph.iter_pages("/users", **select)}
+    users = {user["id"]: TeamsUser.from_graph(user) for user in api.users(graph, **select)}
     if integration.upload_policy == TeamsIntegration.UploadPolicy.OPT_OUT:
         for user_id in _group_members(graph, group_ids, select):
             users.pop(user_id, None)
@@ -151,7 +150,7 @@ def users_in_scope(integration, graph) -> list:
 def _group_members(graph, group_ids, select):
     members = {}
     for group_id in group_ids:
-        for user in graph.iter_pages(f"/groups/{group_id}/transitiveMembers/microsoft.graph.user", **select):
+        for user in api.group_members(graph, group_id, **select):
             members[user["id"]] = TeamsUser.from_graph(user)
     return members
 
@@ -160,27 +159,25 @@ def _recordings_of(graph, users, window_start):
     """Each user's recordings since `window_start`, asked for in one JSON batch. A sub-request that did
     not succeed is asked again on its own (after the Retry-After of a throttled one), which retries
     throttling and raises Microsoft's error. A user deleted since the user list (404) is skipped."""
-    paths = [all_recordings_path(user.id, window_start) for user in users]
-    answers = {answer["id"]: answer for answer in graph.post("/$batch", {"requests": [
-        {"id": str(index), "method": "GET", "url": path} for index, path in enumerate(paths)]}).get("responses", [])}
+    answers = api.batch(graph, [api.all_recordings_path(user.id, window_start) for user in users])
     _wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
-    for index, path in enumerate(paths):
+    for index, user in enumerate(users):
         answer = answers.get(str(index), {})
         body = answer.get("body") or {}
         if answer.get("status") == 404:
-            logger.info("User %s is gone (deleted since the user list): skipped", users[index].id)
+            logger.info("User %s is gone (deleted since the user list): skipped", user.id)
             yield []
             continue
         if answer.get("status") != 200:
             try:
-                yield list(graph.iter_pages(path))
+                yield list(api.all_recordings(graph, user.id, since=window_start))
             except GraphNotFound:
-                logger.info("User %s is gone (deleted since the user list): skipped", users[index].id)
+                logger.info("User %s is gone (deleted since the user list): skipped", user.id)
                 yield []
             continue
         items = list(body.get("value", []))
         if body.get("@odata.nextLink"):
-            items.extend(graph.iter_pages(body["@odata.nextLink"]))
+            items.extend(api.next_page(graph, body["@odata.nextLink"]))
         yield items
 
 
@@ -271,7 +268,7 @@ def _ingest_claimed(recording, graph):
     if not integration.enabled:
         return _release(recording, "The integration is disabled; the recording waits until it is enabled.")
     lease = Lease(recording)
-    with lease.watching(graph or graph_for(integration)) as graph:
+    with lease.watching(graph or api.graph_for(integration)) as graph:
         return _ingest_steps(recording, graph, lease)
 
 
@@ -325,7 +322,7 @@ def _ingest_steps(recording, graph, lease):
 
 def meeting_of(graph, recording) -> dict:
     """The recording's onlineMeeting (subject, start, participants)."""
-    return graph.get(f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}")
+    return api.meeting(graph, recording.organizer_id, recording.meeting_id)
 
 
 def meeting_subject(meeting) -> str:
@@ -350,8 +347,8 @@ def _receive(recording, graph, meeting, owner, lease):
     Recording.objects.filter(pk=recording.pk).update(entry=entry)
     if entry.status == MediaEntry.Status.READY:
         return entry
-    url = recording.content_url or (f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}"
-                                    f"/recordings/{recording.recording_id}/content")
+    url = recording.content_url or api.recording_content_url(
+        recording.organizer_id, recording.meeting_id, recording.recording_id)
     download = graph.download(url, max_resumes=MAX_RESUMES, on_length=partial(entry_expect, entry))
     entry = entry_receive(entry, stream=lease.beating(download), filename="recording.mp4")
     if download.error is not None and entry.status != MediaEntry.Status.READY:
@@ -362,14 +359,12 @@ def _receive(recording, graph, meeting, owner, lease):
 def attach_transcripts(recording, graph, entry) -> list:
     """Attach the meeting's transcript of this recording as a WebVTT caption track (once). Returns notes for
     the ledger on transcripts that could not be used (an empty one, when nobody spoke, say)."""
-    base = f"/users/{recording.organizer_id}/onlineMeetings/{recording.meeting_id}/transcripts"
-    transcripts = [transcript for transcript in graph.iter_pages(base)
+    transcripts = [transcript for transcript in api.transcripts(graph, recording.organizer_id, recording.meeting_id)
                    if not recording.content_correlation_id
                    or transcript.get("contentCorrelationId") in (None, recording.content_correlation_id)]
     notes = []
     for transcript in transcripts:
-        with graph.stream(f"{base}/{transcript['id']}/content?$format=text/vtt") as download:
-            text = b"".join(download)
+        text = api.transcript_content(graph, recording.organizer_id, recording.meeting_id, transcript["id"])
         try:
             caption_add(entry=entry, label="Teams transcript", language="und", content=text,
                         reference_id=f"teams:{transcript['id']}")

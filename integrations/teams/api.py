@@ -1,0 +1,120 @@
+"""Microsoft Graph as the Teams integration uses it: every path it calls, one function per call, and
+`graph_for`, the client of an integration (in the manner of Sentry's integration clients).
+
+The sync, the dry run and the Test connection call these functions; none of them writes a Graph path.
+"""
+from datetime import timezone as dt_timezone
+
+from integrations.microsoft.graph import AppTokenProvider, GraphClient
+
+USERS = "/users"
+GROUP_MEMBERS = "/groups/{group_id}/transitiveMembers/microsoft.graph.user"
+# Graph needs the organiser in the call as well as in the path.
+ALL_RECORDINGS = ("/users/{user_id}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user_id}',"
+                  "startDateTime={since:%Y-%m-%dT%H:%M:%SZ})")
+MEETING = "/users/{user_id}/onlineMeetings/{meeting_id}"
+RECORDING_CONTENT = MEETING + "/recordings/{recording_id}/content"
+TRANSCRIPTS = MEETING + "/transcripts"
+TRANSCRIPT_CONTENT = TRANSCRIPTS + "/{transcript_id}/content?$format=text/vtt"
+BATCH = "/$batch"
+
+# The sync does not hold a worker for a long Retry-After: it tries the recording again later.
+SYNC_MAX_WAIT_SECONDS = 120
+
+_providers = {}
+
+
+def token_provider_for(integration, *, fresh=False) -> AppTokenProvider:
+    """One token provider per integration and secret in this process, so tokens are reused until they expire.
+
+    `fresh` starts over: a new token, with the permissions granted now (msal would otherwise hand back the
+    cached token, and replay a refusal for a minute)."""
+    key = (integration.pk, integration.tenant_id, integration.client_id, integration.client_secret)
+    provider = None if fresh else _providers.get(key)
+    if provider is None:
+        for stale in [k for k in _providers if k[0] == integration.pk]:
+            del _providers[stale]
+        provider = _providers[key] = AppTokenProvider(
+            integration.tenant_id, integration.client_id, integration.client_secret)
+    return provider
+
+
+def graph_for(integration, **options) -> GraphClient:
+    """The Graph client of background work for `integration`."""
+    options.setdefault("max_wait", SYNC_MAX_WAIT_SECONDS)
+    options.setdefault("max_tries", 8)  # background work: a throttled tenant is waited out, within max_wait
+    return GraphClient(token_provider_for(integration), **options)
+
+
+# -- users and groups ----------------------------------------------------------------------------
+
+
+def users(graph, **params):
+    """Every user of the directory (all pages)."""
+    return graph.iter_pages(USERS, **params)
+
+
+def users_page(graph, **params) -> list:
+    """The first page of users only (`$top` says how many)."""
+    return graph.get(USERS, **params).get("value", [])
+
+
+def group_members(graph, group_id, **params):
+    """The users in a group, those of its nested groups included (all pages)."""
+    return graph.iter_pages(GROUP_MEMBERS.format(group_id=group_id), **params)
+
+
+# -- recordings ----------------------------------------------------------------------------------
+
+
+def all_recordings_path(user_id, since) -> str:
+    """getAllRecordings for meetings organised by `user_id` since `since`."""
+    since = since.astimezone(dt_timezone.utc)  # the Z in the path says UTC: a local time would shift the window
+    return ALL_RECORDINGS.format(user_id=user_id, since=since)
+
+
+def all_recordings(graph, user_id, *, since):
+    """The recordings of meetings organised by `user_id` since `since` (all pages)."""
+    return graph.iter_pages(all_recordings_path(user_id, since))
+
+
+def all_recordings_page(graph, user_id, *, since, **params) -> list:
+    """The first page of those recordings only (`$top` says how many)."""
+    return graph.get(all_recordings_path(user_id, since), **params).get("value", [])
+
+
+def batch(graph, paths) -> dict:
+    """GET `paths` in one JSON batch (at most 20): Graph's answers by request id, the path's index as a string,
+    in the order Graph gives them. A request Graph does not answer is missing."""
+    requests = [{"id": str(index), "method": "GET", "url": path} for index, path in enumerate(paths)]
+    return {answer["id"]: answer for answer in graph.post(BATCH, {"requests": requests}).get("responses", [])}
+
+
+def next_page(graph, next_link):
+    """The items of a list's `@odata.nextLink` and of the pages after it."""
+    return graph.iter_pages(next_link)
+
+
+def meeting(graph, user_id, meeting_id) -> dict:
+    """The onlineMeeting (subject, start, participants)."""
+    return graph.get(MEETING.format(user_id=user_id, meeting_id=meeting_id))
+
+
+def recording_content_url(user_id, meeting_id, recording_id) -> str:
+    """Where a recording's bytes are, when Microsoft's listing did not give its recordingContentUrl."""
+    return RECORDING_CONTENT.format(user_id=user_id, meeting_id=meeting_id, recording_id=recording_id)
+
+
+# -- transcripts ---------------------------------------------------------------------------------
+
+
+def transcripts(graph, user_id, meeting_id):
+    """The meeting's transcripts (all pages)."""
+    return graph.iter_pages(TRANSCRIPTS.format(user_id=user_id, meeting_id=meeting_id))
+
+
+def transcript_content(graph, user_id, meeting_id, transcript_id) -> bytes:
+    """A transcript as WebVTT."""
+    path = TRANSCRIPT_CONTENT.format(user_id=user_id, meeting_id=meeting_id, transcript_id=transcript_id)
+    with graph.stream(path) as download:
+        return b"".join(download)
