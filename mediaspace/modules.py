@@ -1,9 +1,6 @@
-"""Modules: the portal's configurable features, one row each, with one access check for all."""
-from functools import wraps
-
-from django.contrib.auth.views import redirect_to_login
+"""Modules: the portal's configurable features, one row each (their views are guarded by
+decorators.module_required)."""
 from django.db import models
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -67,39 +64,3 @@ class ModuleRegistry:
 
 
 registry = ModuleRegistry()
-
-
-def forbidden(request, message):
-    return render(request, "mediaspace/forbidden.html", {"message": message}, status=403)
-
-
-def module_required(module_class):
-    """Guard a module's view: disabled module or role too low gives a readable 403.
-
-    A visitor who is not signed in is sent to sign in first, unless the module is off anyway.
-    The loaded module is available to the view as `request.module`.
-    """
-
-    def decorator(view):
-        @wraps(view)
-        def guarded(request, *args, **kwargs):
-            module = module_class.load()
-            if not module.enabled:
-                return forbidden(
-                    request, _("%(module)s is turned off on this portal.") % {"module": module}
-                )
-            if not has_role(request.user, module.allowed_roles):
-                if not request.user.is_authenticated:
-                    return redirect_to_login(request.get_full_path())
-                return forbidden(
-                    request,
-                    _("Your role does not allow you to use the %(module)s. Ask a portal administrator "
-                      "for the role %(role)s or higher.")
-                    % {"module": module, "role": module.allowed_roles},
-                )
-            request.module = module
-            return view(request, *args, **kwargs)
-
-        return guarded
-
-    return decorator

@@ -1,58 +1,27 @@
 import re
 import uuid
-from functools import wraps
 from pathlib import PurePath
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import notices, services
 from .captions import MAX_CAPTION_BYTES, TOO_LARGE as CAPTION_TOO_LARGE
 from .conf import setting
+from .decorators import entry_view, module_required, post_only, refuse
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
 from .ingest import entry_ingest
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
-from .modules import forbidden, module_required
 from .object_storage import is_object_storage, signed_url
 from .permissions import EntryAccess
 from .uploads import size_limited
-
-DENIED = {
-    "can_view": gettext_lazy("You do not have access to this entry."),
-    "can_edit": gettext_lazy("Only the owner and co-editors may change this entry."),
-    "can_delete": gettext_lazy("Only the owner may delete this entry."),
-    "can_manage_collaborators": gettext_lazy("Only the owner may change who collaborates on this entry."),
-    "can_publish": gettext_lazy(
-        "Only the owner and co-publishers with the role adminRole or higher may publish this entry."),
-}
-
-
-def entry_view(permission):
-    """Load the entry named by `pk` and let the view run only if the user has `permission` on it."""
-
-    def decorator(view):
-        @wraps(view)
-        def guarded(request, pk, *args, **kwargs):
-            entry = get_object_or_404(MediaEntry.objects.select_related("owner"), pk=pk)
-            access = EntryAccess(request.user, entry)
-            if not getattr(access, permission):
-                if not request.user.is_authenticated:
-                    return redirect_to_login(request.get_full_path())
-                return forbidden(request, DENIED[permission])
-            return view(request, entry, access, *args, **kwargs)
-
-        return guarded
-
-    return decorator
-
 
 ENTRY_ID = re.compile(r"^[0-9]{1,18}$")
 
@@ -72,23 +41,6 @@ def with_spoken_matches(page, query):
     for entry in entries:
         entry.spoken = found.get(entry.pk)
     return page
-
-
-def post_only(view):
-    """Like require_POST, but a person who opens the address gets a readable page, not a blank one."""
-
-    @wraps(view)
-    def guarded(request, *args, **kwargs):
-        if request.method != "POST":
-            response = render(request, "mediaspace/forbidden.html", {
-                "title": _("Not a page"),
-                "message": _("This address only takes form submissions. Go back to the entry and use its buttons.")},
-                status=405)
-            response["Allow"] = "POST"
-            return response
-        return view(request, *args, **kwargs)
-
-    return guarded
 
 
 def paginate(request, queryset):
@@ -204,9 +156,7 @@ def entry_media(request, entry, access):
 def caption_file(request, pk):
     track = get_object_or_404(CaptionTrack.objects.select_related("entry"), pk=pk)
     if not EntryAccess(request.user, track.entry).can_view:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        return forbidden(request, DENIED["can_view"])
+        return refuse(request, "can_view")
     return serve_file(request, track.file, content_type="text/vtt; charset=utf-8")
 
 

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_GET
 
 from integrations.microsoft.graph import GraphError, GraphNotFound
 from mediaspace.models import MediaEntry
-from mediaspace.modules import module_required
-from mediaspace.views import post_only
+from mediaspace.decorators import module_required, post_only
 
 from . import drive, imports, signin
 from .models import OneDriveModule

@@ -1,7 +1,7 @@
 """The permission matrix: every portal page and action × every role × relationship to the entry × module state.
 
 The rules under test live in mediaspace/permissions.py (EntryAccess, for everything about one entry)
-and mediaspace/modules.py (module_required, for module pages such as Upload). Each table below is
+and mediaspace/decorators.py (module_required, for module pages such as Upload). Each table below is
 the specification: one row per page or action, one column per relationship, and a cell that says
 what every role gets there.
 """

@@ -6,18 +6,18 @@ import pytest
 from django.core.management import call_command
 from django.utils.functional import Promise
 
-from mediaspace import views
+from mediaspace import decorators
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_denied_messages_are_lazy_translations():
-    assert views.DENIED and all(isinstance(message, Promise) for message in views.DENIED.values())
+    assert decorators.DENIED and all(isinstance(message, Promise) for message in decorators.DENIED.values())
 
 
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="makemessages needs GNU gettext")
 def test_makemessages_finds_the_denied_messages(tmp_path, monkeypatch, settings):
-    shutil.copy(REPO / "mediaspace" / "views.py", tmp_path / "views.py")
+    shutil.copy(REPO / "mediaspace" / "decorators.py", tmp_path / "decorators.py")
     (tmp_path / "locale").mkdir()
     settings.LOCALE_PATHS = [tmp_path / "locale"]
     monkeypatch.chdir(tmp_path)
@@ -25,5 +25,5 @@ def test_makemessages_finds_the_denied_messages(tmp_path, monkeypatch, settings)
     call_command("makemessages", locale=["fr"], no_wrap=True, verbosity=0)
 
     catalog = (tmp_path / "locale" / "fr" / "LC_MESSAGES" / "django.po").read_text()
-    for message in views.DENIED.values():
+    for message in decorators.DENIED.values():
         assert f'msgid "{message}"' in catalog

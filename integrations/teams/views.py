@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 
-from mediaspace.views import post_only
+from mediaspace.decorators import post_only
 
 from .models import Recording
 from . import decisions
