@@ -399,3 +399,11 @@ class UploadModule(Module):
 
     def allowed_kinds(self):
         return [kind for kind in ("video", "audio", "image") if getattr(self, f"allow_{kind}")]
+
+
+class FollowedSchedule(models.Model):
+    """A django-q2 schedule whose minutes follow a setting (mediaspace/schedules.py), and the minutes that setting
+    last wrote: a schedule whose minutes differ was changed by an administrator, and is left alone."""
+
+    schedule = models.OneToOneField("django_q.Schedule", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    minutes = models.PositiveSmallIntegerField()

@@ -118,8 +118,8 @@ def test_the_portal_core_needs_neither_integration():
     assert offending == []
 
 
-@pytest.mark.xfail(strict=True, reason="onedrive/signin.py still talks to Microsoft with msal and requests "
-                                       "itself, until its sign-in moves into integrations/microsoft/ (issue 14, item 1)")
+@pytest.mark.xfail(strict=True, reason="onedrive/signin.py still talks to Microsoft with msal and requests itself, "
+                                       "until its sign-in moves into integrations/microsoft/ (issue 14, item 1)")
 def test_only_the_microsoft_kit_talks_to_microsoft():
     """One small Microsoft client serves both integrations: msal and requests are the kit's business."""
     offending = []
@@ -128,4 +128,17 @@ def test_only_the_microsoft_kit_talks_to_microsoft():
             names = imported_names(path.read_text(), package_of(path))
             offending += [(str(path.relative_to(REPO)), name) for name in sorted(names)
                           if name.split(".")[0] in ("msal", "requests")]
+    assert offending == []
+
+
+# Folders of one machine; the suite finds what it reads relative to the clone (tests.SEEDS for the seeds).
+MACHINE_PATH = re.compile(r"/(work|root|home|tmp|Users)(/[\w.-]+)+/?")  # a plain path, not a Graph pattern
+
+
+def test_no_test_reads_a_path_of_this_machine():
+    offending = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        offending += [(str(path.relative_to(REPO)), node.value) for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                      and MACHINE_PATH.fullmatch(node.value)]
     assert offending == []

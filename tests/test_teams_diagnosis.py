@@ -9,7 +9,6 @@ word for word (the seed's wording where the seed has one), the list marker (``la
 """
 import json
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
 import pytest
@@ -29,8 +28,7 @@ from tests.microsoft import (
     load,
     make_jwt,
 )
-
-SEED = Path("/work/shared/seeds/teams-integration-setup.txt")
+from tests.teams_fakes import SEED, needs_the_seed
 
 # The seed's troubleshooting table, copied letter for letter. A changed constant fails these tests.
 SEED_MISSING_RECORDING = (
@@ -248,7 +246,7 @@ def test_the_diagnosis_constants_are_the_seeds_words():
             diagnosis.USERS_PERMISSION] == SEED_ROLES
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed is not next to this checkout")
+@needs_the_seed
 def test_the_literals_of_these_tests_are_in_the_seed():
     seed = SEED.read_text()
     for message in (SEED_MISSING_RECORDING, SEED_MISSING_TRANSCRIPT, SEED_POLICY_MISSING, SEED_ACCESS_DENIED,

@@ -30,7 +30,7 @@ from tests.microsoft import CLIENT_ID, LOGIN_URL, TENANT_ID, load
 from tests.queue import take_queued
 from tests.teams_fakes import (ANN, BOB, CAROL, CONTENT, DAVE, EVE, GUEST_TENANT, MIB, PAYMENT_REQUIRED, SECRET,
                                SEED, THROTTLED, UNAVAILABLE, VTT, Lecture, discover, discovered, entry_files,
-                               fake_sign_in, graph_error, many_users, media_files, participant,
+                               fake_sign_in, graph_error, many_users, media_files, needs_the_seed, participant,
                                ready_without_transcript, sha, stored_bytes, utc, window_start)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
@@ -387,7 +387,7 @@ def test_an_expired_secret_stops_the_round_and_a_new_secret_resumes_it(integrati
     assert all(call.request.headers["Authorization"].startswith("Bearer ey") for call in ms.calls)
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed is not next to this checkout")
+@needs_the_seed
 def test_the_markers_are_the_seeds_words():
     seed = SEED.read_text()
     for message in (SEED_SECRET_EXPIRED, SEED_POLICY_MISSING, SEED_ACCESS_DENIED):

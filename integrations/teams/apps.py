@@ -11,8 +11,13 @@ class TeamsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+        from django_q.signals import post_spawn
         from mediaspace import notices
 
-        from . import decisions
+        from . import decisions, schedules
 
         notices.register(decisions.notices)
+        # The sync schedule follows TEAMS_SYNC_MINUTES after every `migrate` and as a cluster starts.
+        post_migrate.connect(schedules.follow_after_migrate, sender=self, dispatch_uid="teams_sync_minutes")
+        post_spawn.connect(schedules.follow_at_start, dispatch_uid="teams_sync_minutes")
