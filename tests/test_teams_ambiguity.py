@@ -6,6 +6,7 @@ instead of going to a wrong person. The organizer, when their e-mail is known, i
 and who holds it; a mail server that fails costs only the e-mail.
 """
 import logging
+import re
 
 import pytest
 from django.core import mail
@@ -46,6 +47,7 @@ def test_an_ambiguous_owner_goes_to_the_default_user_and_the_row_says_which_rule
     recording = ingest(integration, graph, ms)
 
     assert recording.state == Recording.State.READY and recording.entry.owner == archive
+    assert recording.owner_rule == Recording.OwnerRule.DEFAULT_AMBIGUOUS
     assert recording.reason.splitlines()[:3] == [
         "Portal user ID 'ann.lee' (from the UPN 'ann.lee@contoso.edu', remove postfix).",
         "More than one portal user matches by both: 'ann.lee', 'a.lee'.",
@@ -95,7 +97,7 @@ def test_a_missing_owner_given_to_the_default_user_is_told_at_the_upn_when_teams
 
     recording = ingest(integration, graph, ms)
 
-    assert recording.entry.owner == archive
+    assert recording.entry.owner == archive and recording.owner_rule == Recording.OwnerRule.DEFAULT_NO_MATCH
     assert "Using the default user 'teams.archive': the rule “In case the user doesn't exist” is “Use default " \
            "user”." in recording.reason
     assert [message.to for message in mail.outbox] == [["ann.lee@contoso.edu"]]
@@ -116,16 +118,16 @@ def test_nobody_is_told_when_the_organizers_address_is_unknown_and_the_row_says_
     assert "The organizer's e-mail address is not known" in recording.reason
 
 
-@pytest.mark.parametrize("rule", ["found", "created"])
+@pytest.mark.parametrize("rule", [Recording.OwnerRule.FOUND, Recording.OwnerRule.CREATED])
 def test_no_e_mail_when_the_owner_was_found_or_created(integration, graph, ms, lecture, archive, make_user, rule):
-    if rule == "found":
+    if rule == Recording.OwnerRule.FOUND:
         make_user(username="ann.lee", email="ann.lee@contoso.edu")
 
     recording = ingest(integration, graph, ms)
 
     assert recording.state == Recording.State.READY and recording.entry.owner.username == "ann.lee"
     assert not mail.outbox
-    assert "default user" not in recording.reason
+    assert recording.owner_rule == rule
 
 
 def test_ambiguity_without_a_default_user_fails_with_the_reason_and_gives_it_to_nobody(
@@ -133,6 +135,7 @@ def test_ambiguity_without_a_default_user_fails_with_the_reason_and_gives_it_to_
     recording = ingest(integration, graph, ms)
 
     assert recording.state == Recording.State.FAILED and recording.entry is None
+    assert recording.owner_rule == Recording.OwnerRule.AMBIGUOUS
     assert "More than one portal user matches by both: 'ann.lee', 'a.lee'." in recording.reason
     assert recording.reason.endswith(
         "More than one portal user matches the recording's owner, and no default user is set.")
@@ -151,3 +154,23 @@ def test_a_mail_server_that_fails_does_not_fail_the_recording(integration, graph
     assert recording.state == Recording.State.READY and recording.entry.owner == archive
     assert "The e-mail to ann.lee@contoso.edu could not be sent" in recording.reason.splitlines()[-1]
     assert "could not be sent" in caplog.text
+
+
+@pytest.mark.parametrize("rule, label, default, ambiguous", [
+    (Recording.OwnerRule.DEFAULT_AMBIGUOUS, "⚠ default user (more than one match)", 1, 1),
+    (Recording.OwnerRule.DEFAULT_NO_MATCH, "⚠ default user (no match)", 1, 0),
+    (Recording.OwnerRule.AMBIGUOUS, "more than one match, no default user", 0, 1),
+    (Recording.OwnerRule.CREATED, "created", 0, 0),
+    (Recording.OwnerRule.NO_MATCH, "—", 0, 0),
+])
+def test_the_ledgers_owner_rule_column_and_filter_read_the_rule_not_the_reason(integration, admin_client, rule,
+                                                                               label, default, ambiguous):
+    Recording.objects.create(integration=integration, recording_id="rec-1", meeting_id="m", organizer_id="ann",
+                             owner_rule=rule, reason="Worded for people: Using the default user, Found portal user")
+    changelist = reverse("admin:integrations_recording_changelist")
+
+    page = admin_client.get(changelist).content.decode()
+    (cell,) = re.findall(r'<td class="field-owner_rule\w*">(.*?)</td>', page)
+    assert re.sub(r"<[^>]+>", "", cell) == label
+    assert admin_client.get(changelist, {"owner_rule": "default"}).context["cl"].result_count == default
+    assert admin_client.get(changelist, {"owner_rule": "ambiguous"}).context["cl"].result_count == ambiguous

@@ -73,7 +73,7 @@ def test_an_administrators_retry_gives_fresh_tries(recording):
     assert claim(recording.pk).attempts == 1
 
 
-def test_ready_and_skipped_recordings_are_never_claimed(recording):
-    for state in (Recording.State.READY, Recording.State.SKIPPED):
+def test_ready_and_discarded_recordings_are_never_claimed(recording):
+    for state in (Recording.State.READY, Recording.State.DISCARDED):
         Recording.objects.filter(pk=recording.pk).update(state=state)
         assert claim(recording.pk) is None

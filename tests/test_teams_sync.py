@@ -409,6 +409,7 @@ def test_a_recording_becomes_a_ready_entry_with_owner_content_captions_collabora
         Recording.State.READY, 1, None, None)
     assert result.transcript_done
     assert "Portal user ID 'ann.lee'" in result.reason and "Found portal user 'ann.lee'" in result.reason
+    assert result.owner_rule == Recording.OwnerRule.FOUND
     entry = result.entry
     # the entry: owner by the remove-postfix rule, named after the meeting's subject and local start time
     assert entry.owner == portal_users["ann.lee"]
@@ -471,7 +472,7 @@ def test_an_owner_without_a_portal_user_is_created_from_the_teams_user(integrati
     assert (owner.username, owner.email, owner.first_name, owner.last_name) == (
         "ann.lee", "ann.lee@contoso.edu", "Ann", "Lee")
     assert not owner.has_usable_password()
-    assert "Created portal user 'ann.lee'" in result.reason
+    assert "Created portal user 'ann.lee'" in result.reason and result.owner_rule == Recording.OwnerRule.CREATED
 
 
 def test_an_owner_that_cannot_be_resolved_fails_with_the_reason_and_downloads_nothing(integration, graph, ms,
@@ -482,7 +483,7 @@ def test_an_owner_that_cannot_be_resolved_fails_with_the_reason_and_downloads_no
 
     result = sync.ingest(recording.pk, graph=graph)
 
-    assert result.state == Recording.State.FAILED
+    assert result.state == Recording.State.FAILED and result.owner_rule == Recording.OwnerRule.NO_MATCH
     assert result.reason.endswith("No portal user matches the recording's owner, and no default user is set.")
     assert result.attempts == Recording.MAX_ATTEMPTS and result.next_attempt_at is None  # not retried by itself
     assert not MediaEntry.objects.exists() and not ms.content_requests() and entry_files() == []

@@ -15,7 +15,7 @@ from . import services
 from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
 from .models import AT_RISK_DAYS, Recording, TeamsIntegration
 from .tasks import queue_sync
-from . import decisions, owners, participants, preview, sync
+from . import decisions, participants, preview, sync
 from .diagnosis import troubleshooting
 
 sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
@@ -431,9 +431,9 @@ class OwnerRuleFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "default":
-            return queryset.filter(reason__contains=owners.DEFAULT_STEP)
+            return queryset.held_by_default_user()
         if self.value() == "ambiguous":
-            return queryset.filter(reason__contains=owners.AMBIGUOUS_STEP)
+            return queryset.with_ambiguous_owner()
         return queryset
 
 
@@ -442,7 +442,7 @@ class RecordingAdmin(admin.ModelAdmin):
     """The ledger: every Microsoft recording of every integration, with its state and reason."""
 
     list_display = ["recorded_at", "organizer_display", "integration", "state", "expires", "attempts",
-                    "next_attempt_at", "entry_link", "owner_rule", "short_reason"]
+                    "next_attempt_at", "entry_link", "owner_rule_marker", "short_reason"]
     list_display_links = ["recorded_at"]
     list_filter = ["state", AtRiskFilter, OwnerRuleFilter, "integration", "transcript_done", "decision"]
     search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
@@ -485,20 +485,18 @@ class RecordingAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', reverse("admin:mediaspace_mediaentry_change",
                                                           args=[recording.entry_id]), recording.entry.name)
 
-    @admin.display(description=_("owner rule"))
-    def owner_rule(self, recording):
-        """Which owner rule applied, from the ledger's reason: the line that says so, in full on hover."""
-        lines = recording.reason.splitlines()
-        chosen = next((line for line in lines if line.startswith(owners.DEFAULT_STEP)), None)
-        if chosen is not None:
-            ambiguous = any(line.startswith(owners.AMBIGUOUS_STEP) for line in lines)
-            label = _("⚠ default user (more than one match)") if ambiguous else _("⚠ default user (no match)")
+    @admin.display(description=_("owner rule"), ordering="owner_rule")
+    def owner_rule_marker(self, recording):
+        """Which owner rule applied; the ledger's reason (how) in full on hover."""
+        rule = recording.owner_rule
+        if rule in (Recording.OwnerRule.DEFAULT_AMBIGUOUS, Recording.OwnerRule.DEFAULT_NO_MATCH):
+            label = (_("⚠ default user (more than one match)") if rule == Recording.OwnerRule.DEFAULT_AMBIGUOUS
+                     else _("⚠ default user (no match)"))
             return format_html('<span class="teams-secret-warning" title="{}">{}</span>', recording.reason, label)
-        if any(line.startswith(owners.AMBIGUOUS_STEP) for line in lines):
+        if rule == Recording.OwnerRule.AMBIGUOUS:
             return format_html('<span class="teams-error-text" title="{}">{}</span>', recording.reason,
                                _("more than one match, no default user"))
-        found = next((line for line in lines if line.startswith(("Found portal user", "Created portal user"))), "")
-        return _("created") if found.startswith("Created") else (_("found") if found else "—")
+        return {Recording.OwnerRule.FOUND: _("found"), Recording.OwnerRule.CREATED: _("created")}.get(rule, "—")
 
     @admin.display(description=_("reason"))
     def short_reason(self, recording):

@@ -257,6 +257,14 @@ class RecordingQuerySet(models.QuerySet):
         return (self.filter(expiring_soon(now, integration="integration_id", recorded_at="recorded_at"))
                 .exclude(state__in=NOT_AT_RISK).order_by("recorded_at"))
 
+    def held_by_default_user(self):
+        return self.filter(owner_rule__in=[Recording.OwnerRule.DEFAULT_NO_MATCH,
+                                           Recording.OwnerRule.DEFAULT_AMBIGUOUS])
+
+    def with_ambiguous_owner(self):
+        """More than one portal user matched the organizer (held by the default user, or failed)."""
+        return self.filter(owner_rule__in=[Recording.OwnerRule.DEFAULT_AMBIGUOUS, Recording.OwnerRule.AMBIGUOUS])
+
     def due(self, now=None):
         """Claimable, and not queued within the last few minutes."""
         now = now or timezone.now()
@@ -273,8 +281,19 @@ class Recording(models.Model):
         DOWNLOADING = "downloading", _("Downloading")
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
-        SKIPPED = "skipped", _("Skipped")
         DISCARDED = "discarded", _("Discarded")  # by its owner: never ingested again
+
+    class OwnerRule(models.TextChoices):
+        """Which of the owner rules (owners.resolve_owner) gave the recording its owner, or why none could."""
+
+        NONE = "", _("Not applied")
+        FOUND = "found", _("Found")
+        CREATED = "created", _("Created")
+        DEFAULT_NO_MATCH = "default_no_match", _("Default user (no match)")
+        DEFAULT_AMBIGUOUS = "default_ambiguous", _("Default user (more than one match)")
+        AMBIGUOUS = "ambiguous", _("More than one match, no default user")
+        NO_MATCH = "no_match", _("No match, no default user")
+        CANNOT_CREATE = "cannot_create", _("Cannot create the user")
 
     class Decision(models.TextChoices):
         NONE = "", _("Not asked")
@@ -295,6 +314,9 @@ class Recording(models.Model):
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DISCOVERED)
     reason = models.TextField(_("reason"), blank=True, help_text=_("Why it failed or was skipped; how the owner "
                                                                     "was chosen."))
+    owner_rule = models.CharField(
+        _("owner rule"), max_length=24, choices=OwnerRule.choices, blank=True, default=OwnerRule.NONE,
+        help_text=_("Which owner rule applied the last time the owner was looked up (the reason says how)."))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     lease_until = models.DateTimeField(_("worker holds it until"), null=True, blank=True)

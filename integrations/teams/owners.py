@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from integrations.teams.models import TeamsIntegration
+from integrations.teams.models import Recording, TeamsIntegration
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,6 @@ class TeamsUser:
 
 FOUND, CREATED, WOULD_CREATE, DEFAULT_USER, CANNOT = "found", "created", "would create", "default user", "cannot"
 MISSING, AMBIGUOUS = "missing", "ambiguous"  # why the default user holds a recording (or none can)
-AMBIGUOUS_STEP = "More than one portal user matches"  # how the steps start that say so (the ledger's filter)
-DEFAULT_STEP = "Using the default user"
 
 
 @dataclass
@@ -50,6 +48,22 @@ class OwnerResolution:
     @property
     def went_to_default_user(self) -> bool:
         return self.outcome == DEFAULT_USER
+
+    @property
+    def rule(self) -> str:
+        """The ledger's record of this outcome (a Recording.OwnerRule; NONE for a dry run's WOULD_CREATE)."""
+        return LEDGER_RULES.get((self.outcome, self.fallback), Recording.OwnerRule.NONE)
+
+
+LEDGER_RULES = {
+    (FOUND, ""): Recording.OwnerRule.FOUND,
+    (CREATED, ""): Recording.OwnerRule.CREATED,
+    (DEFAULT_USER, MISSING): Recording.OwnerRule.DEFAULT_NO_MATCH,
+    (DEFAULT_USER, AMBIGUOUS): Recording.OwnerRule.DEFAULT_AMBIGUOUS,
+    (CANNOT, AMBIGUOUS): Recording.OwnerRule.AMBIGUOUS,
+    (CANNOT, MISSING): Recording.OwnerRule.NO_MATCH,
+    (CANNOT, ""): Recording.OwnerRule.CANNOT_CREATE,  # the user name the rules make is not a valid one
+}
 
 
 def organizer_of(recording) -> TeamsUser:
@@ -127,7 +141,7 @@ def resolve_owner(integration: TeamsIntegration, teams_user: TeamsUser, *, dry_r
         result.steps.append(f"Found portal user {matches[0].get_username()!r} by {looked_by}.")
         return result
     if len(matches) > 1:  # at most two are fetched: "at least" these two
-        result.steps.append(f"{AMBIGUOUS_STEP} by {looked_by}: "
+        result.steps.append(f"More than one portal user matches by {looked_by}: "
                             f"{', '.join(repr(user.get_username()) for user in matches)}.")
         return _fall_back(integration, result, reason=AMBIGUOUS)
     result.steps.append(f"No portal user matches by {looked_by}.")
@@ -142,10 +156,10 @@ def _fall_back(integration, result, *, reason):
         result.user, result.outcome = integration.default_user, DEFAULT_USER
         name = result.user.get_username()
         if reason == AMBIGUOUS:
-            result.steps.append(f"{DEFAULT_STEP} {name!r}: with more than one match the recording is not given to "
-                                f"any of them.")
+            result.steps.append(f"Using the default user {name!r}: with more than one match the recording is not "
+                                f"given to any of them.")
         else:
-            result.steps.append(f"{DEFAULT_STEP} {name!r}: the rule “In case the user doesn't exist” is "
+            result.steps.append(f"Using the default user {name!r}: the rule “In case the user doesn't exist” is "
                                 f"“Use default user”.")
         return result
     result.outcome = CANNOT

@@ -239,6 +239,7 @@ def claim(recording_id):
             # Its worker stopped every time (killed, or crashed): not taken up forever.
             Recording.objects.filter(pk=recording.pk).update(
                 state=Recording.State.FAILED, lease_until=None, next_attempt_at=None,
+                owner_rule=Recording.OwnerRule.NONE,
                 reason=f"The download stopped {recording.attempts} times without finishing (its worker was "
                        f"killed or crashed); use Retry to try again.")
             return None
@@ -280,13 +281,13 @@ def _ingest_steps(recording, graph, lease):
         lease.beat()
         owner = resolve_owner(integration, organizer_of(recording))
         if owner.user is None:
-            return _fail(recording, owner.problem, steps=owner.steps, final=True)
+            return _fail(recording, owner.problem, owner=owner, final=True)
         lease.beat()
         entry = _receive(recording, graph, meeting, owner.user, lease)
         if entry.is_in_progress:  # another live worker is downloading it
             return _release(recording, "Another worker is downloading this recording.", wait=lease_length())
         if entry.status != MediaEntry.Status.READY:
-            return _fail(recording, entry.error or "The download did not finish.", steps=owner.steps)
+            return _fail(recording, entry.error or "The download did not finish.", owner=owner)
         lease.beat()
         record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
         notes = _attach_transcripts_noting_problems(recording, graph, entry) if integration.transcription else []
@@ -310,8 +311,8 @@ def _ingest_steps(recording, graph, lease):
     except GraphError as error:
         return _fail(recording, explain(error).message if explain(error).transient else str(error))
     became_ready = Recording.objects.filter(pk=recording.pk).exclude(state=Recording.State.READY).update(
-        state=Recording.State.READY, reason="\n".join([*owner.steps, *notes]), lease_until=None,
-        next_attempt_at=None, entry=entry)
+        state=Recording.State.READY, reason="\n".join([*owner.steps, *notes]), owner_rule=owner.rule,
+        lease_until=None, next_attempt_at=None, entry=entry)
     if became_ready and owner.went_to_default_user:  # once: only the worker that made it ready tells them
         owner_mail.tell_the_real_owner(recording, entry, owner)
     if integration.ask_owners:
@@ -415,11 +416,13 @@ def _retry_delay(attempts):
     return timedelta(minutes=5) * (2 ** max(0, attempts - 1))
 
 
-def _fail(recording, reason, *, steps=(), final=False):
+def _fail(recording, reason, *, owner=None, final=False):
+    """Mark the row failed with `reason`, after the owner rules' steps when they were taken (`owner`)."""
     attempts = recording.attempts
     final = final or attempts >= Recording.MAX_ATTEMPTS
     _ours(recording).update(
-        state=Recording.State.FAILED, reason="\n".join([*steps, reason]), lease_until=None,
+        state=Recording.State.FAILED, reason="\n".join([*(owner.steps if owner else ()), reason]),
+        owner_rule=owner.rule if owner else Recording.OwnerRule.NONE, lease_until=None,
         attempts=Recording.MAX_ATTEMPTS if final else attempts,
         next_attempt_at=None if final else timezone.now() + _retry_delay(attempts))
     recording.refresh_from_db()
@@ -435,7 +438,8 @@ def _release(recording, reason, *, wait=HOLD_BACK):
     """Give the recording back untouched (not its fault). It is queued again only after `wait`, so while the
     whole integration has a problem (billing, say) each recording is tried every 15 minutes."""
     _ours(recording).update(
-        state=Recording.State.DISCOVERED, reason=reason, lease_until=None, attempts=max(0, recording.attempts - 1),
+        state=Recording.State.DISCOVERED, reason=reason, owner_rule=Recording.OwnerRule.NONE, lease_until=None,
+        attempts=max(0, recording.attempts - 1),
         queued_until=timezone.now() + wait)
     recording.refresh_from_db()
     return recording
