@@ -191,6 +191,21 @@ def entry_fail(entry, reason: str):
     return _reloaded(entry)
 
 
+def entry_requeue(entry):
+    """The entry's import is handed out again: a failed one waits for a worker (pending) afresh, and any counts
+    as queued just now (`updated`), so that the check for lost tasks gives the new task its grace."""
+    MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
+        status=MediaEntry.Status.PENDING, error="", bytes_received=0)
+    MediaEntry.objects.filter(pk=entry.pk).update(updated=timezone.now())
+
+
+def entry_explain_failure(entry, reason: str):
+    """Replace a failed entry's reason with a better one the source knows (the ingest saw only a stream that
+    broke off). An entry that is not failed (any more) is left alone."""
+    MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(error=reason[:2000])
+    return _reloaded(entry)
+
+
 def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None):
     """Stream `stream` (a file-like object or an iterator of byte chunks) into the entry's media file.
 

@@ -16,7 +16,8 @@ from django_q.tasks import async_task
 
 from integrations.microsoft.graph import GraphError, GraphNotFound
 from mediaspace.conf import setting
-from mediaspace.ingest import entry_expect, entry_fail, entry_is_held, entry_prepare, entry_receive
+from mediaspace.ingest import (entry_expect, entry_explain_failure, entry_fail, entry_is_held, entry_prepare,
+                               entry_receive, entry_requeue)
 from mediaspace.models import MediaEntry
 from mediaspace.queueing import queued_grace, tasks_waiting
 
@@ -83,9 +84,7 @@ def start_imports(user, module, graph, keys) -> ImportOutcome:
 
 def queue(entry):
     """Hand the import to the cluster (a failed entry shows as pending again)."""
-    MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
-        status=MediaEntry.Status.PENDING, error="", bytes_received=0)
-    MediaEntry.objects.filter(pk=entry.pk).update(updated=timezone.now())
+    entry_requeue(entry)
     async_task(TASK, entry.pk, task_name=f"OneDrive import of entry {entry.pk}", group="onedrive")
 
 
@@ -115,8 +114,7 @@ def import_file(entry_id):
     # What OneDrive calls the file is not trusted: the ingest service tells its type from the bytes.
     entry = entry_receive(entry, stream=download, filename=item.name, bytes_expected=item.size)
     if entry.status == MediaEntry.Status.FAILED and download.error is not None:
-        MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(
-            error=failure_reason(download.error))
+        entry = entry_explain_failure(entry, failure_reason(download.error))
     return entry.status
 
 

@@ -295,6 +295,41 @@ def test_entry_fail_leaves_a_ready_entry_and_its_file_alone(ingest_one):
     assert [read_stored(name) for name in files_of(entry)] == [CONTENT]
 
 
+def test_entry_requeue_makes_a_failed_entry_wait_for_a_worker_afresh(ingest_one):
+    failed = ingest_one(_dropped("file"))
+    MediaEntry.objects.filter(pk=failed.pk).update(updated=timezone.now() - timedelta(hours=1))
+
+    ingest.entry_requeue(failed)
+
+    entry = MediaEntry.objects.get(pk=failed.pk)
+    assert (entry.status, entry.error, entry.bytes_received) == (Status.PENDING, "", 0)
+    assert entry.updated > timezone.now() - timedelta(minutes=1)  # counts as queued just now
+
+
+def test_entry_requeue_leaves_a_pending_importing_or_ready_entry_as_it_is_but_queued_now(pending_entry, ingest_one):
+    ready = ingest_one(io.BytesIO(CONTENT))
+    mark_importing(pending_entry, timezone.now())
+    hour_ago = timezone.now() - timedelta(hours=1)
+    MediaEntry.objects.update(updated=hour_ago)
+
+    for entry in (ready, pending_entry):
+        ingest.entry_requeue(entry)
+
+    assert MediaEntry.objects.get(pk=ready.pk).status == Status.READY
+    importing = MediaEntry.objects.get(pk=pending_entry.pk)
+    assert (importing.status, importing.bytes_received) == (Status.IMPORTING, 12345)
+    assert not MediaEntry.objects.filter(updated=hour_ago).exists()
+
+
+def test_entry_explain_failure_rewords_only_a_failed_entry(ingest_one, pending_entry):
+    failed = ingest_one(_dropped("file"))
+
+    assert ingest.entry_explain_failure(failed, "OneDrive interrupted the download.").error == (
+        "OneDrive interrupted the download.")
+    assert ingest.entry_explain_failure(pending_entry, "nothing happened").error == ""
+    assert MediaEntry.objects.get(pk=pending_entry.pk).status == Status.PENDING
+
+
 # --- concurrent and dead workers -----------------------------------------------------------------
 
 def test_live_import_is_not_taken_over(pending_entry):
