@@ -54,6 +54,15 @@ def login_redirect(url):
     return f"{LOGIN_URL}?next={quote(url)}"
 
 
+def _set_module(module_class, **fields):
+    """Set a module's single row (`enabled`, `allowed_roles`, its own fields) as the admin would save it."""
+    module = module_class.load()
+    for name, value in fields.items():
+        setattr(module, name, value)
+    module.save()
+    return module
+
+
 # =================================================================================================
 # 1. Entry pages and actions × relationship × role
 # =================================================================================================
@@ -361,7 +370,7 @@ def test_portal_pages_need_a_signed_in_user_of_any_role(make_user, client_for, c
 
 @pytest.mark.parametrize("page", PAGES)
 def test_portal_pages_work_with_the_upload_module_off(make_user, client_for, category, page):
-    UploadModule.objects.update_or_create(pk=1, defaults={"enabled": False})
+    _set_module(UploadModule, enabled=False)
     response = client_for(make_user(role=Role.PRIVATE_ONLY)).get(PAGES[page](category))
     assert response.status_code == 200
 
@@ -435,13 +444,6 @@ def _upload_cases(signed_in_only=False):
                                id=f"{'on' if enabled else 'off'} | min {threshold.value} | {role.value} -> {expected}")
 
 
-def _set_upload_module(enabled, threshold):
-    module = UploadModule.load()
-    module.enabled, module.allowed_roles = enabled, threshold
-    module.save()
-    return module
-
-
 def _observe_module(response, url, ok_status):
     status, page = response.status_code, text(response)
     if status == 302 and response["Location"] == login_redirect(url):
@@ -457,7 +459,7 @@ def _observe_module(response, url, ok_status):
 
 @pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases()))
 def test_upload_page_matrix(make_user, client_for, enabled, threshold, role, expected):
-    _set_upload_module(enabled, threshold)
+    _set_module(UploadModule, enabled=enabled, allowed_roles=threshold)
     user = None if role == Role.ANONYMOUS else make_user(role=role)
     url = reverse("mediaspace:upload")
     assert _observe_module(client_for(user).get(url), url, 200) == expected
@@ -465,7 +467,7 @@ def test_upload_page_matrix(make_user, client_for, enabled, threshold, role, exp
 
 @pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases()))
 def test_upload_post_matrix(make_user, client_for, enabled, threshold, role, expected):
-    _set_upload_module(enabled, threshold)
+    _set_module(UploadModule, enabled=enabled, allowed_roles=threshold)
     user = None if role == Role.ANONYMOUS else make_user(role=role)
     url = reverse("mediaspace:upload")
     response = client_for(user).post(url, {"file": SimpleUploadedFile("talk.webm", CONTENT, "video/webm"),
@@ -476,7 +478,7 @@ def test_upload_post_matrix(make_user, client_for, enabled, threshold, role, exp
 
 @pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases(signed_in_only=True)))
 def test_add_new_menu_lists_upload_exactly_when_allowed(make_user, client_for, enabled, threshold, role, expected):
-    _set_upload_module(enabled, threshold)
+    _set_module(UploadModule, enabled=enabled, allowed_roles=threshold)
     response = client_for(make_user(role=role)).get(reverse("mediaspace:my_media"))
     menu_labels = [str(label) for label, _url in response.context["add_new_menu"]]
     assert ("Upload media" in menu_labels) == (expected == OK)
@@ -485,7 +487,7 @@ def test_add_new_menu_lists_upload_exactly_when_allowed(make_user, client_for, e
 @pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases(signed_in_only=True)))
 def test_rendered_add_new_menu_links_upload_exactly_when_allowed(make_user, client_for, category, enabled,
                                                                   threshold, role, expected):
-    _set_upload_module(enabled, threshold)
+    _set_module(UploadModule, enabled=enabled, allowed_roles=threshold)
     page = text(client_for(make_user(role=role)).get(reverse("mediaspace:category", args=[category.pk])))
     upload_link = f'<a href="{reverse("mediaspace:upload")}">Upload media</a>'
     assert (upload_link in page) == (expected == OK)
@@ -497,7 +499,7 @@ def test_signed_out_pages_show_no_add_new_menu(client):
 
 
 def test_role_too_low_page_names_the_role_needed(make_user, client_for):
-    _set_upload_module(True, Role.ADMIN)
+    _set_module(UploadModule, enabled=True, allowed_roles=Role.ADMIN)
     page = text(client_for(make_user(role=Role.PRIVATE_ONLY)).get(reverse("mediaspace:upload")))
     assert "Ask a portal administrator for the role adminRole or higher." in page
 
@@ -505,7 +507,7 @@ def test_role_too_low_page_names_the_role_needed(make_user, client_for):
 def test_role_change_takes_effect_on_the_next_request(make_user, client_for):
     from mediaspace.models import UserRole
 
-    _set_upload_module(True, Role.ADMIN)
+    _set_module(UploadModule, enabled=True, allowed_roles=Role.ADMIN)
     user = make_user(role=Role.VIEWER)
     client = client_for(user)
     before = client.get(reverse("mediaspace:upload")).status_code
@@ -812,7 +814,7 @@ def onedrive_world(make_user, settings, monkeypatch):
     graph.get(f"{MS_GRAPH_URL}/v1.0/drives/{ONEDRIVE_DRIVE}/items/{ONEDRIVE_ITEM['id']}", json=ONEDRIVE_ITEM)
 
     def build(enabled, threshold, role):
-        _set_onedrive_module(enabled, threshold)
+        _set_module(OneDriveModule, application_id=MS_CLIENT_ID, enabled=enabled, allowed_roles=threshold)
         actor = None if role == Role.ANONYMOUS else make_user(role=role)
         owner = actor or make_user(role=Role.PRIVATE_ONLY)
         MicrosoftAccount.objects.create(user=owner, tenant_id=MS_TENANT_ID, object_id="oid", application_id=MS_CLIENT_ID,
@@ -822,13 +824,6 @@ def onedrive_world(make_user, settings, monkeypatch):
 
     with graph:
         yield build
-
-
-def _set_onedrive_module(enabled, threshold):
-    module = OneDriveModule.load()
-    module.enabled, module.allowed_roles, module.application_id = enabled, threshold, MS_CLIENT_ID
-    module.save()
-    return module
 
 
 def _observe_onedrive(response, url, action, w):
@@ -867,7 +862,7 @@ def test_onedrive_matrix(onedrive_world, client_for, action_name, enabled, thres
 @pytest.mark.parametrize("enabled, threshold, role, expected", list(_upload_cases(signed_in_only=True)))
 def test_add_new_menu_lists_import_from_onedrive_exactly_when_allowed(make_user, client_for, category, enabled,
                                                                        threshold, role, expected):
-    _set_onedrive_module(enabled, threshold)
+    _set_module(OneDriveModule, application_id=MS_CLIENT_ID, enabled=enabled, allowed_roles=threshold)
     client = client_for(make_user(role=role))
     menu_labels = [str(label) for label, _url in client.get(reverse("mediaspace:my_media")).context["add_new_menu"]]
     page = text(client.get(reverse("mediaspace:category", args=[category.pk])))
@@ -877,7 +872,7 @@ def test_add_new_menu_lists_import_from_onedrive_exactly_when_allowed(make_user,
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
 def test_signed_out_pages_show_no_import_from_onedrive(db, client, enabled):
-    _set_onedrive_module(enabled, Role.VIEWER)
+    _set_module(OneDriveModule, application_id=MS_CLIENT_ID, enabled=enabled, allowed_roles=Role.VIEWER)
     assert "Import from OneDrive" not in text(client.get(reverse("mediaspace:login")))
 
 
