@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from integrations.teams.admin import sensitive_secret
+from integrations.microsoft.forms import sensitive_secret
 from mediaspace.admin import ModuleAdmin
 
 from . import signin

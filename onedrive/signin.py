@@ -3,37 +3,34 @@
 With only the application id (the seed's Azure steps) the implicit grant is used: Microsoft sends the
 tokens in the redirect URI's fragment, which the blank page relays to us with a same-site POST (a
 cross-site form_post would arrive without the session cookie under SameSite=Lax). With a client secret
-the authorization-code flow with PKCE runs through msal and gives a refresh token.
+the authorization-code flow with PKCE runs through msal (the Microsoft kit's `DelegatedApp`) and gives a
+refresh token.
 
 Whatever arrives is checked: the `state` must be one this server issued to this user and not used
 before; the ID token's signature (the tenant's published keys), audience, issuer, nonce and expiry are
-verified. The access token is kept encrypted on the server (`MicrosoftAccount`), never sent to the browser.
+verified (the kit's `openid.verify_id_token`). The access token is kept encrypted on the server
+(`MicrosoftAccount`), never sent to the browser.
+
+This module keeps what is OneDrive's own: the sign-ins (`SignInRequest`), the module's settings and which
+flow they call for, and what to tell the reader when something fails.
 """
-import base64
 import hashlib
-import hmac
 import json
 import logging
 import re
 import secrets
-import threading
-import time
-import warnings
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
-import jwt
-import msal
-import requests
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
-from integrations.microsoft.graph import GraphClient, GraphUnauthorized, _MsalHttp
-from integrations.microsoft.validators import GUID
-from mediaspace.conf import setting
+from integrations.microsoft import openid
+from integrations.microsoft.graph import GraphClient, GraphUnauthorized, GraphUnreachable
+from integrations.microsoft.identity import DelegatedApp, authority
 
 from .models import ANY_ORGANIZATION, MicrosoftAccount, SignInRequest
 
@@ -41,9 +38,6 @@ logger = logging.getLogger(__name__)
 
 # The seed's delegated permissions (openid and profile are added by the identity platform and msal).
 SCOPES = ["User.Read", "Files.Read.All"]
-CLOCK_SKEW = timedelta(minutes=5)
-KEYS_LIFETIME_SECONDS = 3600
-UNKNOWN_KID_SECONDS = 300  # a key id the tenant does not publish is looked up again at most this often
 REFRESH_MARGIN = timedelta(minutes=2)
 # Microsoft's access tokens last about an hour (a day at most with continuous access evaluation): a longer
 # `expires_in` is not Microsoft's.
@@ -80,21 +74,9 @@ def redirect_uri_accepted(uri) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
-def _authority(tenant) -> str:
-    return f"{setting('MICROSOFT_LOGIN_URL')}/{tenant}"
-
-
-# msal reads the authority's OpenID configuration whenever an application is built; this keeps it. (One app
-# per use, not one shared: its token cache must not hand one user's refresh token to another.)
-_MSAL_HTTP_CACHE = {}
-
-
-def _msal_app(module, tenant=None):
-    return msal.ConfidentialClientApplication(
-        module.application_id, client_credential=module.client_secret,
-        authority=_authority(tenant or module.tenant), instance_discovery=False, http_client=_MsalHttp((10, 30)),
-        http_cache=_MSAL_HTTP_CACHE,
-    )
+def _msal_app(module, tenant=None) -> DelegatedApp:
+    """One per use, never shared: see DelegatedApp."""
+    return DelegatedApp(module.application_id, module.client_secret, tenant or module.tenant)
 
 
 # -- Starting ---------------------------------------------------------------------------------------------
@@ -106,19 +88,16 @@ def start(request, module, next_url="") -> str:
     uri = redirect_uri(request)
     code_flow = ""
     if module.uses_code_flow:
-        try:
-            with warnings.catch_warnings():  # msal advises form_post, which SameSite=Lax cookies do not survive
-                warnings.simplefilter("ignore", UserWarning)
-                flow = _msal_app(module).initiate_auth_code_flow(SCOPES, redirect_uri=uri, state=state,
-                                                                 response_mode="query")
-        except (ValueError, requests.RequestException) as e:  # msal reads the authority's configuration first
-            logger.warning("OneDrive sign-in could not start: %s", type(e).__name__)
+        try:  # the answer comes in the query: a form_post would not survive SameSite=Lax cookies
+            flow = _msal_app(module).start_code_flow(SCOPES, redirect_uri=uri, state=state, response_mode="query")
+        except GraphUnreachable as e:
+            logger.warning("OneDrive sign-in could not start: %s", e)
             raise SignInProblem(_("Microsoft sign-in could not be reached. Try again in a few minutes.")) from e
         # msal sends the nonce's SHA-256 (OpenID Connect's advice), so that is what the ID token carries.
         nonce, code_flow = hashlib.sha256(flow["nonce"].encode("ascii")).hexdigest(), json.dumps(flow)
         authorize_url = flow["auth_uri"]
     else:
-        authorize_url = f"{_authority(module.tenant)}/oauth2/v2.0/authorize?" + urlencode({
+        authorize_url = f"{authority(module.tenant)}/oauth2/v2.0/authorize?" + urlencode({
             "client_id": module.application_id, "response_type": "id_token token", "redirect_uri": uri,
             "scope": " ".join(["openid", "profile", *SCOPES]), "response_mode": "fragment",
             "state": state, "nonce": nonce,
@@ -201,21 +180,18 @@ def _redeem_code(module, sign_in, answer, uri):
     if not answer.get("code"):
         raise SignInProblem(_("Microsoft's answer has no authorization code. Please sign in again."))
     flow = json.loads(sign_in.code_flow)
-    app = _msal_app(module)
     try:
-        result = app.acquire_token_by_auth_code_flow(flow, {k: answer[k] for k in ("code", "state") if k in answer},
-                                                     scopes=SCOPES)
+        result = _msal_app(module).redeem_code(flow, {k: answer[k] for k in ("code", "state") if k in answer},
+                                               SCOPES)
     except ValueError as e:  # msal's own state or nonce check
         raise SignInProblem(_("Microsoft's answer did not match this sign-in. Please sign in again.")) from e
-    except requests.RequestException as e:
+    except GraphUnreachable as e:
         raise SignInProblem(_("Microsoft sign-in could not be reached. Try again in a few minutes.")) from e
     if "error" in result:
         raise problem_from_error(result.get("error"), result.get("error_description"), uri,
                                  codes=result.get("error_codes"))
-    # msal keeps the refresh token in its cache: take it out, we keep it encrypted ourselves.
-    refresh = next(iter(app.token_cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)), {})
-    return {"access_token": result.get("access_token"), "id_token": result.get("id_token"),
-            "expires_in": result.get("expires_in"), "refresh_token": refresh.get("secret", "")}
+    # We keep the refresh token ourselves, encrypted.
+    return {name: result.get(name) for name in ("access_token", "id_token", "expires_in", "refresh_token")}
 
 
 def _expires_at(expires_in):
@@ -276,87 +252,36 @@ def problem_from_error(error, description, uri, *, codes=None) -> SignInProblem:
 # -- ID token verification --------------------------------------------------------------------------------
 
 
-class _SigningKeys:
-    """The signing keys each tenant publishes (its OpenID configuration's jwks_uri), kept an hour.
-
-    A key id that is not among them is looked up again (keys roll over), but at most every
-    UNKNOWN_KID_SECONDS: tokens with made-up key ids cost one fetch per interval, not one each. The lock
-    guards the dictionary only; a slow fetch holds up nobody else's sign-in."""
-
-    def __init__(self, clock=time.monotonic):
-        self._keys, self._lock, self._clock = {}, threading.Lock(), clock
-
-    def key(self, tenant_id, kid):
-        with self._lock:
-            fetched_at, keys = self._keys.get(tenant_id, (None, {}))
-        age = None if fetched_at is None else self._clock() - fetched_at
-        if age is not None and age <= KEYS_LIFETIME_SECONDS and (kid in keys or age <= UNKNOWN_KID_SECONDS):
-            return keys.get(kid)
-        keys = self._fetch(tenant_id)
-        with self._lock:
-            self._keys[tenant_id] = (self._clock(), keys)
-        return keys.get(kid)
-
-    def clear(self):
-        with self._lock:
-            self._keys.clear()
-
-    @staticmethod
-    def _fetch(tenant_id):
-        try:
-            configuration = requests.get(
-                f"{_authority(tenant_id)}/v2.0/.well-known/openid-configuration", timeout=(10, 30)).json()
-            key_set = requests.get(configuration["jwks_uri"], timeout=(10, 30)).json()
-            return {key.key_id: key for key in jwt.PyJWKSet.from_dict(key_set).keys}
-        except (requests.RequestException, ValueError, KeyError, TypeError, jwt.PyJWTError) as e:
-            logger.warning("Signing keys of tenant %s could not be read: %s", tenant_id, type(e).__name__)
-            raise SignInProblem(_("Microsoft's signing keys could not be read, so the sign-in cannot be checked. "
-                                  "Try again in a few minutes.")) from e
-
-
-signing_keys = _SigningKeys()
+# What each failed check of the kit's verification tells the reader.
+NOT_VALID_BECAUSE = {
+    openid.IdTokenInvalid.UNREADABLE: gettext_lazy("the ID token is not readable"),
+    openid.IdTokenInvalid.NO_TENANT: gettext_lazy("the ID token names no organisation"),
+    openid.IdTokenInvalid.UNKNOWN_KEY: gettext_lazy("it is not signed with a key of your organisation"),
+    openid.IdTokenInvalid.SIGNATURE: gettext_lazy("the signature does not match"),
+    openid.IdTokenInvalid.EXPIRED: gettext_lazy("the ID token has expired"),
+    openid.IdTokenInvalid.AUDIENCE: gettext_lazy("the ID token was issued to another app"),
+    openid.IdTokenInvalid.ISSUER: gettext_lazy("the ID token has an unexpected issuer"),
+    openid.IdTokenInvalid.NONCE: gettext_lazy("the ID token does not answer this sign-in"),
+    openid.IdTokenInvalid.AT_HASH: gettext_lazy("the access token does not belong to the ID token"),
+}
 
 
 def verify_id_token(token, *, client_id, tenant, nonce, access_token=None) -> dict:
-    """The ID token's claims once signature, audience, issuer, nonce, expiry (and at_hash) are checked."""
-    not_valid = _("The sign-in could not be verified (%(why)s). Please sign in again.")
+    """The ID token's claims once the kit has checked signature, audience, issuer, nonce, expiry (and at_hash);
+    the module's `tenant` says whose accounts are accepted. Raises SignInProblem."""
     try:
-        header = jwt.get_unverified_header(token or "")
-        tenant_id = jwt.decode(token, options={"verify_signature": False}).get("tid", "")
-    except jwt.PyJWTError as e:
-        raise SignInProblem(not_valid % {"why": _("the ID token is not readable")}) from e
-    if not isinstance(tenant_id, str) or not GUID.match(tenant_id):
-        raise SignInProblem(not_valid % {"why": _("the ID token names no organisation")})
-    if tenant != ANY_ORGANIZATION and tenant_id.lower() != tenant.lower():
-        raise SignInProblem(_("This portal accepts Microsoft accounts of one organisation only, and yours belongs "
-                              "to another. Sign in with your account of the portal's organisation."))
-    key = signing_keys.key(tenant_id, header.get("kid"))
-    if key is None:
-        raise SignInProblem(not_valid % {"why": _("it is not signed with a key of your organisation")})
-    try:
-        claims = jwt.decode(token, key, algorithms=["RS256"], audience=client_id,
-                            issuer=f"{setting('MICROSOFT_LOGIN_URL')}/{tenant_id}/v2.0",
-                            leeway=CLOCK_SKEW, options={"require": ["exp", "aud", "iss"]})
-    except jwt.InvalidSignatureError as e:
-        raise SignInProblem(not_valid % {"why": _("the signature does not match")}) from e
-    except jwt.ExpiredSignatureError as e:
-        raise SignInProblem(not_valid % {"why": _("the ID token has expired")}) from e
-    except jwt.InvalidAudienceError as e:
-        raise SignInProblem(not_valid % {"why": _("the ID token was issued to another app")}) from e
-    except jwt.InvalidIssuerError as e:
-        raise SignInProblem(not_valid % {"why": _("the ID token has an unexpected issuer")}) from e
-    except jwt.PyJWTError as e:
-        raise SignInProblem(not_valid % {"why": str(e)}) from e
-    if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
-        raise SignInProblem(not_valid % {"why": _("the ID token does not answer this sign-in")})
-    if access_token and "at_hash" in claims and not hmac.compare_digest(claims["at_hash"], _at_hash(access_token)):
-        raise SignInProblem(not_valid % {"why": _("the access token does not belong to the ID token")})
-    return claims
-
-
-def _at_hash(access_token) -> str:
-    digest = hashlib.sha256(access_token.encode()).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+        return openid.verify_id_token(token, client_id=client_id, nonce=nonce, access_token=access_token,
+                                      tenant=None if tenant == ANY_ORGANIZATION else tenant)
+    except openid.SigningKeysUnavailable as e:
+        raise SignInProblem(_("Microsoft's signing keys could not be read, so the sign-in cannot be checked. "
+                              "Try again in a few minutes.")) from e
+    except openid.IdTokenInvalid as e:
+        if e.reason == e.OTHER_TENANT:
+            raise SignInProblem(_("This portal accepts Microsoft accounts of one organisation only, and yours "
+                                  "belongs to another. Sign in with your account of the portal's "
+                                  "organisation.")) from e
+        raise SignInProblem(_("The sign-in could not be verified (%(why)s). Please sign in again.")
+                            % {"why": NOT_VALID_BECAUSE.get(e.reason, e.detail)}) from e
 
 
 # -- Tokens for Graph -------------------------------------------------------------------------------------
@@ -383,10 +308,9 @@ class UserToken:
 
     def _refresh(self):
         account = self.account
-        app = _msal_app(self.module, account.tenant_id)
         try:
-            result = app.acquire_token_by_refresh_token(account.refresh_token, scopes=SCOPES)
-        except requests.RequestException as e:
+            result = _msal_app(self.module, account.tenant_id).refresh(account.refresh_token, SCOPES)
+        except GraphUnreachable as e:
             raise SignInRequired() from e
         if "access_token" not in result:
             logger.info("Refresh of %s's Microsoft sign-in refused: %s", account.user_id, result.get("error"))

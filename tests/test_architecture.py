@@ -118,8 +118,6 @@ def test_the_portal_core_needs_neither_integration():
     assert offending == []
 
 
-@pytest.mark.xfail(strict=True, reason="onedrive/signin.py still talks to Microsoft with msal and requests itself, "
-                                       "until its sign-in moves into integrations/microsoft/ (issue 14, item 1)")
 def test_only_the_microsoft_kit_talks_to_microsoft():
     """One small Microsoft client serves both integrations: msal and requests are the kit's business."""
     offending = []
@@ -128,6 +126,16 @@ def test_only_the_microsoft_kit_talks_to_microsoft():
             names = imported_names(path.read_text(), package_of(path))
             offending += [(str(path.relative_to(REPO)), name) for name in sorted(names)
                           if name.split(".")[0] in ("msal", "requests")]
+    assert offending == []
+
+
+def test_onedrive_needs_nothing_of_the_teams_app():
+    """What both integrations use is in the Microsoft kit (or the core), so either can be installed alone."""
+    offending = []
+    for path in files_under("onedrive"):
+        offending += [(str(path.relative_to(REPO)), name)
+                      for name in sorted(imported_names(path.read_text(), package_of(path)))
+                      if name.split(".")[:2] == ["integrations", "teams"]]
     assert offending == []
 
 

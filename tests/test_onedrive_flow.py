@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.microsoft import openid
 from mediaspace.models import MediaEntry
 from mediaspace.roles import Role
 from onedrive import drive, imports, signin, tasks
@@ -22,7 +23,7 @@ PICKER = reverse("onedrive:picker")
 
 @pytest.fixture(autouse=True)
 def fresh_keys():
-    signin.signing_keys.clear()  # keys are per simulator run
+    openid.signing_keys.clear()  # keys are per simulator run
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ with their `parentReference` and `file`/`folder` facets, `@odata.nextLink` pages
 place as a `MicrosoftAccount` row, as a completed sign-in leaves it.
 """
 import functools
-import json
 import re
 from datetime import timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -768,34 +767,3 @@ def test_the_picker_refuses_an_svg_whatever_microsoft_calls_it(browser, ann, que
     response = select(browser, LOGO)
     assert flashed(response) == ["Not imported: logo.svg (Not a video, audio or image file)."]
     assert not MediaEntry.objects.filter(owner=ann).exists() and queued.jobs == []
-
-
-# -- the ID tokens' signing keys ---------------------------------------------------------------------------
-
-
-@responses.activate
-def test_made_up_key_ids_cost_one_key_fetch_per_interval_fetched_without_the_lock():
-    from tests.microsoft import OPENID_CONFIGURATION_URL
-    from tests.simulator.identity import signing_key
-    key, now = signing_key(), [1000.0]
-    keys = signin._SigningKeys(clock=lambda: now[0])
-    configuration = load("openid_configuration.json")
-    responses.get(OPENID_CONFIGURATION_URL, json=configuration)
-    locked_while_fetching = []
-
-    def key_set(request):
-        locked_while_fetching.append(keys._lock.locked())
-        return 200, {}, json.dumps({"keys": [key.jwk]})
-
-    responses.add_callback(responses.GET, configuration["jwks_uri"], callback=key_set)
-
-    assert keys.key(TENANT_ID, key.kid) is not None
-    assert [keys.key(TENANT_ID, f"made-up-{n}") for n in range(50)] == [None] * 50  # a flood of forged tokens
-    assert len(locked_while_fetching) == 1
-    now[0] += signin.UNKNOWN_KID_SECONDS + 1  # a new key may have been published since: looked up once more
-    assert [keys.key(TENANT_ID, f"made-up-{n}") for n in range(50)] == [None] * 50
-    assert keys.key(TENANT_ID, key.kid) is not None
-    assert len(locked_while_fetching) == 2
-    now[0] += signin.KEYS_LIFETIME_SECONDS + 1  # the keys are read again every hour
-    assert keys.key(TENANT_ID, key.kid) is not None
-    assert locked_while_fetching == [False, False, False]  # other sign-ins are not held up by a slow fetch

@@ -1,9 +1,15 @@
-"""Form fields that both integrations ask an administrator for."""
+"""Form fields that both integrations ask an administrator for, and the guard of the admin views that take them."""
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
 
 YES_NO = [(True, _("Yes")), (False, _("No"))]
+
+# For an admin view whose form has a SecretField named client_secret: the typed secret is blanked in Django's
+# error reports and debug page.
+sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
 
 
 class SecretField(forms.CharField):

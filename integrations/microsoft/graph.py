@@ -1,7 +1,7 @@
 """One small Microsoft Graph client shared by the Teams integration and the OneDrive module.
 
-- ``GraphError`` and its subclasses carry only what Microsoft said (code, message, AADSTS numbers):
-  never a secret, a bearer token or a query string.
+- ``GraphError`` and its subclasses (errors.py) carry only what Microsoft said (code, message, AADSTS
+  numbers): never a secret, a bearer token or a query string.
 - ``AppTokenProvider`` gets application tokens with msal and keeps them until they expire.
   Any callable returning a token string (a delegated user token) works as well.
 - ``GraphClient`` retries throttling and dropped connections, follows ``@odata.nextLink`` and
@@ -12,16 +12,18 @@ import json
 import logging
 import threading
 import time
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import msal
 import requests
-from requests.structures import CaseInsensitiveDict
 from msal.exceptions import MsalServiceError
 
 from mediaspace.conf import setting
+
+# The error family, importable from here as well: callers of the client catch what it raises.
+from .errors import (GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired, GraphThrottled,  # noqa: F401
+                     GraphUnauthorized, GraphUnreachable, TokenError, retry_after_seconds)
+from .identity import MsalHttp, confidential_app
 
 logger = logging.getLogger(__name__)
 
@@ -33,110 +35,6 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 MAX_BACKOFF = 60
 
 
-class GraphError(Exception):
-    """Microsoft refused or failed a request. str() is Microsoft's own code and message."""
-
-    def __init__(self, message, *, status=None, code=None, error_codes=None, request_id=None,
-                 retry_after=None):
-        super().__init__(f"{code}: {message}" if code else message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.error_codes = list(error_codes or [])
-        self.request_id = request_id
-        self.retry_after = retry_after
-
-    @classmethod
-    def from_response(cls, response):
-        """Read a Graph (``{"error": {...}}``) or identity platform (``{"error": "..."}``) answer."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        error = body.get("error") if isinstance(body, dict) else None
-        fields = {"request_id": response.headers.get("request-id") or response.headers.get("x-ms-request-id")}
-        if isinstance(error, dict):  # Graph
-            inner = error.get("innerError") or error.get("innererror") or {}
-            code, message = error.get("code"), error.get("message")
-            fields["request_id"] = inner.get("request-id") or fields["request_id"]
-        elif isinstance(error, str):  # identity platform (login.microsoftonline.com)
-            code, message = error, body.get("error_description")
-            fields["error_codes"] = body.get("error_codes")
-            fields["request_id"] = body.get("trace_id") or fields["request_id"]
-        else:  # HTML error page, empty body...: the body is not Microsoft's message, leave it out
-            code, message = None, None
-        if cls is GraphError:
-            cls = _ERROR_BY_STATUS.get(response.status_code, GraphError)
-        return cls(
-            message or f"HTTP {response.status_code} {response.reason or ''}".strip(),
-            status=response.status_code, code=code, retry_after=retry_after_seconds(response.headers), **fields,
-        )
-
-
-class GraphUnauthorized(GraphError):
-    """401: the token is missing, expired or not valid for Graph."""
-
-
-class GraphPaymentRequired(GraphError):
-    """402: a metered API (e.g. meeting recording content) without billing, or over its allowance."""
-
-
-class GraphForbidden(GraphError):
-    """403: a missing permission, or a missing Teams application access policy."""
-
-
-class GraphNotFound(GraphError):
-    """404"""
-
-
-class GraphThrottled(GraphError):
-    """429/503 still answered after every try; ``retry_after`` is Microsoft's wait in seconds, if given."""
-
-
-class GraphUnreachable(GraphError):
-    """No answer: connection refused or reset, timeout, or a server error from the sign-in service."""
-
-
-class TokenError(GraphError):
-    """The identity platform refused to issue a token (wrong secret, unknown tenant...)."""
-
-    @classmethod
-    def from_result(cls, result, *, status=None):
-        # msal answers failures with a dict instead of raising.
-        return cls(
-            result.get("error_description") or result.get("error") or "No access token was issued",
-            status=status, code=result.get("error"), error_codes=result.get("error_codes"),
-            request_id=result.get("trace_id"),
-        )
-
-
-_ERROR_BY_STATUS = {
-    401: GraphUnauthorized,
-    402: GraphPaymentRequired,
-    403: GraphForbidden,
-    404: GraphNotFound,
-    429: GraphThrottled,
-    503: GraphThrottled,
-}
-
-
-def retry_after_seconds(headers):
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), None when absent or unreadable.
-    `headers`: a response's, or a JSON batch sub-response's dict."""
-    value = str(CaseInsensitiveDict(headers or {}).get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0, round((when - datetime.now(timezone.utc)).total_seconds()))
-
-
 def token_claims(token):
     """The payload of a JWT access token, not verified: it came straight from the token endpoint over TLS."""
     try:
@@ -144,35 +42,6 @@ def token_claims(token):
         return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (AttributeError, IndexError, ValueError) as e:
         raise TokenError("The access token is not a readable JWT", code="invalid_token") from e
-
-
-class _MsalHttp:
-    """The HTTP client handed to msal: timeouts, and the last error answer kept.
-
-    msal reports an unknown tenant (a 400 from OpenID discovery) as a bare ValueError; the kept
-    answer lets us report Microsoft's own AADSTS code instead.
-    """
-
-    def __init__(self, timeout):
-        self.session = requests.Session()
-        self.timeout = timeout
-        self.last_error = None
-
-    def get(self, url, **kwargs):
-        return self._request("GET", url, **kwargs)
-
-    def post(self, url, **kwargs):
-        return self._request("POST", url, **kwargs)
-
-    def close(self):
-        self.session.close()
-
-    def _request(self, method, url, **kwargs):
-        kwargs.setdefault("timeout", self.timeout)
-        response = self.session.request(method, url, **kwargs)
-        if response.status_code >= 400:
-            self.last_error = response
-        return response
 
 
 class AppTokenProvider:
@@ -187,7 +56,7 @@ class AppTokenProvider:
         self.client_id = client_id
         self._client_secret = client_secret
         self.cache = msal.SerializableTokenCache()
-        self._http = _MsalHttp(timeout)
+        self._http = MsalHttp(timeout)
         self._app = None  # built on first use: msal fetches the tenant's OpenID configuration then
         self._lock = threading.Lock()
 
@@ -226,14 +95,8 @@ class AppTokenProvider:
 
     def _application(self):
         if self._app is None:
-            self._app = msal.ConfidentialClientApplication(
-                self.client_id,
-                client_credential=self._client_secret,
-                authority=f"{setting('MICROSOFT_LOGIN_URL')}/{self.tenant_id}",
-                instance_discovery=False,  # trust the configured login URL (the simulator too)
-                token_cache=self.cache,
-                http_client=self._http,
-            )
+            self._app = confidential_app(self.client_id, self._client_secret, self.tenant_id,
+                                         token_cache=self.cache, http_client=self._http)
         return self._app
 
     def _discovery_error(self):

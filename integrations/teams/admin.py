@@ -6,10 +6,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _, ngettext
-from django.views.decorators.debug import sensitive_post_parameters
+
+from integrations.microsoft.forms import sensitive_secret
 
 from . import services
 from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
@@ -17,8 +17,6 @@ from .models import AT_RISK_DAYS, Recording, TeamsIntegration
 from .tasks import queue_sync
 from . import decisions, participants, preview, sync
 from .diagnosis import troubleshooting
-
-sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
 
 
 @admin.register(TeamsIntegration)
