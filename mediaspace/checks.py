@@ -1,4 +1,3 @@
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
@@ -10,17 +9,12 @@ from .roles import Role
 
 @register()
 def check_encryption_key(app_configs, **kwargs):
-    keys = getattr(settings, "FIELD_ENCRYPTION_KEY", "")
-    if not keys:
-        return [Error("FIELD_ENCRYPTION_KEY is not set, so stored secrets cannot be encrypted.",
-                      hint="Generate one with cryptography's Fernet.generate_key() and set it in the environment.",
-                      id="mediaspace.E001")]
-    for key in (keys.split(",") if isinstance(keys, str) else keys):
-        try:
-            Fernet(key.strip())
-        except (ValueError, TypeError):
-            return [Error("FIELD_ENCRYPTION_KEY is not a valid key: it must be 32 url-safe base64-encoded bytes.",
-                          hint="Generate one with cryptography's Fernet.generate_key().", id="mediaspace.E002")]
+    try:
+        encryption.configured_keys()
+    except encryption.KeyNotSet:
+        return [Error(encryption.NOT_SET, hint=encryption.HOW_TO_MAKE, id="mediaspace.E001")]
+    except encryption.InvalidKey:
+        return [Error(encryption.INVALID, hint=encryption.HOW_TO_MAKE, id="mediaspace.E002")]
     return []
 
 

@@ -1,5 +1,8 @@
 """FIELD_ENCRYPTION_KEY and the values stored under it (docs/operations.md, "Rotating FIELD_ENCRYPTION_KEY").
 
+One rule for the keys themselves (`fernet_keys`): the stand-alone settings refuse to start without valid ones,
+and the system checks (mediaspace.E001, E002) say the same.
+
 One rule for the fields (integrations/microsoft/fields.py), the database check (mediaspace.E004), the web server's
 start-up probe (mediaspace/project/wsgi.py) and `manage.py rotate_encryption_key`: a stored value is readable when the
 configured keys decrypt it. A value no key decrypts is an error, never a secret: django-encrypted-model-fields
@@ -14,8 +17,12 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
-from encrypted_model_fields.fields import EncryptedMixin
 
+NOT_SET = "FIELD_ENCRYPTION_KEY is not set, so stored secrets cannot be encrypted."
+INVALID = "FIELD_ENCRYPTION_KEY is not a valid key: it must be 32 url-safe base64-encoded bytes."
+HOW_TO_MAKE = ("`make run` writes one into .env; elsewhere generate one with `python -c 'from cryptography.fernet "
+               "import Fernet; print(Fernet.generate_key().decode())'` and set it in the environment. Keep it: "
+               "without it the stored secrets cannot be read.")
 HINT = ("Restore the key these values were written with (FIELD_ENCRYPTION_KEY). To change keys, set "
         "FIELD_ENCRYPTION_KEY=<new>,<old> (the old key after the new one) and run `manage.py rotate_encryption_key` "
         "(docs/operations.md).")
@@ -29,21 +36,40 @@ class Unreadable(Exception):
     """No configured key decrypts a stored value."""
 
 
-def configured_keys() -> list[Fernet]:
-    keys = settings.FIELD_ENCRYPTION_KEY
-    if isinstance(keys, str):
-        keys = keys.split(",")
-    keys = [key.strip() for key in keys if key and key.strip()]
+class KeyNotSet(ImproperlyConfigured):
+    pass
+
+
+class InvalidKey(ImproperlyConfigured):
+    pass
+
+
+def key_list(value: str) -> list[str]:
+    """Several keys, comma separated, as the list django-encrypted-model-fields takes (to it, a string is one key)."""
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def fernet_keys(keys) -> list[Fernet]:
+    """FIELD_ENCRYPTION_KEY's keys: a list (the first encrypts, every one decrypts), or a string of them, comma
+    separated. Each must be a key: django-encrypted-model-fields refuses to start otherwise."""
+    keys = key_list(keys) if isinstance(keys, str) else list(keys or [])
     if not keys:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is not set.")
+        raise KeyNotSet(f"{NOT_SET} {HOW_TO_MAKE}")
     try:
         return [Fernet(key) for key in keys]
-    except (ValueError, TypeError) as error:
-        raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEY holds an invalid key: {error}") from None
+    except (ValueError, TypeError):  # the error's text says no more than INVALID, and never quotes the key
+        raise InvalidKey(f"{INVALID} {HOW_TO_MAKE}") from None
+
+
+def configured_keys() -> list[Fernet]:
+    return fernet_keys(getattr(settings, "FIELD_ENCRYPTION_KEY", None))
 
 
 def encrypted_fields():
     """Every encrypted field of every installed model (ours and any other app's)."""
+    # Imported here: the library reads the keys when imported, and the settings import this module to check them.
+    from encrypted_model_fields.fields import EncryptedMixin
+
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
             if isinstance(field, EncryptedMixin):

@@ -1,15 +1,16 @@
 """E-mail from the portal: links that work outside it, and sending that never breaks the work around it."""
 import logging
 
-from django.conf import settings
 from django.core.mail import send_mail
+
+from .conf import setting
 
 logger = logging.getLogger(__name__)
 
 
 def portal_link(path: str) -> str:
     """`path` as a link for an e-mail: MEDIASPACE_SITE_URL in front of it when set."""
-    return f"{getattr(settings, 'MEDIASPACE_SITE_URL', '').rstrip('/')}{path}"
+    return f"{setting('MEDIASPACE_SITE_URL').rstrip('/')}{path}"
 
 
 def send_quietly(subject, body, to) -> Exception | None:

@@ -11,10 +11,11 @@ redirect: load balancers and orchestrators probe over plain HTTP with the machin
 """
 import logging
 
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
+
+from mediaspace.conf import setting
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def check_cluster():
     from django_q.conf import Conf
     from django_q.status import Stat
 
-    window = getattr(settings, "HEALTHZ_CLUSTER_SECONDS", 60)
+    window = setting("HEALTHZ_CLUSTER_SECONDS")
     now = timezone.now()
     for stat in Stat.get_all(broker=broker()):
         if stat.status != Conf.STOPPED and (now - stat.timestamp).total_seconds() <= window:

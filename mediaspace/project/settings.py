@@ -6,6 +6,9 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from mediaspace.conf import DEFAULTS as APP_DEFAULTS
+from mediaspace.encryption import fernet_keys, key_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -25,14 +28,8 @@ if not SECRET_KEY:
 # Several keys, comma separated, to rotate: the first encrypts, every one decrypts (a list is what
 # django-encrypted-model-fields turns into a MultiFernet; a comma-separated string would be one invalid key).
 # `manage.py rotate_encryption_key` re-encrypts everything with the first; docs/operations.md has the steps.
-FIELD_ENCRYPTION_KEY = [key.strip() for key in env.str("FIELD_ENCRYPTION_KEY", default="").split(",") if key.strip()]
-if not FIELD_ENCRYPTION_KEY:
-    raise ImproperlyConfigured(
-        "FIELD_ENCRYPTION_KEY is not set, so stored secrets cannot be encrypted. `make run` writes one "
-        "into .env; elsewhere generate one with `python -c 'from cryptography.fernet import Fernet; "
-        "print(Fernet.generate_key().decode())'` and set it in the environment. Keep it: without it "
-        "the stored secrets cannot be read."
-    )
+FIELD_ENCRYPTION_KEY = key_list(env.str("FIELD_ENCRYPTION_KEY", default=""))
+fernet_keys(FIELD_ENCRYPTION_KEY)  # refuses to start without a valid key, and says how to make one
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # Origins (scheme and host) allowed to POST, e.g. https://portal.example.edu: needed behind a proxy that
@@ -120,6 +117,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Persistent connections: each web thread keeps its connection between requests instead of opening one per
+# request (SQLite: opening the file and setting up WAL; PostgreSQL: a TCP connection and a sign-in). The health
+# check replaces a connection the server closed. Seconds; 0 closes after every request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,11 +187,6 @@ if AWS_STORAGE_BUCKET_NAME:
             multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, use_threads=False
         ),
     }}
-# Seconds a signed URL for playback stays valid when media is in object storage: the entry's media URL
-# checks the viewer's permission, then redirects there (the bytes never pass through Django). 0 streams
-# the bytes through Django instead, with Range, as for local files.
-MEDIASPACE_SIGNED_URL_SECONDS = env.int("MEDIASPACE_SIGNED_URL_SECONDS", default=300)
-
 # Static files: whitenoise serves them from the web server itself (no separate file server needed). With
 # DEBUG off, `collectstatic` (the release step) writes hashed and compressed copies into STATIC_ROOT, served
 # as immutable for a year; before it has run, the plain files are served from the apps
@@ -247,18 +244,25 @@ if not REDIS_URL:
                         if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else BASE_DIR / "var")
     CACHES["django_q"] = env.cache("Q_STAT_CACHE_URL", default=f"filecache://{_database_folder / 'django-q-stats'}")
     Q_CLUSTER["cache"] = "django_q"
-# /healthz says the cluster is down when none reported within this many seconds (they report twice a second).
-HEALTHZ_CLUSTER_SECONDS = env.int("HEALTHZ_CLUSTER_SECONDS", default=60)
+# Sessions: in the database by default, where every process sees a sign-out at once (a cache of each process's
+# own could keep serving a session that another process has ended). With Redis, every process shares one cache:
+# sessions are read from it and still written to the database (`cached_db`), so a Redis restart signs nobody out.
+# The user, their role and an entry's visibility are never in the session: each request reads them afresh.
+if REDIS_URL:
+    CACHES["sessions"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "mediaspace-sessions"}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "sessions"
+# Rendered entry cards (mediaspace/includes/entry_cards.html), keyed by everything a card shows: never out of date,
+# so each process keeps its own, in memory (about 1 KiB a card).
+CACHES["template_fragments"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                "LOCATION": "template-fragments", "OPTIONS": {"MAX_ENTRIES": 5000}}
 
-# Minutes between two rounds of the Teams recordings sync (read when the schedule is created).
-TEAMS_SYNC_MINUTES = env.int("TEAMS_SYNC_MINUTES", default=5)
-# Seconds a worker holds a recording without renewing its lease: it renews it by heartbeat through every step
-# (every sixth of it), so a dead worker's recording is taken over soon after (within 3 minutes).
-TEAMS_CLAIM_LEASE_SECONDS = env.int("TEAMS_CLAIM_LEASE_SECONDS", default=90)
-
-# Microsoft endpoints are settings, so national clouds and local test servers work.
-MICROSOFT_LOGIN_URL = env.str("MICROSOFT_LOGIN_URL", default="https://login.microsoftonline.com")
-MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", default="https://graph.microsoft.com")
+# The apps' own settings (MEDIASPACE_*, TEAMS_*, MICROSOFT_*, HEALTHZ_*): mediaspace/conf.py holds their
+# defaults and says what each does. One is set here only when the environment names it, as its default's type.
+for _name, _default in APP_DEFAULTS.items():
+    if _name in env.ENVIRON:
+        globals()[_name] = env(_name, cast=type(_default))
 
 # Content-Security-Policy (django-csp) of every page: scripts, styles and everything else from the portal
 # only, nothing inline, no plug-ins, no framing. Exceptions: a form may lead to Microsoft's sign-in (the
@@ -284,15 +288,8 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
     "object-src": ["'none'"],
     "base-uri": ["'self'"],
     "frame-ancestors": ["'none'"],
-    "form-action": ["'self'", _origin(MICROSOFT_LOGIN_URL)],
+    "form-action": ["'self'", _origin(env.str("MICROSOFT_LOGIN_URL", default=APP_DEFAULTS["MICROSOFT_LOGIN_URL"]))],
 }}
-
-MEDIASPACE_DEFAULT_ROLE = env.str("MEDIASPACE_DEFAULT_ROLE", default="privateOnlyRole")
-# Seconds without progress after which an import's worker is taken to be dead and its work taken over.
-MEDIASPACE_INGEST_LEASE_SECONDS = env.int("MEDIASPACE_INGEST_LEASE_SECONDS", default=90)
-# Seconds after which a queued import or recording that no worker took up may have lost its task with a
-# killed cluster, and is queued again (once no task waits in the queue).
-MEDIASPACE_QUEUED_GRACE_SECONDS = env.int("MEDIASPACE_QUEUED_GRACE_SECONDS", default=90)
 
 # E-mail (Django's mail framework): the Teams integration tells a recording's organizer when the default user
 # holds it, and asks owners to keep or discard new recordings. By default mails are printed to the console
@@ -307,8 +304,6 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # TLS from the start, 
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds: a mail server that hangs must not hold a worker
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Video portal <noreply@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
-# The portal's address as people reach it (https://portal.example.edu): links in e-mails start with it.
-MEDIASPACE_SITE_URL = env.str("MEDIASPACE_SITE_URL", default="")
 
 # Logs: plain lines (development) or LOG_FORMAT=json, one JSON object per line with method, path and status
 # for each request (mediaspace.project.log). Anything looking like a credential is blanked in every line.
