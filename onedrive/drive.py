@@ -1,4 +1,5 @@
-"""The user's OneDrive as the picker shows it: folders, search, pages, and what may be imported.
+"""The user's OneDrive as the picker shows it: folders, search, pages, and what may be imported; and every
+OneDrive path of Microsoft Graph, one function per call (the imports call them too).
 
 Paging follows Graph's `@odata.nextLink`, which stays on the server (in the session) behind a random
 token: the browser only ever sends that token back, never a URL for us to fetch.
@@ -8,6 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from urllib.parse import quote
 
 from django.utils.dateparse import parse_datetime
@@ -24,6 +26,14 @@ PAGE_SIZE = 100
 ID = re.compile(r"^(?!\.\.?$)[A-Za-z0-9!._-]{1,200}$")
 KEPT_PAGES = 50  # next-page links remembered per session
 KEPT_FOLDERS = 500  # folder parents remembered per session, for the breadcrumb
+
+ROOT_CHILDREN = "/me/drive/root/children"
+FOLDER = "/me/drive/items/{folder_id}"
+FOLDER_CHILDREN = FOLDER + "/children"
+SEARCH = "/me/drive/root/search(q='{query}')"
+ITEM = "/drives/{drive_id}/items/{item_id}"
+ITEM_CONTENT = ITEM + "/content"
+ROOT_PATH = "/drive/root:"  # the root as a parentReference's path names it
 
 
 class PageExpired(Exception):
@@ -97,43 +107,85 @@ class Listing:
         return sum(entry.importable for entry in self.entries)
 
 
+# -- Graph: one function per call -----------------------------------------------------------------
+
+
 def search_path(query) -> str:
     """OData doubles a quote inside the string; the rest is percent-encoded, or a '#', '?' or '/' typed in
     the search box would end the URL's path ("C# basics" would search for "C")."""
-    return "/me/drive/root/search(q='{}')".format(quote(query.replace("'", "''"), safe="'"))
+    return SEARCH.format(query=quote(query.replace("'", "''"), safe="'"))
+
+
+def folder_item(graph, folder_id) -> dict:
+    """The driveItem of a folder of the user's drive."""
+    return graph.get(FOLDER.format(folder_id=folder_id), **{"$select": SELECT})
+
+
+def children_page(graph, folder_id="") -> dict:
+    """The first page of a folder's children (the root's when folder_id is '')."""
+    path = FOLDER_CHILDREN.format(folder_id=folder_id) if folder_id else ROOT_CHILDREN
+    return graph.get(path, **{"$top": PAGE_SIZE, "$select": SELECT})
+
+
+def search_page(graph, query) -> dict:
+    """The first page of the files and folders that match `query` in the user's drive."""
+    return graph.get(search_path(query), **{"$top": PAGE_SIZE})
+
+
+def next_page(graph, next_link) -> dict:
+    """The page at a listing's `@odata.nextLink` (GraphClient refuses any host but Graph's)."""
+    return graph.get(next_link)
+
+
+def drive_item(graph, drive_id, item_id) -> dict:
+    """A driveItem by drive id and item id."""
+    return graph.get(ITEM.format(**_ids(drive_id, item_id)), **{"$select": SELECT})
+
+
+def item_content(graph, drive_id, item_id, **options):
+    """A file's bytes, as a resuming download (`options` go to GraphClient.download)."""
+    return graph.download(ITEM_CONTENT.format(**_ids(drive_id, item_id)), **options)
+
+
+def _ids(drive_id, item_id) -> dict:
+    """The ids for a path, refused before Graph is asked when they are not ids."""
+    if not (ID.match(drive_id) and ID.match(item_id)):
+        raise ValueError("not a drive or item id")
+    return {"drive_id": drive_id, "item_id": item_id}
+
+
+# -- the picker ------------------------------------------------------------------------------------
 
 
 def list_folder(graph, session, module, folder_id="", page=""):
     """One page of a folder (the root when folder_id is '')."""
     context = ("folder", folder_id)
-    folder, folder_item = None, _kept_page(session, page, context).get("folder") if page else None
+    folder, kept_item = None, _kept_page(session, page, context).get("folder") if page else None
     if folder_id:
         # The folder itself (name, path for the breadcrumb) is asked once, then kept with its next pages.
-        folder_item = folder_item or graph.get(f"/me/drive/items/{folder_id}", **{"$select": SELECT})
-        folder = entry_from_item(folder_item, module.max_import_size)
+        kept_item = kept_item or folder_item(graph, folder_id)
+        folder = entry_from_item(kept_item, module.max_import_size)
         if not folder.is_folder:
             raise ValueError("not a folder")
-    base = f"/me/drive/items/{folder_id}/children" if folder_id else "/me/drive/root/children"
-    listing = _page(graph, session, module, base, context, page, keep={"folder": folder_item})
+    listing = _page(graph, session, partial(children_page, graph, folder_id), module, context, page,
+                    keep={"folder": kept_item})
     listing.folder = folder
     _remember_folders(session, listing.entries, folder)
     if folder is not None:
         listing.breadcrumb = _breadcrumb(session, folder)
-        listing.parent_id = "" if folder.parent_path in (None, "/drive/root:") else folder.parent_id
+        listing.parent_id = "" if folder.parent_path in (None, ROOT_PATH) else folder.parent_id
     return listing
 
 
 def search(graph, session, module, query, page=""):
-    listing = _page(graph, session, module, search_path(query), ("search", query), page)
+    listing = _page(graph, session, partial(search_page, graph, query), module, ("search", query), page)
     listing.query = query
     return listing
 
 
 def item(graph, module, drive_id, item_id) -> DriveEntry:
-    if not (ID.match(drive_id) and ID.match(item_id)):
-        raise ValueError("not a drive or item id")
-    return entry_from_item(graph.get(f"/drives/{drive_id}/items/{item_id}", **{"$select": SELECT}),
-                           module.max_import_size)
+    """A driveItem as the picker shows it; ValueError for ids that are not ids, or an answer that is not one."""
+    return entry_from_item(drive_item(graph, drive_id, item_id), module.max_import_size)
 
 
 def _kept_page(session, page, context):
@@ -143,14 +195,10 @@ def _kept_page(session, page, context):
     return kept
 
 
-def _page(graph, session, module, path, context, page, keep=None):
+def _page(graph, session, first_page, module, context, page, keep=None):
+    """The page behind the token `page`, or the first one (`first_page()`), as a Listing."""
     pages = session.setdefault("onedrive_pages", {})
-    if page:
-        # A Graph nextLink (GraphClient refuses any other host).
-        answer = graph.get(_kept_page(session, page, context)["url"])
-    else:
-        answer = graph.get(path, **{"$top": PAGE_SIZE, "$select": SELECT}) if context[0] == "folder" \
-            else graph.get(path, **{"$top": PAGE_SIZE})
+    answer = next_page(graph, _kept_page(session, page, context)["url"]) if page else first_page()
     if not isinstance(answer, dict) or not isinstance(answer.get("value", []), list):
         raise GraphError(_("Microsoft's answer is not a list of files"), status=200)
     entries = []
@@ -182,7 +230,7 @@ def _remember_folders(session, entries, folder):
 
 def _breadcrumb(session, folder):
     """(id, name) from the root's child down to the folder's parent, ids from the folders seen so far."""
-    names = [name for name in (folder.parent_path or "").removeprefix("/drive/root:").split("/") if name]
+    names = [name for name in (folder.parent_path or "").removeprefix(ROOT_PATH).split("/") if name]
     parents = session.get("onedrive_folders", {})
     ids, current = [], folder.parent_id
     for _name in names:

@@ -107,8 +107,7 @@ def import_file(entry_id):
         item = drive.item(graph, module, drive_id, item_id)
         if not item.importable:
             return entry_fail(entry, item.refusal).status
-        download = graph.download(f"/drives/{drive_id}/items/{item_id}/content",
-                                  on_length=partial(entry_expect, entry))
+        download = drive.item_content(graph, drive_id, item_id, on_length=partial(entry_expect, entry))
     except (GraphError, ValueError) as error:
         return entry_fail(entry, failure_reason(error)).status
     # What OneDrive calls the file is not trusted: the ingest service tells its type from the bytes.
