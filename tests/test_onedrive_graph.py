@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
+import requests
 import responses
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -23,7 +24,8 @@ from mediaspace.roles import Role
 from onedrive import drive, imports, signin, tasks
 from onedrive.models import MicrosoftAccount, OneDriveModule
 from tests.conftest import WEBM_HEAD
-from tests.microsoft import CLIENT_ID, GRAPH_URL, LOGIN_URL, TENANT_ID, cut_body, load, make_jwt
+from tests.microsoft import (CLIENT_ID, GRAPH_URL, LOGIN_URL, OPENID_CONFIGURATION_URL, TENANT_ID, TOKEN_URL, cut_body,
+                             load, make_jwt)
 
 V1 = f"{GRAPH_URL}/v1.0"
 PICKER = reverse("onedrive:picker")
@@ -331,6 +333,22 @@ def test_401_invalid_token_sends_the_user_to_sign_in_again_and_back_to_the_folde
     assert account_expired(ann)
     restarted = browser.get(response["Location"])  # and sign-in starts again, for the same folder
     assert restarted.status_code == 302 and restarted["Location"].startswith(f"{LOGIN_URL}/organizations/")
+
+
+@responses.activate
+def test_a_refresh_that_cannot_reach_microsoft_sends_the_user_to_sign_in_again(browser, ann, module):
+    module.client_secret = "Qx58Q~not.a.real.secret.but.long.enough-1"  # the code flow: tokens are refreshed
+    module.save()
+    account = MicrosoftAccount.objects.get(user=ann)
+    account.expires_at, account.refresh_token = timezone.now() - timedelta(minutes=1), "M.C507_BAY.0.U.-refresh"
+    account.save()
+    responses.get(OPENID_CONFIGURATION_URL, json=load("openid_configuration.json"))
+    responses.post(TOKEN_URL, body=requests.ConnectionError("Connection reset by peer"))
+
+    response = browser.get(PICKER, {"folder": VIDEOS["id"]})
+
+    assert (response.status_code, response["Location"]) == (302, signed_in_again_to(f"{PICKER}?folder={VIDEOS['id']}"))
+    assert graph_calls() == []  # no call without a token
 
 
 @responses.activate
