@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.teams.models import IntegrationGroup, TeamsIntegration
-from integrations.teams import api
+from integrations.teams import api, diagnosis
 from mediaspace.models import Category
 from tests.microsoft import CLIENT_ID, TENANT_ID, load
 from tests.test_teams_diagnosis import (
@@ -1115,8 +1115,21 @@ def test_a_second_integration_for_the_same_app_points_to_updating_the_existing_o
 
 
 def test_the_last_error_comes_with_the_seeds_troubleshooting_tip(admin, make_integration):
-    integration = make_integration(last_error=SEED_POLICY_MISSING, last_error_at=timezone.now())
+    integration = make_integration(last_error=SEED_POLICY_MISSING, last_error_code=diagnosis.Code.POLICY_MISSING,
+                                   last_error_at=timezone.now())
     for page in (admin.get(url("change", integration.pk)), admin.get(url("test", integration.pk))):
         text = html.unescape(page.content.decode())
         assert SEED_POLICY_MISSING in text
         assert "the application access policy wasn't created or granted correctly" in text
+
+
+def test_the_troubleshooting_tip_follows_the_kind_of_the_last_error_not_its_words(admin, make_integration):
+    reworded = make_integration(name="Reworded", last_error="The access policy, in other words.",
+                                last_error_code=diagnosis.Code.POLICY_MISSING, last_error_at=timezone.now())
+    unknown = make_integration(name="Unknown kind", last_error=SEED_POLICY_MISSING, last_error_at=timezone.now())
+    tip = "the application access policy wasn't created or granted correctly"
+    for page in (admin.get(url("change", reworded.pk)), admin.get(url("test", reworded.pk))):
+        assert tip in html.unescape(page.content.decode())
+    for page in (admin.get(url("change", unknown.pk)), admin.get(url("test", unknown.pk))):
+        text = html.unescape(page.content.decode())
+        assert SEED_POLICY_MISSING in text and tip not in text

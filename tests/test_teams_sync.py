@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 from integrations.teams import tasks
 from integrations.microsoft.graph import GraphClient
 from integrations.teams.models import Recording, TeamsIntegration
-from integrations.teams import api, diagnosis, sync
+from integrations.teams import api, diagnosis, services, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import Collaborator, MediaEntry, Publication
@@ -671,6 +671,7 @@ def test_missing_billing_marks_the_integration_and_gives_the_recording_back(inte
 
     integration.refresh_from_db()
     assert integration.last_error == diagnosis.BILLING_MISSING
+    assert integration.last_error_code == diagnosis.Code.BILLING_MISSING
     assert (result.state, result.attempts, result.next_attempt_at) == (Recording.State.DISCOVERED, 0, None)
     assert result.reason == diagnosis.BILLING_MISSING
     assert result.queued_until > timezone.now()  # not hammered: tried again after the grace period
@@ -685,7 +686,7 @@ def test_missing_billing_marks_the_integration_and_gives_the_recording_back(inte
     integration.refresh_from_db()
     assert result.state == Recording.State.READY and result.attempts == 1
     assert sha(stored_bytes(result.entry)) == sha(CONTENT)
-    assert integration.last_error == ""
+    assert (integration.last_error, integration.last_error_code) == ("", "")
 
 
 def test_the_billing_marker_stays_while_billing_is_missing(integration, graph, ms, lecture, portal_users):
@@ -698,6 +699,26 @@ def test_the_billing_marker_stays_while_billing_is_missing(integration, graph, m
 
     integration.refresh_from_db()
     assert integration.last_error == diagnosis.BILLING_MISSING
+    assert integration.last_error_code == diagnosis.Code.BILLING_MISSING
+
+
+def test_the_billing_marker_is_known_by_its_kind_not_its_words(integration):
+    """A listing's success clears every marker but the billing one, whatever the wording it was stored with."""
+    TeamsIntegration.objects.filter(pk=integration.pk).update(
+        last_error="Billing, in the words of an earlier version.", last_error_code=diagnosis.Code.BILLING_MISSING)
+    integration.refresh_from_db()
+
+    services.record_success(integration)
+    assert integration.last_error == "Billing, in the words of an earlier version."
+
+    services.record_success(integration, downloaded=True)
+    assert (integration.last_error, integration.last_error_code) == ("", "")
+    assert TeamsIntegration.objects.filter(pk=integration.pk, last_error="", last_error_code="").exists()
+
+    services.record_failure(integration, diagnosis.Problem("Application policy, reworded.",
+                                                           code=diagnosis.Code.POLICY_MISSING))
+    services.record_success(integration)
+    assert (integration.last_error, integration.last_error_code) == ("", "")
 
 
 def test_missing_billing_stops_the_integrations_other_downloads_until_the_grace_period_is_over(

@@ -1,10 +1,13 @@
 """Upgrading an existing portal: what the migrations do to rows written by earlier versions."""
 import importlib
+import uuid
 
 import pytest
 from django.apps import apps
 from django_q.models import Schedule
 
+from integrations.microsoft.graph import GraphError
+from integrations.teams import diagnosis
 from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams.owners import TeamsUser, resolve_owner
 from tests.microsoft import CLIENT_ID, TENANT_ID
@@ -67,3 +70,27 @@ def test_ledger_rows_written_before_the_owner_rule_field_get_it_from_their_reaso
 
     assert dict(Recording.objects.exclude(pk=unrelated.pk).values_list("pk", "owner_rule")) == expected
     assert Recording.objects.get(pk=unrelated.pk).owner_rule == Recording.OwnerRule.NONE
+
+
+error_kind_migration = importlib.import_module("integrations.teams.migrations.0010_integration_last_error_code")
+
+
+@pytest.mark.django_db
+def test_integrations_marked_before_the_error_kind_field_get_it_from_their_message():
+    """Every problem the portal can mark an integration with, stored as its words only, is read back by the
+    migration as the kind the code now stores with it."""
+    problems = [diagnosis.Problem.of(code) for code in diagnosis.MESSAGES]
+    problems += [diagnosis.missing_permission(diagnosis.TRANSCRIPT_PERMISSION),
+                 diagnosis.explain(GraphError("Service unavailable", status=503))]
+    assert {problem.code for problem in problems} == {
+        value for name, value in vars(diagnosis.Code).items() if not name.startswith("_")}  # every kind
+    marked = {TeamsIntegration.objects.create(name=f"Contoso {n}", tenant_id=TENANT_ID, client_id=str(uuid.uuid4()),
+                                              client_secret="x" * 40, last_error=problem.message).pk: problem.code
+              for n, problem in enumerate(problems)}
+    healthy = TeamsIntegration.objects.create(name="Healthy", tenant_id=TENANT_ID, client_id=str(uuid.uuid4()),
+                                              client_secret="x" * 40)
+
+    error_kind_migration.fill(apps, None)
+
+    assert dict(TeamsIntegration.objects.filter(pk__in=marked).values_list("pk", "last_error_code")) == marked
+    assert TeamsIntegration.objects.get(pk=healthy.pk).last_error_code == ""

@@ -6,10 +6,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _, ngettext
-
-from integrations.microsoft.forms import sensitive_secret
+from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
 from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
@@ -17,6 +17,8 @@ from .models import AT_RISK_DAYS, Recording, TeamsIntegration
 from .tasks import queue_sync
 from . import decisions, participants, preview, sync
 from .diagnosis import troubleshooting
+
+sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
 
 
 @admin.register(TeamsIntegration)
@@ -137,7 +139,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         if not integration.last_error:
             return "—"
         return format_html('<strong class="teams-error-text">{}</strong><div class="help">{}</div>',
-                           integration.last_error, troubleshooting(integration.last_error))
+                           integration.last_error, troubleshooting(integration.last_error_code))
 
     @admin.display(description=_("Status"), ordering="enabled")
     def status_display(self, integration):
@@ -244,9 +246,9 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             report = services.integration_check(integration=integration)
             self.log_change(request, integration, _("Tested the connection: %(outcome)s") % {
                 "outcome": report.problem.message if report.problem else _("passed")})
-        message = report.problem.message if report and report.problem else integration.last_error
+        kind = report.problem.code if report and report.problem else integration.last_error_code
         return self._page(request, "test_connection.html", integration, report=report, title=_("Test connection"),
-                          last_error=integration.last_error, tip=troubleshooting(message))
+                          last_error=integration.last_error, tip=troubleshooting(kind))
 
     def sync_view(self, request, pk):
         integration = self._integration_for_change(request, pk)

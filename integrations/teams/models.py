@@ -166,6 +166,10 @@ class TeamsIntegration(models.Model):
     created = models.DateTimeField(_("Creation date"), auto_now_add=True)
     updated = models.DateTimeField(_("Updated at"), auto_now=True)
     last_error = models.TextField(_("Last error"), blank=True)
+    last_error_code = models.CharField(
+        _("Kind of the last error"), max_length=32, blank=True, editable=False,
+        help_text=_("What kind of problem the last error is (integrations.teams.diagnosis.Code): what the portal "
+                    "decides by (the troubleshooting tip, whether a success clears the marker)."))
     last_error_at = models.DateTimeField(_("Last error at"), null=True, blank=True)
     last_success_at = models.DateTimeField(_("Last successful contact"), null=True, blank=True)
     synced_until = models.DateTimeField(

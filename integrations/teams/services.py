@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from .models import IntegrationGroup, TeamsIntegration
 from .connection import ConnectionReport, test_connection
-from .diagnosis import BILLING_MISSING
+from .diagnosis import Code
 
 DELETE_ENABLED_REFUSED = "Please change integration status to 'Disable' in order to delete it."
 
@@ -46,7 +46,7 @@ def integration_check(*, integration) -> ConnectionReport:
     """Test the connection and show the outcome on the integration list (the marker and its text)."""
     report = test_connection(integration)
     if report.problem:
-        record_failure(integration, report.problem.message)
+        record_failure(integration, report.problem)
     else:
         record_success(integration, downloaded=report.download_checked)
     return report
@@ -82,11 +82,12 @@ def integration_delete(*, integration):
     integration.delete()
 
 
-def record_failure(integration, message):
-    """Show the error marker with `message` until the next success."""
+def record_failure(integration, problem):
+    """Show the error marker with the problem's message until the next success."""
     now = timezone.now()
-    TeamsIntegration.objects.filter(pk=integration.pk).update(last_error=message, last_error_at=now)
-    integration.last_error, integration.last_error_at = message, now
+    TeamsIntegration.objects.filter(pk=integration.pk).update(
+        last_error=problem.message, last_error_code=problem.code, last_error_at=now)
+    integration.last_error, integration.last_error_code, integration.last_error_at = problem.message, problem.code, now
 
 
 def record_success(integration, *, downloaded=False):
@@ -96,8 +97,8 @@ def record_success(integration, *, downloaded=False):
     rows = TeamsIntegration.objects.filter(pk=integration.pk)
     rows.update(last_success_at=now)
     if not downloaded:
-        rows = rows.exclude(last_error=BILLING_MISSING)
-    rows.update(last_error="")
-    integration.last_error = TeamsIntegration.objects.filter(pk=integration.pk).values_list(
-        "last_error", flat=True).first() or ""
+        rows = rows.exclude(last_error_code=Code.BILLING_MISSING)
+    rows.update(last_error="", last_error_code="")
+    integration.last_error, integration.last_error_code = TeamsIntegration.objects.filter(
+        pk=integration.pk).values_list("last_error", "last_error_code").first() or ("", "")
     integration.last_success_at = now

@@ -70,7 +70,7 @@ def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=Non
             discovered = discover(integration, graph, since=since, progress=progress)
         except GraphError as error:
             problem = explain(error)
-            record_failure(integration, problem.message)
+            record_failure(integration, problem)
             return {"problem": problem.message}
         record_success(integration)
         look_for_late_transcripts(integration, graph)  # after the success: it may set its own marker
@@ -301,10 +301,10 @@ def _ingest_steps(recording, graph, lease):
         lease.beat()
     except GraphPaymentRequired as error:
         _hold_downloads(integration, recording)
-        record_failure(integration, explain(error).message)
+        record_failure(integration, explain(error))
         return _release(recording, explain(error).message)
     except INTEGRATION_WIDE as error:
-        record_failure(integration, explain(error).message)
+        record_failure(integration, explain(error))
         return _release(recording, explain(error).message)
     except GraphNotFound:
         return _fail(recording, "Microsoft no longer has this recording (it expired or was deleted).", final=True)
@@ -384,7 +384,7 @@ def _attach_transcripts_noting_problems(recording, graph, entry) -> list:
         return attach_transcripts(recording, graph, entry)
     except INTEGRATION_WIDE as error:
         problem = explain_transcript_error(error)
-        record_failure(recording.integration, problem.message)
+        record_failure(recording.integration, problem)
         return [f"The Teams transcript was not attached: {problem.message}"]
     except GraphError as error:
         logger.warning("Transcript of recording %s not fetched: %s", recording.pk, error)
@@ -403,7 +403,7 @@ def look_for_late_transcripts(integration, graph):
         try:
             notes = attach_transcripts(recording, graph, recording.entry)
         except INTEGRATION_WIDE as error:
-            record_failure(integration, explain_transcript_error(error).message)
+            record_failure(integration, explain_transcript_error(error))
             return  # every other lookup would be refused alike
         except GraphError as error:  # the meeting was deleted, say
             logger.warning("Late transcript of recording %s not fetched: %s", recording.pk, error)
