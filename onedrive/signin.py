@@ -74,7 +74,7 @@ def redirect_uri_accepted(uri) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
-def _msal_app(module, tenant=None) -> DelegatedApp:
+def _delegated_app(module, tenant=None) -> DelegatedApp:
     """One per use, never shared: see DelegatedApp."""
     return DelegatedApp(module.application_id, module.client_secret, tenant or module.tenant)
 
@@ -89,7 +89,7 @@ def start(request, module, next_url="") -> str:
     code_flow = ""
     if module.uses_code_flow:
         try:  # the answer comes in the query: a form_post would not survive SameSite=Lax cookies
-            flow = _msal_app(module).start_code_flow(SCOPES, redirect_uri=uri, state=state, response_mode="query")
+            flow = _delegated_app(module).start_code_flow(SCOPES, redirect_uri=uri, state=state, response_mode="query")
         except GraphUnreachable as e:
             logger.warning("OneDrive sign-in could not start: %s", e)
             raise SignInProblem(_("Microsoft sign-in could not be reached. Try again in a few minutes.")) from e
@@ -181,7 +181,7 @@ def _redeem_code(module, sign_in, answer, uri):
         raise SignInProblem(_("Microsoft's answer has no authorization code. Please sign in again."))
     flow = json.loads(sign_in.code_flow)
     try:
-        result = _msal_app(module).redeem_code(flow, {k: answer[k] for k in ("code", "state") if k in answer},
+        result = _delegated_app(module).redeem_code(flow, {k: answer[k] for k in ("code", "state") if k in answer},
                                                SCOPES)
     except ValueError as e:  # msal's own state or nonce check
         raise SignInProblem(_("Microsoft's answer did not match this sign-in. Please sign in again.")) from e
@@ -309,7 +309,7 @@ class UserToken:
     def _refresh(self):
         account = self.account
         try:
-            result = _msal_app(self.module, account.tenant_id).refresh(account.refresh_token, SCOPES)
+            result = _delegated_app(self.module, account.tenant_id).refresh(account.refresh_token, SCOPES)
         except GraphUnreachable as e:
             raise SignInRequired() from e
         if "access_token" not in result:
