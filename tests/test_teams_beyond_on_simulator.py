@@ -138,6 +138,7 @@ def test_an_owner_matching_two_portal_users_is_previewed_then_held_by_the_defaul
 
     recording = Recording.objects.select_related("entry__owner").get()
     assert recording.state == Recording.State.READY and recording.entry.owner == archive
+    assert recording.owner_rule == Recording.OwnerRule.DEFAULT_AMBIGUOUS
     assert "More than one portal user matches by both: 'ann.lee', 'a.lee'." in recording.reason
     assert [message.to for message in mail.outbox] == [["ann.lee@contoso.edu"]]
     assert recording.entry.name in mail.outbox[0].body and "Teams Archive" in mail.outbox[0].subject
