@@ -123,7 +123,10 @@ class MediaEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "reference_id"], name="mediaentry_unique_source_reference")
         ]
-        indexes = [models.Index(fields=["owner", "-created"]), models.Index(fields=["status"])]
+        # My Media reads a page of one owner's entries in this order straight from the index, and counts them
+        # from it, whatever their number.
+        indexes = [models.Index(fields=["owner", "-created", "-id"], name="mediaentry_owner_newest"),
+                   models.Index(fields=["status"])]
 
     def __str__(self):
         return self.name
@@ -369,6 +372,8 @@ class Publication(models.Model):
         verbose_name_plural = _("publications")
         ordering = ["-created"]
         constraints = [models.UniqueConstraint(fields=["category", "entry"], name="publication_unique_entry")]
+        # A category page reads its entries newest first (by entry id) and counts them from this index.
+        indexes = [models.Index(fields=["category", "status", "entry"], name="publication_category_entries")]
 
     def __str__(self):
         return f"{self.entry} in {self.category}"

@@ -260,6 +260,9 @@ def category_detail(request, pk):
         )
         .search(query)
         .select_related("owner")
+        # Newest first, as everywhere (ids grow with `created`), read from the publications' index: no sort of
+        # the whole category.
+        .order_by("-publications__entry_id")
     )
     return render(request, "mediaspace/category_detail.html", {
         "category": category, "children": category.children.all(),
