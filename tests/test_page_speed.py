@@ -1,0 +1,181 @@
+"""Pages stay cheap however many entries there are (issue 17), and what makes them cheap never shows a user
+something out of date: an entry's visibility, its details and a user's role take effect on the next request."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from mediaspace.models import Category, MediaEntry, Publication, UserRole
+from mediaspace.roles import Role
+from mediaspace.sizes import readable_size
+
+MAX_QUERIES = 10
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(username="owner")
+
+
+@pytest.fixture
+def category(db):
+    return Category.objects.create(name="Lectures")
+
+
+def add_entries(owner, category, count, *, start=0):
+    """`count` ready entries of `owner`, all published to `category` (no files: only the pages are measured)."""
+    entries = MediaEntry.objects.bulk_create(
+        MediaEntry(name=f"Lecture {number:05d}", owner=owner, status=MediaEntry.Status.READY,
+                   content_type="video/webm", size=1000 + number, reference_id=f"bulk-{number}")
+        for number in range(start, start + count))
+    Publication.objects.bulk_create(
+        Publication(category=category, entry=entry, status=Publication.Status.APPROVED) for entry in entries)
+    return entries
+
+
+def queries_of(client, url):
+    client.get(url)  # the first request may fill caches; the second is what every later one costs
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def plan(sql):
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return " / ".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def page_url(name, category):
+    return reverse("mediaspace:my_media") if name == "my media" else reverse("mediaspace:category", args=[category.pk])
+
+
+@pytest.mark.parametrize("name", ["my media", "category"])
+def test_a_list_page_issues_the_same_queries_at_100_and_1000_entries(client_for, owner, category, name):
+    client = client_for(owner)
+    add_entries(owner, category, 100)
+    few = queries_of(client, page_url(name, category) + "?page=2")
+    add_entries(owner, category, 900, start=100)
+    many = queries_of(client, page_url(name, category) + "?page=20")
+    assert (len(few), len(many) <= MAX_QUERIES) == (len(many), True)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plans")
+@pytest.mark.parametrize("name", ["my media", "category"])
+def test_a_list_page_is_read_from_an_index_without_sorting_the_whole_set(client_for, owner, category, name):
+    client = client_for(owner)
+    add_entries(owner, category, 30)
+    listing = [sql for sql in queries_of(client, page_url(name, category) + "?page=2")
+               if sql.split(" FROM ", 1)[1].startswith('"mediaspace_mediaentry"')]
+    assert [sql.split(" FROM ")[0][:15] for sql in listing] == ['SELECT COUNT(*)', 'SELECT "mediasp']
+    for sql in listing:
+        assert "TEMP B-TREE" not in plan(sql) and "SCAN" not in plan(sql), plan(sql)
+
+
+# --- the entry cards' fragment cache --------------------------------------------------------------------------
+
+
+def card_renders(client, url):
+    """How many entry cards the template engine rendered (not taken from the cache) for one request."""
+    response = client.get(url)
+    assert response.status_code == 200
+    return sum(template.name == "mediaspace/includes/entry_card.html" for template in response.templates)
+
+
+def test_cards_are_rendered_once_and_then_taken_from_the_cache(client_for, owner, category, make_user):
+    add_entries(owner, category, 3)
+    client = client_for(owner)
+    assert [card_renders(client, page_url("my media", category)) for _ in range(2)] == [3, 0]
+    # A category's cards do not depend on who looks: another user gets the same cached cards.
+    client = client_for(owner)
+    card_renders(client, page_url("category", category))
+    assert card_renders(client_for(make_user(role=Role.VIEWER)), page_url("category", category)) == 0
+
+
+def test_a_changed_entry_shows_its_new_details_on_the_next_request(client_for, owner, category):
+    entry, = add_entries(owner, category, 1)
+    client = client_for(owner)
+    for name in ("my media", "category"):
+        assert "Lecture 00000" in client.get(page_url(name, category)).content.decode()
+    # Written without save(), as progress reports and bulk changes are: the card must not trust `updated`.
+    MediaEntry.objects.filter(pk=entry.pk).update(name="Renamed lecture", size=5 * 1024 * 1024)
+    for name in ("my media", "category"):
+        page = client.get(page_url(name, category)).content.decode()
+        assert ("Renamed lecture" in page, "Lecture 00000" in page, readable_size(5 * 1024 * 1024) in page) == (
+            True, False, True)
+
+
+def test_an_import_s_progress_shows_on_the_next_request(client_for, owner, category):
+    entry, = add_entries(owner, category, 1)
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.IMPORTING, bytes_expected=1000,
+                                                  bytes_received=100)
+    client = client_for(owner)
+    assert 'value="10"' in client.get(page_url("my media", category)).content.decode()
+    MediaEntry.objects.filter(pk=entry.pk).update(bytes_received=700)
+    assert 'value="70"' in client.get(page_url("my media", category)).content.decode()
+
+
+def test_an_entry_taken_out_of_a_category_leaves_its_page_on_the_next_request(client_for, owner, category,
+                                                                               make_user):
+    kept, removed = add_entries(owner, category, 2)
+    viewer = client_for(make_user(role=Role.VIEWER))
+    assert "Lecture 00001" in viewer.get(page_url("category", category)).content.decode()
+    Publication.objects.filter(entry=removed).update(status=Publication.Status.REJECTED)
+    page = viewer.get(page_url("category", category)).content.decode()
+    assert ("Lecture 00000" in page, "Lecture 00001" in page) == (True, False)
+    MediaEntry.objects.filter(pk=kept.pk).update(status=MediaEntry.Status.FAILED)
+    assert "Lecture 00000" not in viewer.get(page_url("category", category)).content.decode()
+
+
+def test_the_owner_s_name_on_a_card_follows_a_rename_on_the_next_request(client_for, owner, category, make_user):
+    add_entries(owner, category, 1)
+    viewer = client_for(make_user(role=Role.VIEWER))
+    assert "owner" in viewer.get(page_url("category", category)).content.decode()
+    get_user_model().objects.filter(pk=owner.pk).update(first_name="Ada", last_name="Lovelace")
+    assert "Ada Lovelace" in viewer.get(page_url("category", category)).content.decode()
+
+
+def test_a_failed_import_s_retry_button_is_never_taken_from_the_cache(client_for, owner, category, make_user):
+    """The retry form carries the viewer's CSRF token and shows only to the owner: such a card is always rendered."""
+    entry, = add_entries(owner, category, 1)
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.FAILED, error="The source went away.",
+                                                  source=MediaEntry.Source.ONEDRIVE)
+    client = client_for(owner)
+    assert [card_renders(client, page_url("my media", category)) for _ in range(2)] == [1, 1]
+
+
+# --- sessions ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cached_sessions(settings):
+    """Sessions read from a cache, as with Redis (cached_db), here an in-memory one of this process."""
+    settings.CACHES = {**settings.CACHES, "sessions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                                       "LOCATION": "test-sessions"}}
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    yield
+    caches["sessions"].clear()
+
+
+def test_a_cached_session_sees_a_role_change_on_the_next_request(cached_sessions, client_for, make_user):
+    user = make_user(role=Role.PRIVATE_ONLY)
+    client = client_for(user)
+    upload = reverse("mediaspace:upload")
+    assert client.get(upload).status_code == 200
+    UserRole.objects.filter(user=user).update(role=Role.VIEWER)
+    assert client.get(upload).status_code == 403
+    UserRole.objects.filter(user=user).update(role=Role.PRIVATE_ONLY)
+    assert client.get(upload).status_code == 200
+
+
+def test_a_cached_session_of_a_deactivated_user_is_signed_out_on_the_next_request(cached_sessions, client_for,
+                                                                                  make_user):
+    user = make_user()
+    client = client_for(user)
+    assert client.get(reverse("mediaspace:my_media")).status_code == 200
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get(reverse("mediaspace:my_media")).status_code == 302
