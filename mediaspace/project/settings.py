@@ -122,11 +122,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # check replaces a connection the server closed. Seconds; 0 closes after every request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Persistent connections: each web thread keeps its connection between requests instead of opening one per
-# request (SQLite: opening the file and setting up WAL; PostgreSQL: a TCP connection and a sign-in). The health
-# check replaces a connection the server closed. Seconds; 0 closes after every request.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -249,19 +244,6 @@ if not REDIS_URL:
                         if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else BASE_DIR / "var")
     CACHES["django_q"] = env.cache("Q_STAT_CACHE_URL", default=f"filecache://{_database_folder / 'django-q-stats'}")
     Q_CLUSTER["cache"] = "django_q"
-# Sessions: in the database by default, where every process sees a sign-out at once (a cache of each process's
-# own could keep serving a session that another process has ended). With Redis, every process shares one cache:
-# sessions are read from it and still written to the database (`cached_db`), so a Redis restart signs nobody out.
-# The user, their role and an entry's visibility are never in the session: each request reads them afresh.
-if REDIS_URL:
-    CACHES["sessions"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": "mediaspace-sessions"}
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-    SESSION_CACHE_ALIAS = "sessions"
-# Rendered entry cards (mediaspace/includes/entry_cards.html), keyed by everything a card shows: never out of date,
-# so each process keeps its own, in memory (about 1 KiB a card).
-CACHES["template_fragments"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                "LOCATION": "template-fragments", "OPTIONS": {"MAX_ENTRIES": 5000}}
 # Sessions: in the database by default, where every process sees a sign-out at once (a cache of each process's
 # own could keep serving a session that another process has ended). With Redis, every process shares one cache:
 # sessions are read from it and still written to the database (`cached_db`), so a Redis restart signs nobody out.
