@@ -1047,7 +1047,7 @@ def test_sync_all_queues_one_task_per_enabled_integration(integration, monkeypat
     TeamsIntegration.objects.create(name="Off", tenant_id=TENANT_ID, client_id="11111111-2222-4333-8444-555555555555",
                                     client_secret=SECRET, enabled=False)
     sent = []
-    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: sent.append((func, args, kwargs)))
+    monkeypatch.setattr(services, "async_task", lambda func, *args, **kwargs: sent.append((func, args, kwargs)))
 
     tasks.sync_all()
 

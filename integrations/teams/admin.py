@@ -1,24 +1,23 @@
+"""The Teams integration console and the recordings ledger, as admin configuration: lists, forms and
+actions. The console's own pages are in admin_views.py, its rules in services.py, its HTML in templates."""
+from functools import partial
+
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import Count
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.decorators import method_decorator
-from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext_lazy as _, ngettext
-from django.views.decorators.debug import sensitive_post_parameters
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from . import services
-from .forms import BackfillForm, OwnerPreviewForm, SecretUpdateForm, TeamsIntegrationCreateForm, TeamsIntegrationForm
-from .models import AT_RISK_DAYS, Recording, TeamsIntegration
-from .tasks import queue_sync
-from . import decisions, participants, preview, sync
+from integrations.microsoft.forms import sensitive_secret
+from mediaspace.admin import cell
+
+from . import admin_views, decisions, services, sync
+from .admin_views import TEMPLATES
 from .diagnosis import troubleshooting
-
-sensitive_secret = method_decorator(sensitive_post_parameters("client_secret"))
+from .forms import TeamsIntegrationCreateForm, TeamsIntegrationForm
+from .models import AT_RISK_DAYS, Recording, TeamsIntegration
 
 
 @admin.register(TeamsIntegration)
@@ -105,41 +104,23 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
             return self.list_display
         return [column for column in self.list_display if column != "row_actions"]
 
-    @admin.display(description=_("Name"), ordering="name")
-    def name_with_marker(self, integration):
-        marker = ""
-        if integration.last_error:
-            marker = format_html('<a class="teams-error" href="{}" title="{}" aria-label="{}">!</a>',
-                                 reverse("admin:integrations_teamsintegration_test", args=[integration.pk]),
-                                 integration.last_error, integration.last_error)
-        warning = ""
-        if integration.secret_expires_soon():
-            days = (integration.secret_expires_on - timezone.localdate()).days
-            text = (_("The application secret has expired.") if days < 0 else
-                    _("The application secret expires in %(days)s days.") % {"days": days})
-            warning = format_html('<span class="teams-secret-warning" title="{}">⚠ {}</span>', text, text)
-        at_risk = ""
-        if getattr(integration, "at_risk", 0):
-            text = ngettext("%(count)d recording expires in Microsoft within %(days)d days and is not in the portal.",
-                            "%(count)d recordings expire in Microsoft within %(days)d days and are not in the portal.",
-                            integration.at_risk) % {"count": integration.at_risk, "days": AT_RISK_DAYS}
-            at_risk = format_html('<a class="teams-secret-warning" href="{}?integration__id__exact={}&expiry=at_risk" '
-                                  'title="{}">⚠ {}</a>', reverse("admin:integrations_recording_changelist"),
-                                  integration.pk, text, text)
-        return format_html("{}{}{}{}", integration.name, marker, warning, at_risk)
-
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.resolver_match and request.resolver_match.url_name == "integrations_teamsintegration_changelist":
             queryset = queryset.with_at_risk_counts()  # the list's marker; other pages do not show it
         return queryset
 
+    @admin.display(description=_("Name"), ordering="name")
+    def name_with_marker(self, integration):
+        secret_days = ((integration.secret_expires_on - timezone.localdate()).days
+                       if integration.secret_expires_soon() else None)
+        return cell(TEMPLATES + "_name_cell.html", integration=integration, secret_days=secret_days,
+                    at_risk_days=AT_RISK_DAYS)
+
     @admin.display(description=_("Last error"))
     def last_error_with_tip(self, integration):
-        if not integration.last_error:
-            return "—"
-        return format_html('<strong class="teams-error-text">{}</strong><div class="help">{}</div>',
-                           integration.last_error, troubleshooting(integration.last_error_code))
+        return cell(TEMPLATES + "_last_error.html", integration=integration,
+                    tip=troubleshooting(integration.last_error_code) if integration.last_error else "")
 
     @admin.display(description=_("Status"), ordering="enabled")
     def status_display(self, integration):
@@ -147,255 +128,64 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Actions"))
     def row_actions(self, integration):
-        links = [
-            (reverse("admin:integrations_teamsintegration_change", args=[integration.pk]), _("Edit")),
-            (reverse("admin:integrations_teamsintegration_secret", args=[integration.pk]),
-             _("Update application (client) secret")),
-            (reverse("admin:integrations_teamsintegration_toggle", args=[integration.pk]),
-             _("Disable") if integration.enabled else _("Enable")),
-            (reverse("admin:integrations_teamsintegration_test", args=[integration.pk]), _("Test connection")),
-            (reverse("admin:integrations_teamsintegration_sync", args=[integration.pk]), _("Sync now")),
-            (reverse("admin:integrations_recording_changelist") + f"?integration__id__exact={integration.pk}",
-             _("Recordings")),
-            (reverse("admin:integrations_teamsintegration_permissions", args=[integration.pk]),
-             _("Apply permissions to existing recordings")),
-            (reverse("admin:integrations_teamsintegration_owner_preview", args=[integration.pk]),
-             _("Preview owner mapping")),
-            (reverse("admin:integrations_teamsintegration_delete", args=[integration.pk]), _("Delete")),
-        ]
-        return format_html('<details class="teams-actions"><summary title="{}" aria-label="{}">⋯</summary>'
-                           '<ul>{}</ul></details>', _("Actions"), _("Actions"),
-                           format_html_join("", '<li><a href="{}">{}</a></li>', links))
+        return cell(TEMPLATES + "_row_actions.html", integration=integration)
 
     @admin.display(description=_("Application (client) Secret"))
     def secret_action(self, integration):
-        return format_html('<a class="button" href="{}">{}</a> {}',
-                           reverse("admin:integrations_teamsintegration_secret", args=[integration.pk]),
-                           _("Update application (client) secret"),
-                           _("(the stored secret is never shown)"))
+        return cell(TEMPLATES + "_secret_action.html", integration=integration)
 
     @admin.display(description=_("Preview owner mapping"))
     def owner_preview_link(self, integration):
-        return format_html('<a class="button" href="{}">{}</a> <span class="help">{}</span>',
-                           reverse("admin:integrations_teamsintegration_owner_preview", args=[integration.pk]),
-                           _("Preview owner mapping"),
-                           _("See, for a UPN or a recent organizer, each step the sync takes with the saved rules."))
+        return cell(TEMPLATES + "_owner_preview_link.html", integration=integration)
 
-    # -- row actions ---------------------------------------------------------------------------
+    # -- row actions: the pages of admin_views.py ----------------------------------------------
 
     def get_urls(self):
-        view = self.admin_site.admin_view
+        def page(view):
+            return self.admin_site.admin_view(partial(view, model_admin=self))
+
         return [
-            path("<int:pk>/secret/", view(self.secret_view), name="integrations_teamsintegration_secret"),
-            path("<int:pk>/toggle/", view(self.toggle_view), name="integrations_teamsintegration_toggle"),
-            path("<int:pk>/test/", view(self.test_view), name="integrations_teamsintegration_test"),
-            path("<int:pk>/sync/", view(self.sync_view), name="integrations_teamsintegration_sync"),
-            path("<int:pk>/permissions/", view(self.permissions_view),
+            path("<int:pk>/secret/", page(admin_views.secret_view), name="integrations_teamsintegration_secret"),
+            path("<int:pk>/toggle/", page(admin_views.toggle_view), name="integrations_teamsintegration_toggle"),
+            path("<int:pk>/test/", page(admin_views.test_view), name="integrations_teamsintegration_test"),
+            path("<int:pk>/sync/", page(admin_views.sync_view), name="integrations_teamsintegration_sync"),
+            path("<int:pk>/permissions/", page(admin_views.permissions_view),
                  name="integrations_teamsintegration_permissions"),
-            path("<int:pk>/owner-preview/", view(self.owner_preview_view),
+            path("<int:pk>/owner-preview/", page(admin_views.owner_preview_view),
                  name="integrations_teamsintegration_owner_preview"),
         ] + super().get_urls()
-
-    def _integration_for_change(self, request, pk):
-        integration = get_object_or_404(TeamsIntegration, pk=pk)
-        if not self.has_change_permission(request, integration):
-            raise PermissionDenied
-        return integration
-
-    def _page(self, request, template, integration, **context):
-        return TemplateResponse(request, f"admin/integrations/teamsintegration/{template}", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "original": integration,
-            "title": context.pop("title"), **context,
-        }, status=context.pop("status", 200))
-
-    @sensitive_secret
-    def secret_view(self, request, pk):
-        integration = self._integration_for_change(request, pk)
-        form = SecretUpdateForm(request.POST or None, instance=integration)
-        if request.method == "POST" and form.is_valid():
-            report = services.integration_update_secret(
-                integration=integration, client_secret=form.cleaned_data["client_secret"],
-                secret_expires_on=form.cleaned_data["secret_expires_on"])
-            self.log_change(request, integration, [{"changed": {"fields": ["Application (client) Secret"]}}])
-            self._report_outcome(request, report, success=_("The new secret was saved and works."))
-            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
-        return self._page(request, "secret_form.html", integration, form=form,
-                          title=_("Update application (client) secret"), status=400 if form.errors else 200)
-
-    def toggle_view(self, request, pk):
-        integration = self._integration_for_change(request, pk)
-        form = self._backfill_form(request.POST or None, integration)
-        title = _("Disable integration") if integration.enabled else _("Enable integration")
-        if request.method == "POST":
-            enable = request.POST.get("status") == "enable"
-            if enable == integration.enabled:  # a second submit, or a page another administrator made stale
-                self.message_user(request, _("%(name)s is already %(status)s.") % {
-                    "name": integration, "status": self.status_display(integration).lower()}, messages.INFO)
-            elif enable and form is not None and not form.is_valid():
-                return self._page(request, "toggle_confirm.html", integration, title=title, form=form, status=400)
-            else:
-                self._toggle(request, integration, enable=enable,
-                             backfill_days=form.cleaned_data["backfill_days"] if form is not None and enable else 0)
-            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
-        return self._page(request, "toggle_confirm.html", integration, title=title, form=form)
-
-    def test_view(self, request, pk):
-        integration = self._integration_for_change(request, pk)
-        report = None
-        if request.method == "POST":
-            report = services.integration_check(integration=integration)
-            self.log_change(request, integration, _("Tested the connection: %(outcome)s") % {
-                "outcome": report.problem.message if report.problem else _("passed")})
-        kind = report.problem.code if report and report.problem else integration.last_error_code
-        return self._page(request, "test_connection.html", integration, report=report, title=_("Test connection"),
-                          last_error=integration.last_error, tip=troubleshooting(kind))
-
-    def sync_view(self, request, pk):
-        integration = self._integration_for_change(request, pk)
-        if request.method == "POST":
-            self._sync(request, integration)
-            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
-        return self._page(request, "sync_confirm.html", integration, title=_("Sync now"),
-                          counts=dict(integration.recordings.values_list("state").annotate(n=Count("pk"))))
-
-    def permissions_view(self, request, pk):
-        """Show what the current permission settings would change on the recordings already in the portal;
-        apply it only when the administrator confirms that very plan."""
-        integration = self._integration_for_change(request, pk)
-        changes = participants.plan(integration)
-        fingerprint = participants.fingerprint(changes)
-        if request.method == "POST":
-            if request.POST.get("plan") != fingerprint:
-                self.message_user(request, _("The recordings or settings changed meanwhile: check the new plan, "
-                                             "then apply it."), messages.WARNING)
-            else:
-                applied = participants.apply(changes)
-                self.log_change(request, integration, _("Applied permissions to %(count)d existing collaborators")
-                                % {"count": applied})
-                self.message_user(request, ngettext("%(count)d permission change applied.",
-                                                    "%(count)d permission changes applied.", applied)
-                                  % {"count": applied}, messages.SUCCESS)
-                return redirect(reverse("admin:integrations_teamsintegration_changelist"))
-        return self._page(request, "permissions_confirm.html", integration, changes=changes, plan=fingerprint,
-                          entries=len({change.entry.pk for change in changes}),
-                          people=len({change.user.pk for change in changes}),
-                          title=_("Apply permissions to existing recordings"))
-
-    def owner_preview_view(self, request, pk):
-        """Each step the sync's owner rules take for a UPN or a recent organizer: resolve_owner in a dry run,
-        so nothing is created or changed. A GET form: it only reads."""
-        integration = get_object_or_404(TeamsIntegration, pk=pk)
-        if not self.has_view_or_change_permission(request, integration):
-            raise PermissionDenied
-        organizers = preview.recent_organizers(integration)
-        asked = "upn" in request.GET or "organizer" in request.GET
-        form = OwnerPreviewForm(request.GET if asked else None, organizers=organizers)
-        resolution = teams_user = None
-        if asked and form.is_valid():
-            teams_user = form.cleaned_data["teams_user"]
-            resolution = preview.preview_owner(integration, teams_user)
-        return self._page(
-            request, "owner_preview.html", integration, form=form, resolution=resolution, teams_user=teams_user,
-            typed=bool(resolution) and form.cleaned_data["typed"], organizers=organizers,
-            outcome=preview.OUTCOME_LABELS.get(resolution.outcome, "") if resolution else "",
-            summary=preview.owner_summary(resolution) if resolution else "",
-            azure_id_rule=integration.user_id_source == TeamsIntegration.UserIdSource.AZURE_ID,
-            title=_("Preview owner mapping"), status=400 if form.errors else 200)
-
-    def _sync(self, request, integration):
-        if not integration.enabled:
-            self.message_user(request, _("%(name)s is disabled: enable it to sync.") % {"name": integration},
-                              messages.ERROR)
-            return
-        queue_sync(integration.pk)
-        self.log_change(request, integration, _("Sync now"))
-        self.message_user(request, _("A sync of %(name)s is queued; new recordings appear in its Recordings "
-                                     "list.") % {"name": integration}, messages.SUCCESS)
-
-    @staticmethod
-    def _backfill_form(data, integration, prefix=None):
-        """The first Enable's question (new recordings only, or also the last N days); None after that."""
-        return BackfillForm(data, integration=integration, prefix=prefix) if integration.never_enabled else None
-
-    def _toggle(self, request, integration, *, enable, backfill_days=0):
-        if not enable:
-            services.integration_disable(integration=integration)
-            self.log_change(request, integration, _("Disabled"))
-            self.message_user(request, _("%(name)s is disabled.") % {"name": integration}, messages.SUCCESS)
-            return
-        first_time = integration.never_enabled
-        report = services.integration_enable(integration=integration, backfill_days=backfill_days)
-        if integration.enabled:
-            self.log_change(request, integration, _("Enabled"))
-        if not first_time:
-            success = _("%(name)s is enabled.")
-        elif backfill_days:
-            success = _("%(name)s is enabled: it brings new recordings and those of the last %(days)d days.")
-        else:
-            success = _("%(name)s is enabled: it brings new recordings only.")
-        self._report_outcome(request, report, success=success % {"name": integration, "days": backfill_days},
-                             enabled=integration.enabled, name=integration.name)
-
-    def _report_outcome(self, request, report, *, success, enabled=None, name=""):
-        if report.problem is None:
-            self.message_user(request, success, messages.SUCCESS)
-        elif enabled and report.problem.transient:
-            self.message_user(request, _("%(name)s is enabled, but the connection could not be checked: "
-                                         "%(problem)s") % {"name": name, "problem": report.problem}, messages.WARNING)
-        elif enabled is False:
-            self.message_user(request, _("%(name)s stays disabled: %(problem)s") % {
-                "name": name, "problem": report.problem}, messages.ERROR)
-        else:
-            self.message_user(request, report.problem.message, messages.ERROR)
 
     # -- bulk actions --------------------------------------------------------------------------
 
     @admin.action(description=_("Sync now"), permissions=["change"])
     def sync_selected(self, request, queryset):
         for integration in queryset:
-            self._sync(request, integration)
+            admin_views.sync(self, request, integration)
 
     @admin.action(description=_("Enable selected integrations"), permissions=["change"])
     def enable_selected(self, request, queryset):
-        """Like the row's Enable, after the same question for each one enabled for the first time: an
-        intermediate page (as Django's delete-selected) that posts the answers back to this action."""
-        confirmed = request.POST.get("post") == "yes"
-        choices = [(integration, self._backfill_form(request.POST if confirmed else None, integration,
-                                                     prefix=f"integration-{integration.pk}"))
-                   for integration in queryset.filter(enabled=False)]
-        if not choices:
-            self.message_user(request, _("The selected integrations are enabled already."), messages.INFO)
-            return None
-        valid = [form.is_valid() for _integration, form in choices if form is not None]  # each form's errors
-        if confirmed and all(valid):
-            for integration, form in choices:
-                self._toggle(request, integration, enable=True,
-                             backfill_days=form.cleaned_data["backfill_days"] if form is not None else 0)
-            return None
-        return TemplateResponse(request, "admin/integrations/teamsintegration/enable_selected_confirm.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "choices": choices,
-            "title": _("Enable selected integrations"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }, status=400 if confirmed else 200)
+        return admin_views.enable_selected(request, queryset, model_admin=self)
 
     @admin.action(description=_("Disable selected integrations"), permissions=["change"])
     def disable_selected(self, request, queryset):
         for integration in queryset.filter(enabled=True):
-            self._toggle(request, integration, enable=False)
+            admin_views.disable(self, request, integration)
 
     @admin.action(description=_("Test connection of selected integrations"), permissions=["change"])
     def test_selected(self, request, queryset):
         for integration in queryset:
-            report = services.integration_check(integration=integration)
-            self._report_outcome(request, report, success=_("%(name)s: the connection works.") % {
-                "name": integration})
+            admin_views.test(self, request, integration)
 
     # -- delete --------------------------------------------------------------------------------
 
     def delete_view(self, request, object_id, extra_context=None):
         integration = TeamsIntegration.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
-        if integration is not None and integration.enabled:
-            self.message_user(request, services.DELETE_ENABLED_REFUSED, messages.ERROR)
-            return redirect(reverse("admin:integrations_teamsintegration_changelist"))
+        if integration is not None:
+            try:
+                services.integration_check_deletable(integration=integration)
+            except services.IntegrationError as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+                return redirect(reverse("admin:integrations_teamsintegration_changelist"))
         return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request, obj):
@@ -480,10 +270,7 @@ class RecordingAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("media entry"))
     def entry_link(self, recording):
-        if recording.entry is None:
-            return "—"
-        return format_html('<a href="{}">{}</a>', reverse("admin:mediaspace_mediaentry_change",
-                                                          args=[recording.entry_id]), recording.entry.name)
+        return cell("admin/integrations/recording/_entry_link.html", recording=recording)
 
     @admin.display(description=_("owner rule"), ordering="owner_rule")
     def owner_rule_marker(self, recording):
@@ -500,8 +287,9 @@ class RecordingAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("reason"))
     def short_reason(self, recording):
-        last = recording.reason.strip().splitlines()[-1] if recording.reason.strip() else ""
-        return format_html('<span title="{}">{}</span>', recording.reason, last[:120])
+        lines = recording.reason.strip().splitlines()
+        return cell("admin/integrations/recording/_reason.html", recording=recording,
+                    last_line=lines[-1] if lines else "")
 
     @admin.action(description=_("Keep the selected recordings (owner's decision)"), permissions=["change"])
     def keep_selected(self, request, queryset):
@@ -518,6 +306,6 @@ class RecordingAdmin(admin.ModelAdmin):
     def retry_selected(self, request, queryset):
         retried = sync.retry(queryset)
         for integration_id in queryset.values_list("integration", flat=True).distinct():
-            queue_sync(integration_id)
+            services.queue_sync(integration_id)
         self.message_user(request, _("%(count)d recording(s) will be tried again now.") % {"count": retried},
                           messages.SUCCESS)

@@ -3,7 +3,10 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
 
+from . import participants
 from .models import IntegrationGroup, TeamsIntegration
 from .connection import ConnectionReport, test_connection
 from .diagnosis import Code
@@ -76,9 +79,35 @@ def integration_disable(*, integration):
     integration.save(update_fields=["enabled", "updated"])
 
 
-def integration_delete(*, integration):
+def queue_sync(integration_id):
+    """Queue one sync round of an integration."""
+    async_task("integrations.teams.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
+
+
+def integration_sync(*, integration):
+    """Sync now, instead of waiting for the schedule. A disabled integration does not sync."""
+    if not integration.enabled:
+        raise IntegrationError(_("%(name)s is disabled: enable it to sync.") % {"name": integration})
+    queue_sync(integration.pk)
+
+
+def integration_apply_permissions(*, integration, plan: str) -> int:
+    """Give the participants of the recordings already in the portal the permissions of the current settings,
+    exactly as the administrator saw them: `plan` is the fingerprint of the plan shown. Returns how many
+    permissions changed."""
+    changes = participants.plan(integration)
+    if participants.fingerprint(changes) != plan:
+        raise IntegrationError(_("The recordings or settings changed meanwhile: check the new plan, then apply it."))
+    return participants.apply(changes)
+
+
+def integration_check_deletable(*, integration):
     if integration.enabled:
         raise IntegrationError(DELETE_ENABLED_REFUSED)
+
+
+def integration_delete(*, integration):
+    integration_check_deletable(integration=integration)
     integration.delete()
 
 

@@ -1,13 +1,7 @@
 """django-q2 tasks: thin wrappers that load by id and call the sync engine."""
-from django_q.tasks import async_task
-
 from .models import TeamsIntegration
+from .services import queue_sync
 from . import sync
-
-
-def queue_sync(integration_id):
-    """Queue one sync round of an integration."""
-    async_task("integrations.teams.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
 
 
 def sync_all():
