@@ -77,3 +77,14 @@ def test_ready_and_discarded_recordings_are_never_claimed(recording):
     for state in (Recording.State.READY, Recording.State.DISCARDED):
         Recording.objects.filter(pk=recording.pk).update(state=state)
         assert claim(recording.pk) is None
+
+
+def test_the_ledger_counts_its_recordings_by_state(recording):
+    # The ledger's subtitle and the Sync now page show the same counts (one query for both).
+    Recording.objects.create(integration=recording.integration, recording_id="rec-2", meeting_id="meeting-2",
+                             organizer_id="user-1", state=Recording.State.READY)
+    Recording.objects.create(integration=recording.integration, recording_id="rec-3", meeting_id="meeting-3",
+                             organizer_id="user-1", state=Recording.State.READY)
+
+    assert Recording.objects.state_counts() == {Recording.State.DISCOVERED: 1, Recording.State.READY: 2}
+    assert Recording.objects.filter(recording_id="rec-2").state_counts() == {Recording.State.READY: 1}

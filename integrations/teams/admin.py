@@ -3,7 +3,6 @@ actions. The console's own pages are in admin_views.py, its rules in services.py
 from functools import partial
 
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -257,8 +256,7 @@ class RecordingAdmin(admin.ModelAdmin):
         """Above the list: how many recordings are in each state (a backfill's progress)."""
         response = super().changelist_view(request, extra_context)
         if hasattr(response, "context_data") and "cl" in response.context_data:
-            rows = response.context_data["cl"].queryset.order_by().values_list("state").annotate(n=Count("pk"))
-            counts = dict(rows)
+            counts = response.context_data["cl"].queryset.state_counts()
             labels = dict(Recording.State.choices)
             response.context_data["subtitle"] = " · ".join(
                 f"{labels[state]}: {counts[state]}" for state in labels if counts.get(state)) or None

@@ -7,7 +7,6 @@ log and messages (as Django's AutocompleteJsonView takes its admin site).
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -157,7 +156,7 @@ def sync_view(request, pk, *, model_admin):
         sync(model_admin, request, integration)
         return _changelist()
     return _page(model_admin, request, "sync_confirm.html", integration, title=_("Sync now"),
-                 counts=dict(integration.recordings.values_list("state").annotate(n=Count("pk"))))
+                 counts=integration.recordings.state_counts())
 
 
 def permissions_view(request, pk, *, model_admin):

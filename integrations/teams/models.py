@@ -261,6 +261,10 @@ class RecordingQuerySet(models.QuerySet):
         return (self.filter(expiring_soon(now, integration="integration_id", recorded_at="recorded_at"))
                 .exclude(state__in=NOT_AT_RISK).order_by("recorded_at"))
 
+    def state_counts(self) -> dict:
+        """{state: how many}, for the states that have any (the ledger's subtitle, the Sync now page)."""
+        return dict(self.order_by().values_list("state").annotate(n=models.Count("pk")))
+
     def held_by_default_user(self):
         return self.filter(owner_rule__in=[Recording.OwnerRule.DEFAULT_NO_MATCH,
                                            Recording.OwnerRule.DEFAULT_AMBIGUOUS])
