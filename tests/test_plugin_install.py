@@ -93,6 +93,12 @@ response = client.post("/portal/upload/", {"file": video, "name": "From the host
 assert response.status_code == 302, response.status_code
 response = client.get(response["Location"])
 assert b"From the host" in response.content and b"<video" in response.content
+from integrations.teams.models import TeamsIntegration
+teams = TeamsIntegration.objects.create(name="Host tenant", tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47",
+                                        client_id="00000000-0000-4000-8000-000000000001", client_secret="x" * 40)
+for page in ("/admin/integrations/teamsintegration/", f"/admin/integrations/teamsintegration/{teams.pk}/toggle/"):
+    response = client.get(page)
+    assert response.status_code == 200 and b"Host tenant" in response.content, (page, response.status_code)
 print("HOST PROJECT OK")
 """
 
@@ -117,7 +123,8 @@ def test_wheel_works_in_a_minimal_host_project(tmp_path):
         names = archive.namelist()
         archive.extractall(site)
     for needed in ("mediaspace/templates/mediaspace/base.html", "mediaspace/static/mediaspace/portal.css",
-                   "mediaspace/migrations/0001_initial.py"):
+                   "mediaspace/migrations/0001_initial.py", "integrations/teams/static/integrations/admin.css",
+                   "integrations/teams/templates/admin/integrations/teamsintegration/_row_actions.html"):
         assert needed in names, f"{needed} is missing from the wheel"
     assert not any(name.startswith("tests/") for name in names)
 
