@@ -1,9 +1,12 @@
 """Load benchmark: gunicorn on loopback serving the portal, measured with wrk.
 
-    .venv/bin/python bench/load.py [--connections 64] [--seconds 30] [--entries 200]
+    .venv/bin/python bench/load.py [--connections 64] [--seconds 30] [--entries 200] [--category-entries 10000]
+                                   [--database-url URL | --postgres]
 
-Sets up a throwaway portal (SQLite and media in a temporary folder, as bench/_common.py does): one user owning
-`--entries` ready entries, one of them a 1 GiB video (a sparse file: made at once, read from the page cache),
+Sets up a throwaway portal (SQLite and media in a temporary folder, as bench/_common.py does; `--database-url`
+an empty PostgreSQL database instead, or `--postgres` a throwaway PostgreSQL server started and removed by
+scripts/postgres.sh): one user owning `--entries` ready entries, one of them a 1 GiB video (a sparse file: made
+at once, read from the page cache), and a category of `--category-entries` ready entries of another user,
 `collectstatic` (hashed, compressed files, as in production). Then starts gunicorn with the Procfile's
 configuration (gunicorn.conf.py, DEBUG off) on 127.0.0.1 and runs wrk, at `--connections` connections for
 `--seconds` each, on:
@@ -11,14 +14,19 @@ configuration (gunicorn.conf.py, DEBUG off) on 127.0.0.1 and runs wrk, at `--con
 - a static file (portal.css through whitenoise): the yardstick the pages are compared with;
 - My Media, signed in (the session cookie of the user);
 - an entry page (the player page of the 1 GiB video);
+- the category page (its first page);
+- search results: a search in that category that one entry in ten matches;
 - Range requests of 1 MiB at random offsets in the 1 GiB video (what a player asks for while it plays);
 - My Media and the Range requests at the same time (half the connections each): pages under streaming load.
 
-Prints requests per second of each, as a ratio to the static file's, and the errors: responses that are not
-2xx (redirects included: a lost session would show as 302s to the sign-in page) and socket errors and
-timeouts. Target: 0 errors. wrk comes from Debian's `wrk` package, installed with apt-get when missing.
+Prints requests per second of each, as a ratio to the static file's, the latencies and the errors: responses
+that are not 2xx (redirects included: a lost session would show as 302s to the sign-in page) and socket errors
+and timeouts. Targets (issue 17): 0 errors; My Media at least 0.2 x the static file's req/s, the entry page and
+the category page at least 0.3 x, each with a p99 under 500 ms. wrk comes from Debian's `wrk` package,
+installed with apt-get when missing.
 """
 import argparse
+import atexit
 import json
 import os
 import re
@@ -34,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, setup, verdict
+from pages import SEARCH, create_entries
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -104,6 +113,22 @@ def create_portal(entries, media_root):
     return client.cookies[settings.SESSION_COOKIE_NAME].value, video.pk
 
 
+def start_postgres():
+    """A throwaway PostgreSQL server (scripts/postgres.sh, as the tests use); returns its URL. Removed at exit."""
+    started = subprocess.run(["bash", str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True)
+    if started.returncode:
+        raise SystemExit("scripts/postgres.sh could not start PostgreSQL:\n" + started.stderr)
+    found = dict(part.split("=", 1) for part in started.stdout.strip().rstrip(";").split("; "))
+    atexit.register(subprocess.run, ["bash", str(REPO / "scripts" / "postgres.sh"), "stop", found["PGDIR"]])
+    return found["PG_URL"]
+
+
+def milliseconds(text):
+    """wrk's '512.34ms', '1.20s' or '980.00us' in ms (None when wrk printed none)."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text or "")
+    return float(match.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[match.group(2)] if match else None
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -163,11 +188,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--entries", type=int, default=200)
+    parser.add_argument("--entries", type=int, default=200, help="entries of the signed-in user (My Media)")
+    parser.add_argument("--category-entries", type=int, default=10_000, help="entries of the category page")
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument("--database-url", help="an empty PostgreSQL database to use instead of SQLite")
+    database.add_argument("--postgres", action="store_true",
+                          help="start a throwaway PostgreSQL server (scripts/postgres.sh) and use it")
     options = parser.parse_args()
 
     binary = ensure_wrk()
-    workdir = setup(prefix="mediaspace-load-")
+    database_url = start_postgres() if options.postgres else options.database_url
+    workdir = setup(prefix="mediaspace-load-", database_url=database_url)
     from django.conf import settings
     from django.core.management import call_command
 
@@ -176,6 +207,9 @@ def main():
     settings.STATIC_ROOT = str(static_root)
     call_command("collectstatic", "--noinput", verbosity=0)
     session, video = create_portal(options.entries, settings.MEDIA_ROOT)
+    _lecturer, category = create_entries(options.category_entries)
+    category_path, search_path = f"/categories/{category.pk}/", f"/categories/{category.pk}/?q={SEARCH}"
+    engine = "PostgreSQL" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "SQLite"
     cookie = f"{settings.SESSION_COOKIE_NAME}={session}"
     manifest = json.loads((static_root / "staticfiles.json").read_text())["paths"]
     static_path = "/static/" + manifest["mediaspace/portal.css"]
@@ -186,12 +220,14 @@ def main():
     server = start_gunicorn(port, env)
     base = f"http://127.0.0.1:{port}"
     print(f"gunicorn on {base}: gthread, {env.get('WEB_CONCURRENCY') or max(2, cpus)} processes x "
-          f"{env.get('GUNICORN_THREADS') or 8} threads, DEBUG off, SQLite; {cpus} CPUs; wrk {options.connections} "
-          f"connections x {options.seconds} s per run; {options.entries} entries, one of 1 GiB")
+          f"{env.get('GUNICORN_THREADS') or 8} threads, DEBUG off, {engine}; {cpus} CPUs; wrk {options.connections} "
+          f"connections x {options.seconds} s per run; My Media of {options.entries} entries, one of 1 GiB; a "
+          f"category of {options.category_entries} entries")
     try:
         import requests
 
         for path, expected in ((static_path, 200), ("/my-media/", 200), (f"/media/{video}/", 200),
+                               (category_path, 200), (search_path, 200),
                                ("/healthz", 503)):  # no cluster runs here: 503 is the right answer
             answer = requests.get(base + path, headers={"Cookie": cookie}, allow_redirects=False, timeout=30)
             if answer.status_code != expected:
@@ -205,6 +241,10 @@ def main():
                                                  script=COUNT_STATUS, cookie=cookie))
         runs["entry page"] = parse(wrk(binary, base + f"/media/{video}/", connections=c, seconds=s,
                                        script=COUNT_STATUS, cookie=cookie))
+        runs[f"category page ({options.category_entries} entries)"] = parse(
+            wrk(binary, base + category_path, connections=c, seconds=s, script=COUNT_STATUS, cookie=cookie))
+        runs[f"search results (that category, '{SEARCH}')"] = parse(
+            wrk(binary, base + search_path, connections=c, seconds=s, script=COUNT_STATUS, cookie=cookie))
         runs["Range 1 MiB of the 1 GiB video"] = parse(wrk(binary, base + f"/media/{video}/file/", connections=c,
                                                            seconds=s, script=ranged, cookie=cookie))
         half = max(1, c // 2)
@@ -229,6 +269,12 @@ def main():
     total_errors = sum(run["non2xx"] + run["socket"] for run in runs.values())
     print()
     ok = verdict(total_errors == 0, f"errors (non-2xx responses, socket errors, timeouts): {total_errors} (target 0)")
+    for label, least in (("My Media (signed in)", 0.2), ("entry page", 0.3),
+                         (f"category page ({options.category_entries} entries)", 0.3)):
+        run, p99 = runs[label], milliseconds(runs[label]["p99"])
+        ok &= verdict(run["rps"] >= least * static_rps and p99 is not None and p99 < 500,
+                      f"{label} on {engine}: {run['rps'] / static_rps:.3f} x static (target at least {least}), "
+                      f"p99 {run['p99']} (target under 500 ms)")
     for label, run in runs.items():
         if run["non2xx"] or run["socket"]:
             print(f"--- wrk output of {label}:\n{run['raw']}")
