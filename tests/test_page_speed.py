@@ -179,3 +179,12 @@ def test_a_cached_session_of_a_deactivated_user_is_signed_out_on_the_next_reques
     assert client.get(reverse("mediaspace:my_media")).status_code == 200
     get_user_model().objects.filter(pk=user.pk).update(is_active=False)
     assert client.get(reverse("mediaspace:my_media")).status_code == 302
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plans")
+def test_my_media_s_notices_do_not_go_through_every_entry_of_the_user(client_for, owner, category):
+    add_entries(owner, category, 30)
+    notices = [sql for sql in queries_of(client_for(owner), page_url("my media", category))
+               if sql.split(" FROM ", 1)[1].startswith('"integrations_recording"')]
+    assert [plan(sql).split(" / ")[0] for sql in notices] == [
+        "SEARCH integrations_recording USING INDEX recording_decision (decision=?)"]

@@ -349,7 +349,10 @@ class Recording(models.Model):
         verbose_name_plural = _("recordings")
         ordering = ["-recorded_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["integration", "recording_id"], name="recording_unique")]
-        indexes = [models.Index(fields=["integration", "state"])]
+        # decision: My Media's notices find the few recordings waiting for their owner's decision without going
+        # through every entry of the user.
+        indexes = [models.Index(fields=["integration", "state"]), models.Index(fields=["decision"],
+                                                                               name="recording_decision")]
 
     def add_note(self, line):
         """Append a line to the row's reason (what happened to it, in words an administrator reads)."""
