@@ -4,7 +4,8 @@
 
 For each size, one user owns that many ready entries (no files), all published to one category. Each
 page is requested by the Django test client signed in as that user. Targets: the number of queries of
-every page is the same for every size (constant) and at most 10. See bench/README.md.
+every page is the same for every size (constant) and at most 10; the median time of every page is under 5 ms
+and the same at every size (within 1 ms, or 25 % above 4 ms). See bench/README.md.
 """
 import argparse
 import statistics
@@ -17,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import setup, verdict  # noqa: E402
 
 MAX_QUERIES = 10
+MAX_MEDIAN = 0.005  # seconds
+SAME_WITHIN = 0.001  # seconds, or 25 % of the smallest size's median when that is more
 TAGS = ["physics", "chemistry", "biology", "history", "music", "art", "law", "economics", "sport", "news"]
 SEARCH = TAGS[0]  # a tag one entry in ten has, so a search has many pages of results at full size
 
@@ -127,6 +130,16 @@ def run(args):
     ok = verdict(not varying, "queries constant across sizes" + (f": they vary on {', '.join(varying)}" if varying
                                                                  else f" ({', '.join(map(str, args.sizes))})"))
     ok &= verdict(most <= MAX_QUERIES, f"queries at most {MAX_QUERIES} per page: the most on any page is {most}")
+    slowest = max(results, key=lambda key: results[key][1])
+    ok &= verdict(results[slowest][1] < MAX_MEDIAN, f"median under {MAX_MEDIAN * 1000:.0f} ms for every page: the "
+                  f"slowest is {slowest[0]} at {slowest[1]} entries, {results[slowest][1] * 1000:.1f} ms")
+    smallest, largest = min(args.sizes), max(args.sizes)
+    growing = [f"{label} ({results[label, smallest][1] * 1000:.1f} -> {results[label, largest][1] * 1000:.1f} ms)"
+               for label in labels
+               if results[label, largest][1] - results[label, smallest][1]
+               > max(SAME_WITHIN, 0.25 * results[label, smallest][1])]
+    ok &= verdict(not growing, f"median the same at {smallest} and {largest} entries"
+                  + (f": it grows on {', '.join(growing)}" if growing else ""))
     return ok
 
 
