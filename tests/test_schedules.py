@@ -1,7 +1,9 @@
 """The Teams sync schedule follows TEAMS_SYNC_MINUTES on every `migrate` and cluster start, unless an administrator
 changed it in the admin (integrations/teams/schedules.py, mediaspace/schedules.py)."""
 import pytest
+from django.apps import apps
 from django.core.management import call_command
+from django.db.models.signals import post_migrate
 from django_q.models import Schedule
 from django_q.signals import post_spawn
 
@@ -24,6 +26,14 @@ def test_a_changed_setting_reaches_the_schedule_on_migrate(settings):
     settings.TEAMS_SYNC_MINUTES = 3  # and again, each time the setting changes
     call_command("migrate", verbosity=0)
     assert minutes() == 3
+
+
+def test_a_post_migrate_without_the_migration_state_follows_with_the_registry(settings):
+    """`flush` (every transactional test's teardown) sends post_migrate without `apps`."""
+    settings.TEAMS_SYNC_MINUTES = 13
+    teams = apps.get_app_config("integrations")
+    post_migrate.send(sender=teams, app_config=teams, verbosity=0, interactive=False, using="default")
+    assert minutes() == 13
 
 
 def test_a_changed_setting_reaches_the_schedule_when_the_cluster_starts(settings):

@@ -3,6 +3,8 @@ administrator changed it in the admin (the rule: mediaspace/schedules.py). The m
 (0003_sync_schedule) gives it the setting's minutes of that day; these keep it in step afterwards."""
 import logging
 
+from django.apps import apps as global_apps
+
 from mediaspace.schedules import follow_setting
 
 logger = logging.getLogger(__name__)
@@ -10,8 +12,9 @@ logger = logging.getLogger(__name__)
 SYNC_SCHEDULE = "Teams recordings sync"
 
 
-def follow_after_migrate(sender, apps, using, **kwargs):
-    """post_migrate: the migration state's models, which lack the schedules when migrating back before them."""
+def follow_after_migrate(sender, using, apps=global_apps, **kwargs):
+    """post_migrate: the migration state's models, which lack the schedules when migrating back before them.
+    `flush` (a test's teardown among others) sends the signal without `apps`: then the registry's models."""
     try:
         follow_setting(SYNC_SCHEDULE, "TEAMS_SYNC_MINUTES", apps=apps, using=using)
     except LookupError:
