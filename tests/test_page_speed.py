@@ -188,3 +188,11 @@ def test_my_media_s_notices_do_not_go_through_every_entry_of_the_user(client_for
                if sql.split(" FROM ", 1)[1].startswith('"integrations_recording"')]
     assert [plan(sql).split(" / ")[0] for sql in notices] == [
         "SEARCH integrations_recording USING INDEX recording_decision (decision=?)"]
+
+
+def test_every_page_s_menu_reads_only_whether_each_module_is_on_and_for_whom(client_for, owner, category):
+    """Not the whole module row: no secret decrypted on every page (the admin and the module's own views load it)."""
+    modules = [sql.split(" FROM ")[0] for sql in queries_of(client_for(owner), page_url("my media", category))
+               if "module" in sql.split(" FROM ", 1)[1].split(" ")[0]]
+    assert len(modules) == 2 and all(select.count(",") == 1 and "enabled" in select and "allowed_roles" in select
+                                     for select in modules), modules
