@@ -1,5 +1,11 @@
 """Pages stay cheap however many entries there are (issue 17), and what makes them cheap never shows a user
 something out of date: an entry's visibility, its details and a user's role take effect on the next request."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
@@ -196,3 +202,21 @@ def test_every_page_s_menu_reads_only_whether_each_module_is_on_and_for_whom(cli
                if "module" in sql.split(" FROM ", 1)[1].split(" ")[0]]
     assert len(modules) == 2 and all(select.count(",") == 1 and "enabled" in select and "allowed_roles" in select
                                      for select in modules), modules
+
+
+def project_settings(**environment):
+    """Database and session settings of the stand-alone project under this environment, from a fresh process."""
+    script = ("import json; from django.conf import settings as s; d = s.DATABASES['default']; "
+              "print(json.dumps([d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], s.SESSION_ENGINE, "
+              "s.CACHES.get(s.SESSION_CACHE_ALIAS, {}).get('BACKEND')]))")
+    result = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+                            cwd=Path(__file__).resolve().parent.parent, env={**os.environ, **environment},
+                            capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout)
+
+
+def test_connections_persist_and_sessions_are_cached_only_in_a_cache_every_process_shares():
+    assert project_settings(REDIS_URL="") == [600, True, "django.contrib.sessions.backends.db",
+                                              "django.core.cache.backends.locmem.LocMemCache"]
+    assert project_settings(REDIS_URL="redis://127.0.0.1:6379/0", CONN_MAX_AGE="0") == [
+        0, True, "django.contrib.sessions.backends.cached_db", "django.core.cache.backends.redis.RedisCache"]
