@@ -221,3 +221,9 @@ def test_connections_persist_and_sessions_are_cached_only_in_a_cache_every_proce
                                               "django.core.cache.backends.locmem.LocMemCache"]
     assert project_settings(REDIS_URL="redis://127.0.0.1:6379/0", CONN_MAX_AGE="0") == [
         0, True, "django.contrib.sessions.backends.cached_db", "django.core.cache.backends.redis.RedisCache"]
+
+
+def test_my_media_s_notices_read_only_what_a_notice_shows(client_for, owner, category):
+    notices = [sql.split(" FROM ")[0] for sql in queries_of(client_for(owner), page_url("my media", category))
+               if sql.split(" FROM ", 1)[1].startswith('"integrations_recording"')]
+    assert len(notices) == 1 and notices[0].count(",") <= 3, notices

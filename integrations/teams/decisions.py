@@ -70,5 +70,5 @@ def notices(request):
             "name": recording.entry.name},
             actions=[(_("Keep"), reverse("integrations:keep", args=[recording.pk]), "primary"),
                      (_("Discard"), reverse("integrations:discard", args=[recording.pk]), "danger")])
-        for recording in pending_for(request.user)
+        for recording in pending_for(request.user).only("pk", "entry__name")  # on every My Media: what it shows
     ]
