@@ -15,7 +15,7 @@ from urllib.parse import quote
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from integrations.microsoft.graph import GraphError
+from integrations.microsoft.errors import GraphError
 from mediaspace.media_types import kind_of
 from mediaspace.sizes import readable_size
 

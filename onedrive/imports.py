@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
-from integrations.microsoft.graph import GraphError, GraphNotFound
+from integrations.microsoft.errors import GraphError, GraphNotFound
 from mediaspace.conf import setting
 from mediaspace.ingest import (entry_expect, entry_explain_failure, entry_fail, entry_is_held, entry_prepare,
                                entry_receive, entry_requeue)

@@ -29,7 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
 from integrations.microsoft import openid
-from integrations.microsoft.graph import GraphClient, GraphUnauthorized, GraphUnreachable
+from integrations.microsoft.errors import GraphUnauthorized, GraphUnreachable
+from integrations.microsoft.graph import GraphClient
 from integrations.microsoft.identity import DelegatedApp, authority
 
 from .models import ANY_ORGANIZATION, MicrosoftAccount, SignInRequest

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET
 
-from integrations.microsoft.graph import GraphError, GraphNotFound
+from integrations.microsoft.errors import GraphError, GraphNotFound
 from mediaspace.models import MediaEntry
 from mediaspace.decorators import module_required, post_only
 

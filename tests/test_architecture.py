@@ -148,3 +148,18 @@ def test_no_test_reads_a_path_of_this_machine():
                       if isinstance(node, ast.Constant) and isinstance(node.value, str)
                       and MACHINE_PATH.fullmatch(node.value)]
     assert offending == []
+
+
+def test_the_error_family_is_imported_from_errors_only():
+    """What the products catch lives in integrations/microsoft/errors.py alone: graph.py re-exports none of it,
+    so there is one way to name an error."""
+    from integrations.microsoft import errors
+
+    family = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, Exception)}
+    offending = []
+    for package in (*PRODUCT, "tests"):
+        for path in files_under(package):
+            offending += [(str(path.relative_to(REPO)), name) for name in sorted(
+                imported_names(path.read_text(), package_of(path)))
+                if name.rpartition(".")[::2] in {("integrations.microsoft.graph", error) for error in family}]
+    assert offending == []

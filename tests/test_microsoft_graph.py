@@ -8,9 +8,7 @@ import pytest
 import requests
 import responses
 
-from integrations.microsoft.graph import (
-    AppTokenProvider,
-    GraphClient,
+from integrations.microsoft.errors import (
     GraphError,
     GraphForbidden,
     GraphNotFound,
@@ -19,8 +17,8 @@ from integrations.microsoft.graph import (
     GraphUnauthorized,
     GraphUnreachable,
     TokenError,
-    token_claims,
 )
+from integrations.microsoft.graph import AppTokenProvider, GraphClient, token_claims
 from tests.microsoft import (
     cut_body,
     CLIENT_ID,

@@ -8,7 +8,7 @@ import requests
 import responses
 
 from integrations.microsoft import identity
-from integrations.microsoft.graph import GraphUnreachable
+from integrations.microsoft.errors import GraphUnreachable
 from tests.microsoft import (CLIENT_ID, LOGIN_URL, OPENID_CONFIGURATION_URL, TENANT_ID, TOKEN_URL, UNKNOWN_TENANT_ID,
                              load)
 

@@ -20,8 +20,8 @@ import msal
 import pytest
 import requests
 
-from integrations.microsoft.graph import (AppTokenProvider, GraphClient, GraphError, GraphForbidden, GraphPaymentRequired,
-                                GraphUnreachable, TokenError)
+from integrations.microsoft.errors import GraphError, GraphForbidden, GraphPaymentRequired, GraphUnreachable, TokenError
+from integrations.microsoft.graph import AppTokenProvider, GraphClient
 from integrations.teams.api import all_recordings_path
 from tests.microsoft import CLIENT_ID, UNKNOWN_TENANT_ID, load
 from tests.simulator import TEAMS_ROLES, Faults, sign_in

@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django_q.models import Schedule
 
-from integrations.microsoft.graph import GraphError
+from integrations.microsoft.errors import GraphError
 from integrations.teams import diagnosis
 from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams.owners import TeamsUser, resolve_owner

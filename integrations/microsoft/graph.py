@@ -20,9 +20,7 @@ from msal.exceptions import MsalServiceError
 
 from mediaspace.conf import setting
 
-# The error family, importable from here as well: callers of the client catch what it raises.
-from .errors import (GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired, GraphThrottled,  # noqa: F401
-                     GraphUnauthorized, GraphUnreachable, TokenError, retry_after_seconds)
+from .errors import GraphError, GraphThrottled, GraphUnreachable, TokenError, retry_after_seconds
 from .identity import MsalHttp, confidential_app
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from integrations.microsoft.graph import GraphClient, GraphError
+from integrations.microsoft.errors import GraphError
+from integrations.microsoft.graph import GraphClient
 
 from . import api, diagnosis
 from .diagnosis import Problem, explain, missing_permission

@@ -4,7 +4,7 @@ The seed's own wording is used wherever the seed has a message; the others are a
 """
 from dataclasses import dataclass
 
-from integrations.microsoft.graph import GraphError, GraphForbidden, GraphThrottled, GraphUnreachable, TokenError
+from integrations.microsoft.errors import GraphError, GraphForbidden, GraphThrottled, GraphUnreachable, TokenError
 
 RECORDING_PERMISSION = "OnlineMeetingRecording.Read.All"
 TRANSCRIPT_PERMISSION = "OnlineMeetingTranscript.Read.All"

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import F, Max
 from django.utils import timezone
 
-from integrations.microsoft.graph import GraphError, GraphNotFound
+from integrations.microsoft.errors import GraphError, GraphNotFound
 from integrations.teams.models import Recording
 
 from . import api, participants, sync

@@ -16,8 +16,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.microsoft.graph import (RETRY_STATUSES, GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired,
-                                GraphThrottled, GraphUnauthorized, TokenError, retry_after_seconds)
+from integrations.microsoft.errors import (GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired, GraphThrottled,
+                                           GraphUnauthorized, TokenError, retry_after_seconds)
+from integrations.microsoft.graph import RETRY_STATUSES
 from integrations.teams.models import Recording, TeamsIntegration
 from integrations.teams.services import record_failure, record_success
 from mediaspace.captions import CaptionError

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from integrations.microsoft.graph import GraphError
+from integrations.microsoft.errors import GraphError
 from integrations.teams.models import TeamsIntegration
 from integrations.teams import preview, sync
 from integrations.teams.diagnosis import explain
