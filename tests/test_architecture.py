@@ -163,3 +163,23 @@ def test_the_error_family_is_imported_from_errors_only():
                 imported_names(path.read_text(), package_of(path)))
                 if name.rpartition(".")[::2] in {("integrations.microsoft.graph", error) for error in family}]
     assert offending == []
+
+
+def test_every_module_the_architecture_page_names_exists():
+    """docs/architecture.md is where a newcomer looks a rule up: a module moved or renamed must move there too.
+    A bare name (`errors.py`) stands beside the folder of the path before it in the same line, or, with none
+    before it, is a module of one of the packages."""
+    missing = []
+    for line in (REPO / "docs" / "architecture.md").read_text().splitlines():
+        folder = ""
+        for name in re.findall(r"`(\w[\w/]*(?:\.py|/))`", line):  # not a URL (`/onedrive/`)
+            if "/" in name.rstrip("/"):
+                path, folder = name, name.rstrip("/").rpartition("/")[0] + "/"
+            elif folder:
+                path = folder + name
+            else:
+                path = next((str(found.relative_to(REPO)) for package in PRODUCT
+                             for found in (REPO / package).rglob(name)), name)
+            if not (REPO / path).exists():
+                missing.append(path)
+    assert missing == []
