@@ -44,7 +44,7 @@ REFRESH_MARGIN = timedelta(minutes=2)
 # `expires_in` is not Microsoft's.
 MAX_TOKEN_SECONDS = 2 * 24 * 3600
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-MAX_OPEN_SIGN_INS = 10  # per user: a few tabs may each start one; more is a flood, and the oldest give way
+MAX_SIGN_INS = 10  # kept per user, open or used: a few tabs may each start one; more is a flood, the oldest give way
 
 
 class SignInProblem(Exception):
@@ -111,14 +111,14 @@ def start(request, module, next_url="") -> str:
 
 def _forget_stale_sign_ins(user):
     """Make room for one more sign-in of `user`: unused ones end with their 15 minutes, used ones are kept a day
-    (a replay is then told "already used"), and only the newest MAX_OPEN_SIGN_INS - 1 open ones stay."""
+    (a replay is then told "already used"), and only the newest MAX_SIGN_INS - 1 stay, used ones counted too
+    (answering a sign-in with a made-up error uses it: two requests would otherwise keep a row for a day)."""
     now = timezone.now()
     mine = SignInRequest.objects.filter(user=user)
     mine.filter(Q(used__isnull=True, created__lt=now - timedelta(seconds=SignInRequest.LIFETIME_SECONDS))
                 | Q(created__lt=now - timedelta(days=1))).delete()
-    open_ones = mine.filter(used__isnull=True)
-    newest = list(open_ones.order_by("-created", "-pk").values_list("pk", flat=True)[:MAX_OPEN_SIGN_INS - 1])
-    open_ones.exclude(pk__in=newest).delete()
+    newest = list(mine.order_by("-created", "-pk").values_list("pk", flat=True)[:MAX_SIGN_INS - 1])
+    mine.exclude(pk__in=newest).delete()
 
 
 # -- Completing -------------------------------------------------------------------------------------------

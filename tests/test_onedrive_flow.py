@@ -249,7 +249,7 @@ def test_a_user_holds_a_few_open_sign_ins_and_unused_ones_end_with_their_15_minu
     for _ in range(40):
         client.get(reverse("onedrive:signin"))
 
-    assert SignInRequest.objects.filter(user=user).count() == signin.MAX_OPEN_SIGN_INS
+    assert SignInRequest.objects.filter(user=user).count() == signin.MAX_SIGN_INS
     assert signed_in(client).status_code == 302  # the newest still completes
     assert SignInRequest.objects.filter(user=other).count() == 1  # nobody else's are touched
 
@@ -259,6 +259,19 @@ def test_a_user_holds_a_few_open_sign_ins_and_unused_ones_end_with_their_15_minu
     # The expired unused ones are gone; the used one stays its day, so that a replay is told "already used".
     assert SignInRequest.objects.filter(user=user, used__isnull=True).count() == 1
     assert SignInRequest.objects.filter(user=user, used__isnull=False).count() == 1
+
+
+def test_sign_ins_used_at_once_do_not_grow_without_end_either(module, member):
+    """Starting a sign-in and answering it with any state-bearing POST (a made-up error) marks it used, and a
+    used one is kept a day: the cap on a user's sign-ins counts those too."""
+    user, client = member
+    for _ in range(30):
+        state = dict(parse_qsl(urlsplit(client.get(reverse("onedrive:signin"))["Location"]).query))["state"]
+        client.post(reverse("onedrive:blank_page"), {"state": state, "error": "access_denied"})
+
+    assert SignInRequest.objects.filter(user=user).count() <= signin.MAX_SIGN_INS
+    assert "already used" in problem(client.post(reverse("onedrive:blank_page"),
+                                                 {"state": state, "error": "access_denied"}))
 
 
 @pytest.mark.parametrize("error, description, expected", [
