@@ -22,8 +22,9 @@ from mediaspace.sizes import readable_size
 SELECT = "id,name,size,file,folder,lastModifiedDateTime,parentReference"
 PAGE_SIZE = 100
 # Drive and item ids are letters, digits and a few marks ("b!…" drive ids, "01ABC…" item ids); "." and ".."
-# are not ids but path segments (".../items/.." is the drive itself), refused before Graph is asked.
-ID = re.compile(r"^(?!\.\.?$)[A-Za-z0-9!._-]{1,200}$")
+# are not ids but path segments (".../items/.." is the drive itself), refused before Graph is asked. "\Z", not
+# "$": "$" also matches before a final line break.
+ID = re.compile(r"^(?!\.\.?\Z)[A-Za-z0-9!._-]{1,200}\Z")
 KEPT_PAGES = 50  # next-page links remembered per session
 KEPT_FOLDERS = 500  # folder parents remembered per session, for the breadcrumb
 

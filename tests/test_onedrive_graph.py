@@ -532,6 +532,19 @@ def test_dot_ids_are_refused_before_microsoft_is_asked(browser, ann, queued, mod
     assert len(responses.calls) == 0 and not MediaEntry.objects.exists()
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\t"])
+@responses.activate
+def test_an_id_with_a_line_break_after_it_is_refused_before_microsoft_is_asked(browser, ann, queued, module, end):
+    # The id pattern's "$" also matched before a final line break: "items/<id>%0A" reached Graph.
+    imported = browser.post(reverse("onedrive:import"), {"item": [f"{DRIVE_ID}/{INTRO['id']}{end}"], "back": PICKER})
+
+    assert (imported.status_code, imported["Location"]) == (302, PICKER)
+    assert flashed(imported)[-1].endswith("(This is not a OneDrive file of yours.).")
+    with pytest.raises(ValueError):
+        drive.item(signin.graph_for_user(ann, module), module, DRIVE_ID + end, INTRO["id"])
+    assert len(responses.calls) == 0 and not MediaEntry.objects.exists()
+
+
 @responses.activate
 def test_import_of_a_file_gone_from_onedrive_is_refused_with_a_message(browser, ann, queued):
     responses.get(ITEM, status=404, json=load("graph_error_item_not_found.json"))
