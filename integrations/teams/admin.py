@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from integrations.microsoft.forms import sensitive_secret
@@ -273,15 +272,7 @@ class RecordingAdmin(admin.ModelAdmin):
     @admin.display(description=_("owner rule"), ordering="owner_rule")
     def owner_rule_marker(self, recording):
         """Which owner rule applied; the ledger's reason (how) in full on hover."""
-        rule = recording.owner_rule
-        if rule in (Recording.OwnerRule.DEFAULT_AMBIGUOUS, Recording.OwnerRule.DEFAULT_NO_MATCH):
-            label = (_("⚠ default user (more than one match)") if rule == Recording.OwnerRule.DEFAULT_AMBIGUOUS
-                     else _("⚠ default user (no match)"))
-            return format_html('<span class="teams-secret-warning" title="{}">{}</span>', recording.reason, label)
-        if rule == Recording.OwnerRule.AMBIGUOUS:
-            return format_html('<span class="teams-error-text" title="{}">{}</span>', recording.reason,
-                               _("more than one match, no default user"))
-        return {Recording.OwnerRule.FOUND: _("found"), Recording.OwnerRule.CREATED: _("created")}.get(rule, "—")
+        return cell("admin/integrations/recording/_owner_rule.html", recording=recording, rules=Recording.OwnerRule)
 
     @admin.display(description=_("reason"))
     def short_reason(self, recording):
