@@ -153,6 +153,51 @@ def test_a_failed_import_s_retry_button_is_never_taken_from_the_cache(client_for
     assert [card_renders(client, page_url("my media", category)) for _ in range(2)] == [1, 1]
 
 
+def test_each_failed_import_shows_its_own_card(client_for, owner, category):
+    entries = add_entries(owner, category, 2)
+    MediaEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
+        status=MediaEntry.Status.FAILED, error="The source went away.", source=MediaEntry.Source.ONEDRIVE)
+    page = client_for(owner).get(page_url("my media", category)).content.decode()
+    assert ("Lecture 00000" in page, "Lecture 00001" in page, page.count('class="card"')) == (True, True, 2)
+
+
+@pytest.mark.parametrize("name", ["my media", "category"])
+def test_cached_cards_do_not_look_up_the_request_s_language_and_time_zone_per_card(client_for, owner, category,
+                                                                                   name, monkeypatch):
+    """Every look-up of the request's language, time zone or a cache takes the lock of asgiref's Local, which a
+    busy process's threads queue for: a page of cached cards must not take it once more per card."""
+    import asgiref.local
+
+    def lookups(url):
+        client.get(url)  # fills the card cache
+        count, original = [0], asgiref.local._DefaultLocal.__getattr__
+
+        def counting(local, key):
+            count[0] += 1
+            return original(local, key)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(asgiref.local._DefaultLocal, "__getattr__", counting)
+            assert client.get(url).status_code == 200
+        return count[0]
+
+    client = client_for(owner)
+    add_entries(owner, category, 2)
+    few = lookups(page_url(name, category))
+    add_entries(owner, category, 10, start=2)
+    assert lookups(page_url(name, category)) == few
+
+
+def test_a_card_is_written_in_the_viewer_s_language_and_time_zone(client_for, owner, category, settings):
+    """The language and time zone are part of a cached card's key: a card cached for one is not shown in another."""
+    entry, = add_entries(owner, category, 1)
+    MediaEntry.objects.filter(pk=entry.pk).update(created="2026-03-01T23:30:00Z")
+    client = client_for(owner)
+    assert "Mar 1, 2026" in client.get(page_url("my media", category)).content.decode()
+    settings.TIME_ZONE = "Asia/Tokyo"
+    assert "Mar 2, 2026" in client.get(page_url("my media", category)).content.decode()
+
+
 # --- sessions ------------------------------------------------------------------------------------------------
 
 
