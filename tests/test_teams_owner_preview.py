@@ -126,6 +126,27 @@ def test_a_user_the_portal_cannot_create(admin_client, integration):
     assert "The portal cannot create a user named \"o'brien\"" in html.unescape(response.content.decode())
 
 
+def form_rows(response):
+    """Each form row of the page: the field's name and its help lines."""
+    form = re.search(r'<form[^>]*id="owner-preview-form">(.*?)</form>', response.content.decode(), re.S).group(1)
+    return {name: re.findall(r'<div class="help">(.*?)</div>', row, re.S)
+            for row in form.split('<div class="form-row')[1:]
+            for name in re.findall(r'name="(\w+)"', row)[:1]}
+
+
+def test_without_recordings_the_organizer_field_says_to_type_a_upn(admin_client, integration):
+    rows = form_rows(admin_client.get(url(integration)))
+    assert list(rows) == ["upn", "organizer"]
+    assert rows["organizer"][-1] == "No recordings yet: type a UPN."
+    assert "No recordings yet: type a UPN." not in rows["upn"]
+
+    Recording.objects.create(integration=integration, recording_id="rec-1", meeting_id="m-1", organizer_id="ann",
+                             organizer_upn="ann.lee@contoso.edu", recorded_at=timezone.now())
+    rows = form_rows(admin_client.get(url(integration)))
+    assert all("No recordings yet: type a UPN." not in helps for helps in rows.values())
+    assert len(rows["organizer"]) == 1  # its own help text only
+
+
 def test_a_recent_organizer_is_previewed_with_the_id_name_and_mail_stored_for_them(admin_client, integration,
                                                                                   make_user):
     now = timezone.now()
