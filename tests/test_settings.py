@@ -102,6 +102,18 @@ def test_env_example_names_every_app_setting_with_its_default():
     assert "MEDIASPACE_SITE_URL" in example  # shown with an example: its default is empty
 
 
+# A variable the stand-alone project or gunicorn reads from the environment, by name.
+ENV_READ = re.compile(r"""(?:env(?:\.\w+)?\(|environ\.get\(|_int\()\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def test_env_example_names_every_variable_the_project_and_gunicorn_read():
+    example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.MULTILINE))
+    read = {name for path in [*(REPO / "mediaspace" / "project").glob("*.py"), REPO / "gunicorn.conf.py"]
+            for name in ENV_READ.findall(path.read_text())}
+    assert {"SECRET_KEY", "GUNICORN_THREADS", "DATABASE_URL"} <= read  # the pattern sees both files
+    assert sorted(read - example - {"PORT"}) == []  # PORT: the platform's (Heroku-style), not ours to set
+
+
 # An app setting read from django.conf.settings itself (settings.NAME or getattr(settings, "NAME"...)).
 APP_SETTING = re.compile(r"""(settings\.|getattr\(\s*settings\s*,\s*["'])"""
                          r"(MEDIASPACE|TEAMS|MICROSOFT|ONEDRIVE|HEALTHZ)_")
