@@ -3,7 +3,9 @@ import io
 import itertools
 
 import pytest
+from cryptography.fernet import Fernet, MultiFernet
 from django.contrib.auth import get_user_model
+from encrypted_model_fields import fields as encrypted_fields
 
 from integrations.microsoft.graph import GraphClient
 from integrations.teams import api, connection
@@ -24,6 +26,17 @@ _usernames = itertools.count(1)
 
 # The Teams engine's fake Microsoft Graph and its fixtures (ms, graph, integration, lecture...).
 pytest_plugins = ["tests.teams_fakes"]
+
+
+# Used by the key-rotation tests (test_deploy.py) and the strict encrypted fields' (test_encrypted_fields.py).
+@pytest.fixture
+def keys(settings, monkeypatch):
+    """Switch the keys of the settings and of the fields' cipher (built once when Django starts)."""
+    def use(*new_keys):
+        settings.FIELD_ENCRYPTION_KEY = list(new_keys)
+        monkeypatch.setattr(encrypted_fields, "CRYPTER", MultiFernet([Fernet(key) for key in new_keys]))
+
+    return use
 
 
 @pytest.fixture(autouse=True)

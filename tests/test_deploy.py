@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 from django.utils import timezone
-from encrypted_model_fields import fields as encrypted_fields
 
 from integrations.teams.models import TeamsIntegration
 from mediaspace.project import health
@@ -321,16 +320,6 @@ def raw(model, field, pk):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {field} FROM {model._meta.db_table} WHERE id = %s", [pk])
         return cursor.fetchone()[0]
-
-
-@pytest.fixture
-def keys(settings, monkeypatch):
-    """Switch the keys of the settings and of the fields' cipher (built once when Django starts)."""
-    def use(*new_keys):
-        settings.FIELD_ENCRYPTION_KEY = list(new_keys)
-        monkeypatch.setattr(encrypted_fields, "CRYPTER", MultiFernet([Fernet(key) for key in new_keys]))
-
-    return use
 
 
 @pytest.mark.django_db

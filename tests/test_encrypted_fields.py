@@ -22,7 +22,7 @@ from django.utils import timezone
 from integrations.teams.models import TeamsIntegration
 from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 from tests.microsoft import CLIENT_ID, TENANT_ID
-from tests.test_deploy import REPO, keys, manage, production_env, raw  # noqa: F401  (keys is a fixture)
+from tests.test_deploy import REPO, manage, production_env, raw
 from tests.test_teams_admin import edit_data, url
 
 WRONG_KEY = "holds a value that no key of FIELD_ENCRYPTION_KEY decrypts"
