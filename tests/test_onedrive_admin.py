@@ -196,6 +196,28 @@ def test_the_debug_page_never_shows_a_typed_secret(admin_client, settings, monke
     assert "client_secret" in page and SECRET not in page and SECRET[:12] not in page
 
 
+def test_the_debug_page_never_shows_a_typed_secret_held_by_a_frame_below_the_view(admin_client, settings, monkeypatch):
+    """The database fails while the row is written: the ORM's frames hold the secret before it is encrypted
+    (the values being saved) and show it in their local variables, unless it is blanked there too."""
+    from django.db.backends import utils
+
+    execute = utils.CursorWrapper.execute
+
+    def fail_writing_the_module(self, sql, params=None):
+        if sql.lstrip().upper().startswith(("UPDATE", "INSERT")) and OneDriveModule._meta.db_table in sql:
+            raise RuntimeError("the database went away")
+        return execute(self, sql, params)
+
+    settings.DEBUG = True
+    monkeypatch.setattr(utils.CursorWrapper, "execute", fail_writing_the_module)
+    admin_client.raise_request_exception = False
+    response = save(admin_client, client_secret=SECRET)
+    page = response.content.decode()
+
+    assert response.status_code == 500 and "the database went away" in page and "Local vars" in page
+    assert SECRET not in page and SECRET[:12] not in page
+
+
 def test_an_enabled_module_with_a_wrong_application_id_gets_the_guid_message_only(admin_client):
     response = save(admin_client, application_id="not-a-guid")  # the stored applicationId is still empty
     assert errors(response) == {"application_id": [
