@@ -26,3 +26,20 @@ def test_a_recording_listed_without_its_content_url_is_downloaded_from_its_meeti
     [download] = ms.content_requests()
     assert unquote(urlsplit(download.url).path) == lecture.content_path  # the recording's content in its meeting
     assert sha(stored_bytes(result.entry)) == sha(lecture.content)
+
+
+GRAPH_CALLS = {"get", "post", "iter_pages", "stream", "download", "request"}
+
+
+@pytest.mark.parametrize("module", ["sync.py", "connection.py", "preview.py", "owners.py", "participants.py"])
+def test_the_engine_asks_microsoft_only_through_api(module):
+    """api.py holds every call the Teams app makes (one function each); the engine never calls the client itself."""
+    import ast
+    from pathlib import Path
+
+    source = (Path(sync.__file__).parent / module).read_text()
+    direct = sorted({f"{node.func.value.id}.{node.func.attr}" for node in ast.walk(ast.parse(source))
+                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "graph"
+                     and node.func.attr in GRAPH_CALLS})
+    assert direct == []

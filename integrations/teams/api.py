@@ -100,9 +100,17 @@ def meeting(graph, user_id, meeting_id) -> dict:
     return graph.get(MEETING.format(user_id=user_id, meeting_id=meeting_id))
 
 
-def recording_content_url(user_id, meeting_id, recording_id) -> str:
-    """Where a recording's bytes are, when Microsoft's listing did not give its recordingContentUrl."""
-    return RECORDING_CONTENT.format(user_id=user_id, meeting_id=meeting_id, recording_id=recording_id)
+def recording_content(graph, user_id, meeting_id, recording_id, *, content_url="", **options):
+    """A recording's bytes, as a resuming download (`options` go to GraphClient.download): from the
+    recordingContentUrl Microsoft listed, or, without one, from the recording's content in its meeting."""
+    path = content_url or RECORDING_CONTENT.format(user_id=user_id, meeting_id=meeting_id, recording_id=recording_id)
+    return graph.download(path, **options)
+
+
+def recording_first_bytes(graph, content_url, size=1024) -> bytes:
+    """The first bytes of a listed recording: whether Microsoft hands its content out at all (billing)."""
+    with graph.stream(content_url, chunk_size=size) as download:
+        return next(iter(download), b"")
 
 
 # -- transcripts ---------------------------------------------------------------------------------

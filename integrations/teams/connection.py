@@ -108,8 +108,7 @@ def test_connection(integration, *, graph=None) -> ConnectionReport:
                                    "download."))
         return report
     try:
-        with graph.stream(content_url, chunk_size=1024) as download:
-            next(iter(download), None)
+        api.recording_first_bytes(graph, content_url)
     except GraphError as error:
         return fail(BILLING_CHECK, explain(error))
     report.checks.append(Check(BILLING_CHECK, True))

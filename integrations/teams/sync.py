@@ -349,9 +349,9 @@ def _receive(recording, graph, meeting, owner, lease):
     Recording.objects.filter(pk=recording.pk).update(entry=entry)
     if entry.status == MediaEntry.Status.READY:
         return entry
-    url = recording.content_url or api.recording_content_url(
-        recording.organizer_id, recording.meeting_id, recording.recording_id)
-    download = graph.download(url, max_resumes=MAX_RESUMES, on_length=partial(entry_expect, entry))
+    download = api.recording_content(graph, recording.organizer_id, recording.meeting_id, recording.recording_id,
+                                     content_url=recording.content_url, max_resumes=MAX_RESUMES,
+                                     on_length=partial(entry_expect, entry))
     entry = entry_receive(entry, stream=lease.beating(download), filename="recording.mp4")
     if download.error is not None and entry.status != MediaEntry.Status.READY:
         raise download.error
