@@ -18,6 +18,7 @@ from .decorators import entry_view, module_required, post_only, refuse
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
 from .ingest import entry_ingest
+from .listing import CategoryEntries
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from .object_storage import is_object_storage, signed_url
 from .permissions import EntryAccess
@@ -252,7 +253,9 @@ def category_list(request):
 def category_detail(request, pk):
     category = get_object_or_404(Category, pk=pk)
     query = search_text(request)
-    entries = (
+    # Newest first, as everywhere (ids grow with `created`), read from the publications' index: no sort of the
+    # whole category. Without a search, the count and the earlier pages are walked in that index alone.
+    entries = CategoryEntries(category) if not query.strip() else (
         MediaEntry.objects.filter(
             status=MediaEntry.Status.READY,
             publications__category=category,
@@ -260,8 +263,6 @@ def category_detail(request, pk):
         )
         .search(query)
         .select_related("owner")
-        # Newest first, as everywhere (ids grow with `created`), read from the publications' index: no sort of
-        # the whole category.
         .order_by("-publications__entry_id")
     )
     return render(request, "mediaspace/category_detail.html", {
