@@ -183,3 +183,15 @@ def test_every_module_the_architecture_page_names_exists():
             if not (REPO / path).exists():
                 missing.append(path)
     assert missing == []
+
+
+def test_the_microsoft_kit_needs_neither_product_and_of_the_core_only_settings_and_keys():
+    """The kit serves both integrations: it cannot lean on one of them, nor on the core's models or services."""
+    offending = []
+    for path in files_under("integrations/microsoft"):
+        offending += [(str(path.relative_to(REPO)), name)
+                      for name in sorted(imported_names(path.read_text(), package_of(path)))
+                      if name.split(".")[0] == "onedrive" or name.split(".")[:2] == ["integrations", "teams"]
+                      or name.split(".")[0] == "mediaspace" and name not in (
+                          "mediaspace", "mediaspace.conf", "mediaspace.conf.setting", "mediaspace.encryption")]
+    assert offending == []
