@@ -1062,6 +1062,24 @@ def test_secret_is_not_stored_in_clear(admin):
     assert TeamsIntegration.objects.get().client_secret == NEW_SECRET  # and it reads back
 
 
+def test_the_debug_page_never_shows_the_stored_secret_when_signing_in_to_microsoft_fails(admin, integration,
+                                                                                      settings, monkeypatch):
+    """As with `make run` (DEBUG=true): an unexpected failure below msal (here in the HTTP stack) while Test
+    connection signs in gives the technical 500 page, whose msal and requests frames hold the decrypted secret
+    (the token request's form) in their local variables."""
+    def fail(*args, **kwargs):
+        raise RuntimeError("the network stack failed")
+
+    settings.DEBUG = True
+    monkeypatch.setattr(requests.Session, "request", fail)
+    admin.raise_request_exception = False
+    response = admin.post(reverse("admin:integrations_teamsintegration_test", args=[integration.pk]))
+    page = response.content.decode()
+
+    assert response.status_code == 500 and "the network stack failed" in page and "Local vars" in page
+    assert integration.client_secret not in page
+
+
 def test_secret_is_not_logged_at_debug_level(admin, caplog):
     caplog.set_level(logging.DEBUG)
     for name in ("integrations", "django", "msal", "urllib3", "requests", "responses", "mediaspace"):

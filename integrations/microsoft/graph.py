@@ -21,7 +21,7 @@ from msal.exceptions import MsalServiceError
 from mediaspace.conf import setting
 
 from .errors import GraphError, GraphThrottled, GraphUnreachable, TokenError, retry_after_seconds
-from .identity import MsalHttp, confidential_app
+from .identity import MsalHttp, confidential_app, holds_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class AppTokenProvider:
     def __repr__(self):
         return f"<AppTokenProvider tenant={self.tenant_id} client={self.client_id}>"
 
+    @holds_secrets
     def __call__(self):
         with self._lock:
             self._http.last_error = None

@@ -10,12 +10,18 @@ import warnings
 
 import msal
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from mediaspace.conf import setting
 
 from .errors import GraphUnreachable
 
 TIMEOUT = (10, 30)  # seconds to connect, to read
+
+# For a kit method that signs in to Microsoft: msal's and requests' frames below it hold the client secret (and
+# the code or refresh token) in their local variables, which Django's error reports and the technical 500 page
+# (DEBUG, as `make run` runs) would show. Every frame below a method marked so shows none.
+holds_secrets = sensitive_variables()
 
 
 def authority(tenant) -> str:
@@ -78,6 +84,7 @@ class DelegatedApp:
     def __repr__(self):
         return f"<DelegatedApp tenant={self.tenant} client={self.client_id}>"
 
+    @holds_secrets
     def start_code_flow(self, scopes, *, redirect_uri, state, response_mode) -> dict:
         """msal's authorization-code flow (PKCE): `auth_uri` is where to send the browser; keep the whole flow
         for `redeem_code`. Its `nonce` is msal's, and the ID token carries its SHA-256."""
@@ -89,6 +96,7 @@ class DelegatedApp:
         except ValueError as e:
             raise GraphUnreachable(f"Microsoft sign-in could not start ({type(e).__name__})") from e
 
+    @holds_secrets
     def redeem_code(self, flow, answer, scopes) -> dict:
         """Microsoft's tokens for the code in `answer` (its `code` and `state`), or its `error`. The refresh
         token msal keeps in its cache comes out as `refresh_token` ("" when none was given).
@@ -103,6 +111,7 @@ class DelegatedApp:
         refresh = next(iter(app.token_cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN)), {})
         return {**result, "refresh_token": refresh.get("secret", "")}
 
+    @holds_secrets
     def refresh(self, refresh_token, scopes) -> dict:
         """New tokens for `refresh_token`: `access_token`, `expires_in` and perhaps a new `refresh_token`, or
         Microsoft's `error`."""
