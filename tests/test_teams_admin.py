@@ -26,7 +26,7 @@ from django.utils import timezone
 from integrations.teams.models import IntegrationGroup, TeamsIntegration
 from integrations.teams import api, diagnosis
 from mediaspace.models import Category
-from tests.microsoft import CLIENT_ID, TENANT_ID, load
+from tests.microsoft import CLIENT_ID, GRAPH_URL, TENANT_ID, load
 from tests.test_teams_diagnosis import (
     CONTENT_URL,
     NO_RECORDINGS_PAGE,
@@ -1078,6 +1078,28 @@ def test_the_debug_page_never_shows_the_stored_secret_when_signing_in_to_microso
 
     assert response.status_code == 500 and "the network stack failed" in page and "Local vars" in page
     assert integration.client_secret not in page
+
+
+def test_the_debug_page_never_shows_the_access_token_when_a_graph_call_fails(admin, integration, settings,
+                                                                            monkeypatch):
+    """The same after signing in: the Graph request's frames hold the app's access token in its headers."""
+    fake_success()
+    send, tokens = requests.Session.request, []
+
+    def fail_on_graph(self, method, address, *args, **kwargs):
+        if address.startswith(GRAPH_URL):
+            tokens.append(kwargs["headers"]["Authorization"].removeprefix("Bearer "))
+            raise RuntimeError("the network stack failed")
+        return send(self, method, address, *args, **kwargs)
+
+    settings.DEBUG = True
+    monkeypatch.setattr(requests.Session, "request", fail_on_graph)
+    admin.raise_request_exception = False
+    response = admin.post(reverse("admin:integrations_teamsintegration_test", args=[integration.pk]))
+    page = response.content.decode()
+
+    assert response.status_code == 500 and "the network stack failed" in page and "Local vars" in page
+    assert tokens and tokens[0] not in page
 
 
 def test_secret_is_not_logged_at_debug_level(admin, caplog):

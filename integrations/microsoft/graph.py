@@ -276,6 +276,7 @@ class GraphClient:
             raise GraphError("Microsoft answered with something other than JSON",
                              status=response.status_code) from e
 
+    @holds_secrets  # the access token in the headers, and any token of a pre-authenticated URL
     def _send(self, method, url, *, authorize=True, headers=None, **kwargs):
         """One request with retries; returns a response below 400 or raises a GraphError."""
         path = urlsplit(url).path  # never log query strings: pre-authenticated URLs carry tokens there

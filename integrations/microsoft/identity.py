@@ -18,9 +18,9 @@ from .errors import GraphUnreachable
 
 TIMEOUT = (10, 30)  # seconds to connect, to read
 
-# For a kit method that signs in to Microsoft: msal's and requests' frames below it hold the client secret (and
-# the code or refresh token) in their local variables, which Django's error reports and the technical 500 page
-# (DEBUG, as `make run` runs) would show. Every frame below a method marked so shows none.
+# For a kit method that signs in to Microsoft or sends a token: its frame and msal's and requests' frames below
+# it hold the client secret, the code, a refresh or access token in their local variables, which Django's error
+# reports and the technical 500 page (DEBUG, as `make run` runs) would show. A method marked so shows none.
 holds_secrets = sensitive_variables()
 
 
