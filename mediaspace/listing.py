@@ -31,8 +31,9 @@ class CategoryEntries:
 
     def count(self):
         """Approved publications less those of entries that are not ready, in one query of two index counts."""
-        return Category.objects.filter(pk=self.category.pk).values_list(
-            Counted(self.approved) - Counted(self.approved.filter(entry__in=self.not_ready)), flat=True).get()
+        listed = Category.objects.filter(pk=self.category.pk).values_list(
+            Counted(self.approved) - Counted(self.approved.filter(entry__in=self.not_ready)), flat=True)
+        return next(iter(listed), 0)  # 0 once the category is gone
 
     def __len__(self):
         return self.count()
