@@ -19,8 +19,8 @@ from django.utils import timezone
 from integrations.teams.models import TeamsIntegration
 from mediaspace.project import health
 from mediaspace.project.log import JsonFormatter, RedactSecrets, logging_config, redact
-from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 from tests.microsoft import CLIENT_ID, TENANT_ID
+from tests.secrets import assert_every_secret_reads, make_secrets
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -326,20 +326,7 @@ def raw(model, field, pk):
 def test_rotation_re_encrypts_every_secret_so_the_old_key_can_go(keys, make_user):
     old, new = Fernet.generate_key(), Fernet.generate_key()
     keys(old)
-    user = make_user()
-    integration = TeamsIntegration.objects.create(name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID,
-                                                  client_secret="teams-secret")
-    module = OneDriveModule.load()
-    module.client_secret = "onedrive-secret"
-    module.save()
-    account = MicrosoftAccount.objects.create(user=user, tenant_id=TENANT_ID, object_id="oid", application_id=CLIENT_ID,
-                                              access_token="access-1", refresh_token="refresh-1",
-                                              expires_at=timezone.now())
-    sign_in = SignInRequest.objects.create(user=user, state="s" * 20, nonce="n", code_flow='{"code_verifier": "v"}',
-                                           application_id=CLIENT_ID, redirect_uri="https://portal.example.edu/x")
-    stored = [(TeamsIntegration, "client_secret", integration.pk), (OneDriveModule, "client_secret", module.pk),
-              (MicrosoftAccount, "access_token", account.pk), (MicrosoftAccount, "refresh_token", account.pk),
-              (SignInRequest, "code_flow", sign_in.pk)]
+    stored = make_secrets(make_user)
     Fernet(old).decrypt(raw(*stored[0]).encode())  # written under the old key
 
     keys(new, old)  # step 1: the new key first, the old one still reads
@@ -354,11 +341,7 @@ def test_rotation_re_encrypts_every_secret_so_the_old_key_can_go(keys, make_user
     assert "1 re-encrypted" not in out.getvalue() and "0 re-encrypted, 1 already under the first key" in out.getvalue()
 
     keys(new)  # step 3: the old key is gone, every secret still reads
-    assert TeamsIntegration.objects.get().client_secret == "teams-secret"
-    assert OneDriveModule.objects.get().client_secret == "onedrive-secret"
-    account = MicrosoftAccount.objects.get()
-    assert (account.access_token, account.refresh_token) == ("access-1", "refresh-1")
-    assert SignInRequest.objects.get().code_flow == '{"code_verifier": "v"}'
+    assert_every_secret_reads()
 
 
 @pytest.mark.django_db

@@ -22,6 +22,7 @@ from django.utils import timezone
 from integrations.teams.models import TeamsIntegration
 from onedrive.models import MicrosoftAccount, OneDriveModule, SignInRequest
 from tests.microsoft import CLIENT_ID, TENANT_ID
+from tests.secrets import assert_every_secret_reads, make_secrets
 from tests.test_deploy import REPO, manage, production_env, raw
 from tests.test_teams_admin import edit_data, url
 
@@ -31,21 +32,6 @@ WRONG_KEY = "holds a value that no key of FIELD_ENCRYPTION_KEY decrypts"
 def write_raw(model, field, pk, value):
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {model._meta.db_table} SET {field} = %s WHERE id = %s", [value, pk])
-
-
-def make_secrets(make_user):
-    """One stored value in every encrypted column of the portal."""
-    integration = TeamsIntegration.objects.create(name="Contoso", tenant_id=TENANT_ID, client_id=CLIENT_ID,
-                                                  client_secret="teams-secret")
-    module = OneDriveModule.load()
-    module.client_secret = "onedrive-secret"
-    module.save()
-    user = make_user()
-    MicrosoftAccount.objects.create(user=user, tenant_id=TENANT_ID, object_id="oid", application_id=CLIENT_ID,
-                                    access_token="access-1", refresh_token="refresh-1", expires_at=timezone.now())
-    SignInRequest.objects.create(user=user, state="s" * 20, nonce="n", code_flow='{"code_verifier": "v"}',
-                                 application_id=CLIENT_ID, redirect_uri="https://portal.example.edu/x")
-    return integration
 
 
 @pytest.mark.django_db
@@ -65,11 +51,7 @@ def test_reading_a_value_under_another_key_raises_instead_of_giving_the_cipherte
         assert label in str(error.value) and "rotate_encryption_key" in str(error.value)
 
     keys(right)  # the right key again: everything reads
-    assert TeamsIntegration.objects.get().client_secret == "teams-secret"
-    assert OneDriveModule.objects.get().client_secret == "onedrive-secret"
-    account = MicrosoftAccount.objects.get()
-    assert (account.access_token, account.refresh_token) == ("access-1", "refresh-1")
-    assert SignInRequest.objects.get().code_flow == '{"code_verifier": "v"}'
+    assert_every_secret_reads()
 
 
 @pytest.mark.django_db
@@ -88,7 +70,7 @@ def test_empty_and_null_values_read_under_any_key(keys, make_user):
 def test_renaming_an_integration_under_the_wrong_key_fails_and_keeps_the_secret(keys, make_user, client_for):
     right, wrong = Fernet.generate_key(), Fernet.generate_key()
     keys(right)
-    integration = make_secrets(make_user)
+    integration = TeamsIntegration.objects.get(pk=make_secrets(make_user)[0][2])
     data = edit_data(integration, name="Contoso (renamed)")
     before = raw(TeamsIntegration, "client_secret", integration.pk)
     admin = client_for(make_user(username="root", is_staff=True, is_superuser=True))

@@ -41,6 +41,13 @@ def set_up_integration(simulator, admin, **settings):
     return integration_id
 
 
+def wait_until_a_download_has_begun(stack, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not stack.query("SELECT 1 FROM mediaspace_mediaentry WHERE status = 'importing' AND bytes_received > 0"):
+        assert time.monotonic() < deadline, "the download did not start"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_a_cluster_killed_mid_download_and_restarted_ends_with_one_ready_entry_and_no_orphan(simulator, stack):
     ann = simulator.add_user("ann.lee@contoso.edu", "Ann Lee")
@@ -50,10 +57,7 @@ def test_a_cluster_killed_mid_download_and_restarted_ends_with_one_ready_entry_a
     integration_id = set_up_integration(simulator, admin, transcription="False")
     admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
 
-    deadline = time.monotonic() + 60
-    while not stack.query("SELECT 1 FROM mediaspace_mediaentry WHERE status = 'importing' AND bytes_received > 0"):
-        assert time.monotonic() < deadline, "the download did not start"
-        time.sleep(0.05)
+    wait_until_a_download_has_begun(stack)
     stack.kill(stack.cluster)  # kill -9 in the middle of the download
     [(received,)] = stack.query("SELECT bytes_received FROM mediaspace_mediaentry")
     assert 0 < received < recording.size
@@ -89,10 +93,7 @@ def test_after_a_kill_9_the_restarted_cluster_alone_brings_every_recording_in_wi
         admin = AdminBrowser(stack)
         integration_id = set_up_integration(simulator, admin, transcription="False")
         admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
-        deadline = time.monotonic() + 60
-        while not stack.query("SELECT 1 FROM mediaspace_mediaentry WHERE status = 'importing' AND bytes_received > 0"):
-            assert time.monotonic() < deadline, "the download did not start"
-            time.sleep(0.05)
+        wait_until_a_download_has_begun(stack)
 
         stack.kill(stack.cluster)  # kill -9 in the middle of the first download
         simulator.faults.chunk_delay = 0
