@@ -64,7 +64,7 @@ def module_required(module_class):
             module = module_class.load()
             if not module.enabled:
                 return forbidden(
-                    request, _("%(module)s is turned off on this portal.") % {"module": module}
+                    request, _("The %(module)s is turned off on this portal.") % {"module": module}
                 )
             if not has_role(request.user, module.allowed_roles):
                 if not request.user.is_authenticated:

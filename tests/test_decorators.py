@@ -55,7 +55,7 @@ def test_entry_view_sends_a_visitor_to_sign_in(make_user, make_entry):
 def test_module_required_refuses_a_module_that_is_off(make_user):
     UploadModule.objects.update_or_create(pk=1, defaults={"enabled": False})
     response = decorators.module_required(UploadModule)(reached)(get(user=make_user(Role.ADMIN)))
-    assert response.status_code == 403 and b"is turned off on this portal." in response.content
+    assert response.status_code == 403 and b"The Upload module is turned off on this portal." in response.content
 
 
 def test_module_required_gives_the_view_its_module(make_user):

@@ -448,7 +448,7 @@ def _observe_module(response, url, ok_status):
     status, page = response.status_code, text(response)
     if status == 302 and response["Location"] == login_redirect(url):
         return LOGIN
-    if status == 403 and "Upload module is turned off on this portal." in page:
+    if status == 403 and "The Upload module is turned off on this portal." in page:
         return OFF
     if status == 403 and "Your role does not allow you to use the Upload module." in page:
         return LOW
@@ -830,7 +830,7 @@ def _observe_onedrive(response, url, action, w):
     status, page = response.status_code, text(response)
     if status == 302 and response["Location"] == login_redirect(url):
         return LOGIN
-    if status == 403 and "OneDrive module is turned off on this portal." in page:
+    if status == 403 and "The OneDrive module is turned off on this portal." in page:
         return OFF
     if status == 403 and "Your role does not allow you to use the OneDrive module." in page:
         return LOW
