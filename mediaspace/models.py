@@ -66,6 +66,11 @@ def entry_media_path(entry, filename):
     return posixpath.join(entry_folder(entry), uuid.uuid4().hex[:12], get_valid_filename(filename) or "media")
 
 
+def entry_derived_path(entry, filename):
+    """Pictures and renditions made from the original: beside it, in a fresh folder per processing run."""
+    return posixpath.join(entry_folder(entry), "derived", uuid.uuid4().hex[:12], get_valid_filename(filename))
+
+
 def caption_path(track, filename):
     return posixpath.join("captions", str(track.entry_id), f"{uuid.uuid4().hex}.vtt")
 
@@ -79,6 +84,7 @@ class MediaEntry(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         IMPORTING = "importing", _("Importing")
+        PROCESSING = "processing", _("Processing")
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
 
@@ -104,6 +110,32 @@ class MediaEntry(models.Model):
     heartbeat_at = models.DateTimeField(
         _("last progress"), null=True, blank=True, help_text=_("When the importing worker last reported progress.")
     )
+    # The media pipeline (mediaspace/processing/): what FFmpeg found, the pictures and the web rendition.
+    processing_progress = models.PositiveSmallIntegerField(
+        _("processing progress (%)"), null=True, blank=True, help_text=_("How far the processing run has come.")
+    )
+    probe = models.JSONField(
+        _("probe"), default=dict, blank=True,
+        help_text=_("What FFmpeg found in the file: container, codecs, duration, size, rotation, audio and video."),
+    )
+    width = models.PositiveIntegerField(_("width (pixels)"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height (pixels)"), null=True, blank=True)
+    poster = models.FileField(_("poster"), upload_to=entry_derived_path, max_length=500, blank=True)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=entry_derived_path, max_length=500, blank=True)
+    sprite = models.FileField(
+        _("seek preview sprite"), upload_to=entry_derived_path, max_length=500, blank=True,
+        help_text=_("A sheet of small pictures shown while seeking; its track is made from the grid below."),
+    )
+    sprite_grid = models.JSONField(
+        _("sprite grid"), default=dict, blank=True,
+        help_text=_("interval (seconds), columns, rows, count and each tile's width and height."),
+    )
+    playback = models.FileField(
+        _("web rendition"), upload_to=entry_derived_path, max_length=500, blank=True,
+        help_text=_("H.264/AAC MP4 made for browsers; empty when the original plays as it is."),
+    )
+    processed = models.DateTimeField(_("processed"), null=True, blank=True,
+                                     help_text=_("When processing last finished; empty if it never ran."))
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.UPLOAD)
     reference_id = models.CharField(
         _("reference id"),
@@ -144,6 +176,8 @@ class MediaEntry(models.Model):
         """0-100, or None when there is nothing to measure yet (pending, or the size is not known)."""
         if self.status == self.Status.READY:
             return 100
+        if self.status == self.Status.PROCESSING:
+            return self.processing_progress
         if self.status == self.Status.PENDING or not self.bytes_expected:
             return None
         return min(99, self.bytes_received * 100 // self.bytes_expected)
@@ -390,6 +424,15 @@ class UploadModule(Module):
     allow_video = models.BooleanField(_("video"), default=True, help_text=_("Allow video files."))
     allow_audio = models.BooleanField(_("audio"), default=True, help_text=_("Allow audio files."))
     allow_image = models.BooleanField(_("image"), default=True, help_text=_("Allow image files."))
+    make_renditions = models.BooleanField(
+        _("web renditions"), default=True,
+        help_text=_("Set to 'Yes' to convert files that browsers cannot play into H.264/AAC MP4. "
+                    "Files that browsers play are never converted."),
+    )
+    rendition_max_height = models.PositiveSmallIntegerField(
+        _("largest rendition"), default=1080, choices=[(360, "360p"), (480, "480p"), (720, "720p"), (1080, "1080p")],
+        help_text=_("Web renditions are made at most this tall; smaller files keep their size."),
+    )
 
     menu_label = _("Upload media")
     menu_url_name = "mediaspace:upload"
