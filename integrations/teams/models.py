@@ -176,6 +176,12 @@ class TeamsIntegration(models.Model):
         _("Recordings discovered up to"), null=True, blank=True,
         help_text=_("The next sync asks Microsoft for recordings from a little before this time."))
     sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Change notifications (integrations/teams/subscriptions.py): why they are off, and what was last heard.
+    notifications_error = models.TextField(
+        _("Why notifications are off"), blank=True, editable=False,
+        help_text=_("The reason the last subscription could not be created or renewed; the integration polls."))
+    last_notification_at = models.DateTimeField(_("Last notification"), null=True, blank=True, editable=False)
+    last_reconciliation_at = models.DateTimeField(_("Last reconciliation"), null=True, blank=True, editable=False)
 
     objects = TeamsIntegrationQuerySet.as_manager()
 
@@ -279,6 +285,33 @@ class RecordingQuerySet(models.QuerySet):
         return self.claimable(now).filter(models.Q(queued_until__isnull=True) | models.Q(queued_until__lt=now))
 
 
+class Subscription(models.Model):
+    """A Microsoft Graph change-notification subscription of an integration, one per resource."""
+
+    class Resource(models.TextChoices):
+        RECORDINGS = "communications/onlineMeetings/getAllRecordings", _("Recordings")
+        TRANSCRIPTS = "communications/onlineMeetings/getAllTranscripts", _("Transcripts")
+
+    integration = models.ForeignKey(TeamsIntegration, on_delete=models.CASCADE, related_name="subscriptions")
+    subscription_id = models.CharField(_("Subscription ID"), max_length=64, unique=True)
+    resource = models.CharField(_("Resource"), max_length=128, choices=Resource.choices)
+    client_state = EncryptedCharField(
+        _("Client state"), max_length=128, help_text=_("The secret each notification must carry; never shown."))
+    expires_at = models.DateTimeField(_("Expires"))
+    created = models.DateTimeField(_("Created"), auto_now_add=True)
+    renewed_at = models.DateTimeField(_("Last renewed"), null=True, blank=True)
+    last_notification_at = models.DateTimeField(_("Last notification"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ["integration", "resource"]
+        constraints = [models.UniqueConstraint(fields=["integration", "resource"], name="subscription_per_resource")]
+
+    def __str__(self):
+        return f"{self.get_resource_display()} ({self.subscription_id})"
+
+
 class Recording(models.Model):
     """The ledger: one row per Microsoft recording of an integration. This row makes 'exactly once' true."""
 
@@ -303,6 +336,10 @@ class Recording(models.Model):
         NO_MATCH = "no_match", _("No match, no default user")
         CANNOT_CREATE = "cannot_create", _("Cannot create the user")
 
+    class FoundBy(models.TextChoices):
+        RECONCILIATION = "reconciliation", _("Reconciliation")
+        NOTIFICATION = "notification", _("Notification")
+
     class Decision(models.TextChoices):
         NONE = "", _("Not asked")
         PENDING = "pending", _("Waiting for the owner")
@@ -311,6 +348,8 @@ class Recording(models.Model):
     integration = models.ForeignKey(TeamsIntegration, on_delete=models.CASCADE, related_name="recordings")
     recording_id = models.CharField(_("recording id"), max_length=512)
     meeting_id = models.CharField(_("meeting id"), max_length=512)
+    found_by = models.CharField(_("found by"), max_length=16, choices=FoundBy.choices, default=FoundBy.RECONCILIATION,
+                                help_text=_("A change notification, or a sync round that asked Microsoft."))
     organizer_id = models.CharField(_("organizer (Azure user id)"), max_length=64)
     organizer_upn = models.CharField(_("organizer (UPN)"), max_length=256, blank=True)
     organizer_name = models.CharField(_("organizer"), max_length=256, blank=True)
