@@ -23,6 +23,11 @@ DEFAULTS = {
     "MEDIASPACE_SIGNED_URL_SECONDS": 300,
     # The portal's address as people reach it (https://portal.example.edu): links in e-mails start with it.
     "MEDIASPACE_SITE_URL": "",
+    # The FFmpeg programs the media pipeline runs (mediaspace/processing/): names on PATH or full paths.
+    "MEDIASPACE_FFMPEG": "ffmpeg",
+    "MEDIASPACE_FFPROBE": "ffprobe",
+    # Threads each FFmpeg run may use (0: FFmpeg's choice, one per core), so renders can leave cores to the rest.
+    "MEDIASPACE_FFMPEG_THREADS": 0,
     # Minutes between two rounds of the Teams recordings sync: its schedule follows this on every `migrate` and
     # worker start, unless an administrator changed it (mediaspace/schedules.py).
     "TEAMS_SYNC_MINUTES": 5,
