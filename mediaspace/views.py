@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,8 +20,8 @@ from .http_range import serve_file
 from .ingest import entry_ingest
 from .listing import CategoryEntries
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
-from .object_storage import is_object_storage, signed_url
 from .permissions import EntryAccess
+from .playback import PICTURES, serve_derived, serve_seek_track, serve_stored, sprite_grid, transcript
 from .uploads import size_limited
 
 ENTRY_ID = re.compile(r"^[0-9]{1,18}$")
@@ -61,7 +61,8 @@ def my_media(request):
     page = with_spoken_matches(paginate(request, entries.search(query).select_related("owner")), query)
     return render(request, "mediaspace/my_media.html", {
         "page": page, "query": query, "tab": tab, "show_owner": tab == "shared", "notices": notices.for_request(request),
-        "any_in_progress": any(entry.is_in_progress for entry in page),
+        "any_in_progress": any(entry.is_in_progress or entry.status == MediaEntry.Status.PROCESSING
+                               for entry in page),
     })
 
 
@@ -76,7 +77,8 @@ def my_media_status(request):
             "status": entry.status, "status_label": entry.status_label,
             "percent": entry.progress_percent, "error": entry.error,
         }
-        for entry in entries.distinct().only("pk", "status", "bytes_expected", "bytes_received", "error")
+        for entry in entries.distinct().only("pk", "status", "bytes_expected", "bytes_received", "processing_progress",
+                                             "error")
     })
 
 
@@ -95,11 +97,13 @@ def start_time(request):
 def entry_page(request, entry, access, *, status=200, **bound_forms):
     """The entry page; an action whose form was refused shows it again here with its errors."""
     publications = entry.publications.select_related("category__parent")
+    captions = list(entry.captions.all())
     context = {
         "entry": entry,
         "access": access,
         "start_at": start_time(request),
-        "captions": entry.captions.all(),
+        "captions": captions,
+        "transcript": transcript(captions) if entry.status == MediaEntry.Status.READY else [],
         "publications": [p for p in publications if p.status == Publication.Status.APPROVED or access.can_publish
                          or access.can_edit],
     }
@@ -143,14 +147,34 @@ def entry_delete(request, entry, access):
 def entry_media(request, entry, access):
     if entry.status != MediaEntry.Status.READY or not entry.media:
         return HttpResponse(_("This entry has no playable media yet."), status=404, content_type="text/plain")
-    content_type, filename = entry.content_type or "application/octet-stream", PurePath(entry.media.name).name
-    seconds = setting("MEDIASPACE_SIGNED_URL_SECONDS")
-    if seconds and is_object_storage(entry.media.storage):  # the permission is checked: the store sends the bytes
-        response = HttpResponseRedirect(signed_url(entry.media.storage, entry.media.name, seconds=seconds,
-                                                   content_type=content_type, filename=filename))
-        response["Cache-Control"] = "private, no-store"  # a signed URL outlives no permission change for long
-        return response
-    return serve_file(request, entry.media, content_type=content_type, filename=filename)
+    return serve_stored(request, entry.media, content_type=entry.content_type or "application/octet-stream")
+
+
+@require_http_methods(["GET", "HEAD"])
+@entry_view("can_view")
+def entry_picture(request, entry, access, name):
+    """The poster, thumbnail or seek sprite: private like the media (entry_view), cached by the browser."""
+    if name not in PICTURES or not getattr(entry, name):
+        return HttpResponse(_("This entry has no such picture."), status=404, content_type="text/plain")
+    return serve_derived(request, entry, getattr(entry, name))
+
+
+@require_http_methods(["GET", "HEAD"])
+@entry_view("can_view")
+def entry_playback(request, entry, access):
+    """The web rendition the pipeline made for browsers (the original stays at entry_media)."""
+    if entry.status != MediaEntry.Status.READY or not entry.playback:
+        return HttpResponse(_("This entry has no web rendition."), status=404, content_type="text/plain")
+    return serve_derived(request, entry, entry.playback)
+
+
+@require_GET
+@entry_view("can_view")
+def entry_seek_track(request, entry, access):
+    """The seek-preview thumbnails as WebVTT (each cue names its tile of the sprite)."""
+    if sprite_grid(entry) is None:
+        return HttpResponse(_("This entry has no seek previews."), status=404, content_type="text/plain")
+    return serve_seek_track(request, entry)
 
 
 @require_GET

@@ -1,0 +1,165 @@
+"""The pages' side of the media pipeline (issue 15, item 6): the pictures and the rendition served like the media
+(permission, Range, sandbox, private caching with validators, a new address when reprocessed), the seek-preview
+WebVTT, the cards' thumbnail and duration, and the entry page's player and interactive transcript."""
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from mediaspace import playback, services
+from mediaspace.models import CaptionCue, Category, MediaEntry, Publication
+from mediaspace.roles import Role
+from tests.processed import GRID, make_files, store_processed
+from tests.storage import read_stored
+
+from .conftest import MP3_HEAD, PNG_HEAD
+
+MAX_QUERIES = 10
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory):
+    return make_files(tmp_path_factory.mktemp("processed"))
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(username="owner")
+
+
+@pytest.fixture
+def entry(owner, make_entry, files):
+    return store_processed(make_entry(owner), files)
+
+
+def picture_url(entry, name):
+    return reverse("mediaspace:entry_picture", args=[entry.pk, name])
+
+
+# --- pictures and rendition: served like the media ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, field, content_type", [
+    ("poster", "poster", "image/jpeg"), ("thumbnail", "thumbnail", "image/jpeg"), ("sprite", "sprite", "image/jpeg")])
+def test_a_picture_is_served_to_who_may_watch_with_its_type_sandboxed(client_for, entry, name, field, content_type):
+    response = client_for(entry.owner).get(picture_url(entry, name))
+    assert (response.status_code, response["Content-Type"]) == (200, content_type)
+    assert b"".join(response.streaming_content) == read_stored(getattr(entry, field).name)
+    assert (response["Content-Security-Policy"], response["X-Content-Type-Options"]) == ("sandbox", "nosniff")
+    assert response["Content-Disposition"].startswith("inline")
+
+
+def test_a_private_entry_s_picture_is_private_too(client_for, entry, make_user):
+    for name in ("poster", "thumbnail", "sprite"):
+        assert client_for(make_user()).get(picture_url(entry, name)).status_code == 403
+        anonymous = client_for(None).get(picture_url(entry, name))
+        assert (anonymous.status_code, anonymous["Location"].startswith(reverse("mediaspace:login"))) == (302, True)
+    for url in (reverse("mediaspace:entry_playback", args=[entry.pk]),
+                reverse("mediaspace:entry_seek_track", args=[entry.pk])):
+        assert client_for(make_user()).get(url).status_code == 403
+
+
+def test_a_published_entry_s_picture_is_shown_to_viewers(client_for, entry, make_user):
+    category = Category.objects.create(name="Lectures")
+    Publication.objects.create(entry=entry, category=category, status=Publication.Status.APPROVED)
+    assert client_for(make_user(role=Role.VIEWER)).get(picture_url(entry, "thumbnail")).status_code == 200
+
+
+def test_a_picture_is_kept_privately_by_the_browser_and_revalidated_with_304(client_for, entry):
+    client = client_for(entry.owner)
+    first = client.get(picture_url(entry, "thumbnail"))
+    assert first["Cache-Control"] == f"private, max-age={playback.PICTURE_MAX_AGE}"
+    assert first["ETag"].startswith('"') and first["Last-Modified"]
+    again = client.get(picture_url(entry, "thumbnail"), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert (again.status_code, again.content, again["ETag"]) == (304, b"", first["ETag"])
+    since = client.get(picture_url(entry, "thumbnail"), HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert since.status_code == 304
+    stale = client.get(picture_url(entry, "thumbnail"), HTTP_IF_NONE_MATCH='"something-else"')
+    assert stale.status_code == 200
+
+
+def test_a_reprocessed_picture_gets_a_new_address_and_validator(client_for, entry, files):
+    client = client_for(entry.owner)
+    before_url, before_etag = playback.picture_url(entry, "poster"), client.get(picture_url(entry, "poster"))["ETag"]
+    entry.processed = timezone.now() + timedelta(seconds=5)
+    store_processed(entry, files)  # a new run stores into a new folder
+    assert playback.picture_url(entry, "poster") != before_url
+    assert re.fullmatch(re.escape(picture_url(entry, "poster")) + r"\?v=[0-9a-f]{12}", before_url)
+    response = client.get(picture_url(entry, "poster"), HTTP_IF_NONE_MATCH=before_etag)
+    assert response.status_code == 200 and response["ETag"] != before_etag
+
+
+def test_pictures_serve_ranges(client_for, entry):
+    response = client_for(entry.owner).get(picture_url(entry, "poster"), HTTP_RANGE="bytes=0-9")
+    assert (response.status_code, response["Content-Range"].startswith("bytes 0-9/")) == (206, True)
+    assert b"".join(response.streaming_content) == read_stored(entry.poster.name)[:10]
+
+
+def test_a_missing_or_unknown_picture_is_404_with_a_readable_text(client_for, owner, make_entry, entry):
+    bare = make_entry(owner, reference_id="bare")
+    client = client_for(owner)
+    for url in (picture_url(bare, "poster"), picture_url(entry, "media"), picture_url(entry, "playback"),
+                reverse("mediaspace:entry_playback", args=[bare.pk]),
+                reverse("mediaspace:entry_seek_track", args=[bare.pk])):
+        response = client.get(url)
+        assert (response.status_code, response["Content-Type"]) == (404, "text/plain"), url
+        assert response.content.decode().startswith("This entry has no")
+
+
+def test_the_rendition_plays_with_ranges_and_validators_and_only_when_ready(client_for, entry):
+    client, url = client_for(entry.owner), reverse("mediaspace:entry_playback", args=[entry.pk])
+    response = client.get(url, HTTP_RANGE="bytes=0-99")
+    assert (response.status_code, response["Content-Type"], response["Accept-Ranges"]) == (206, "video/mp4", "bytes")
+    assert b"".join(response.streaming_content) == read_stored(entry.playback.name)[:100]
+    assert client.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.PROCESSING)
+    assert client.get(url).status_code == 404
+
+
+def test_the_original_is_still_served_beside_the_rendition(client_for, entry):
+    response = client_for(entry.owner).get(reverse("mediaspace:entry_media", args=[entry.pk]))
+    assert b"".join(response.streaming_content) == read_stored(entry.media.name)
+
+
+# --- the seek-preview track -------------------------------------------------------------------------------------
+
+
+def test_the_seek_track_names_each_tile_of_the_sprite(client_for, entry):
+    entry.duration = 15.0
+    response = client_for(entry.owner).get(reverse("mediaspace:entry_seek_track", args=[entry.pk]))
+    assert (response.status_code, response["Content-Type"]) == (200, "text/vtt; charset=utf-8")
+    assert response["Cache-Control"].startswith("private") and response["ETag"]
+    sprite = playback.picture_url(entry, "sprite")
+    text = response.content.decode()
+    assert text.startswith("WEBVTT\n\n")
+    cues = re.findall(r"(\S+) --> (\S+)\n(\S+)", text)
+    assert cues[:2] == [("00:00:00.000", "00:00:02.000", f"{sprite}#xywh=0,0,80,45"),
+                        ("00:00:02.000", "00:00:04.000", f"{sprite}#xywh=80,0,80,45")]
+    assert cues[4] == ("00:00:08.000", "00:00:10.000", f"{sprite}#xywh=0,45,80,45")
+    # The last tile ends with the video, not past it.
+    assert cues[-1] == ("00:00:14.000", "00:00:15.000", f"{sprite}#xywh=240,45,80,45")
+    assert len(cues) == GRID["count"]
+
+
+@pytest.mark.parametrize("grid", [{}, {"interval": 2}, {**GRID, "count": 9}, {**GRID, "width": 0},
+                                  {**GRID, "columns": "4"}, [1, 2]])
+def test_an_incomplete_sprite_grid_has_no_seek_track(client_for, entry, grid):
+    MediaEntry.objects.filter(pk=entry.pk).update(sprite_grid=grid)
+    entry.refresh_from_db()
+    assert client_for(entry.owner).get(reverse("mediaspace:entry_seek_track", args=[entry.pk])).status_code == 404
+    assert playback.seek_track_url(entry) == ""
+
+
+# --- durations ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seconds, label, spoken", [
+    (0.4, "0:00", "Duration: 0 seconds"), (5, "0:05", "Duration: 5 seconds"), (59.6, "1:00", "Duration: 1 minute"),
+    (125, "2:05", "Duration: 2 minutes 5 seconds"), (3600, "1:00:00", "Duration: 1 hour"),
+    (3723.2, "1:02:03", "Duration: 1 hour 2 minutes 3 seconds"), (None, "", "")])
+def test_durations_read_as_clock_and_as_words(seconds, label, spoken):
+    assert (playback.duration_label(seconds), playback.duration_spoken(seconds)) == (label, spoken)
