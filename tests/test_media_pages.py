@@ -163,3 +163,118 @@ def test_an_incomplete_sprite_grid_has_no_seek_track(client_for, entry, grid):
     (3723.2, "1:02:03", "Duration: 1 hour 2 minutes 3 seconds"), (None, "", "")])
 def test_durations_read_as_clock_and_as_words(seconds, label, spoken):
     assert (playback.duration_label(seconds), playback.duration_spoken(seconds)) == (label, spoken)
+
+
+# --- cards: thumbnail and duration --------------------------------------------------------------------------------
+
+
+def cards_of(html):
+    return re.findall(r'<li class="card".*?</li>', html, re.S)
+
+
+def card_pages(client, entry):
+    """The pages that show `entry`'s card: My Media, its search, the category, the category's search."""
+    category = Category.objects.get_or_create(name="Lectures")[0]
+    Publication.objects.get_or_create(entry=entry, category=category, status=Publication.Status.APPROVED)
+    my_media, category_url = reverse("mediaspace:my_media"), reverse("mediaspace:category", args=[category.pk])
+    urls = [my_media, f"{my_media}?q={entry.name}", category_url, f"{category_url}?q={entry.name}"]
+    return {url: client.get(url).content.decode() for url in urls}
+
+
+def test_a_card_shows_the_thumbnail_and_the_duration_everywhere(client_for, entry):
+    MediaEntry.objects.filter(pk=entry.pk).update(duration=3723.4)
+    thumbnail = playback.picture_url(entry, "thumbnail")
+    for url, html in card_pages(client_for(entry.owner), entry).items():
+        card, = cards_of(html)
+        img = re.search(r"<img [^>]*>", card).group(0)
+        assert f'src="{thumbnail}"' in img and 'loading="lazy"' in img, url
+        assert 'width="320" height="180"' in img and "alt=\"Picture from “A clip”\"" in img, url
+        assert '<span aria-hidden="true">1:02:03</span>' in card, url
+        assert '<span class="visually-hidden">Duration: 1 hour 2 minutes 3 seconds</span>' in card, url
+
+
+def test_an_audio_entry_s_card_shows_its_waveform(client_for, owner, make_entry, files):
+    audio = store_processed(make_entry(owner, content=MP3_HEAD * 4, filename="talk.mp3", name="Talk"), files,
+                            playback=False, sprite=False, picture="waveform", duration=95)
+    card, = cards_of(client_for(owner).get(reverse("mediaspace:my_media")).content.decode())
+    assert playback.picture_url(audio, "thumbnail").endswith(playback.version(audio.thumbnail))
+    assert audio.thumbnail.name.endswith(".png")
+    assert f'src="{playback.picture_url(audio, "thumbnail")}"' in card and ">1:35<" in card
+
+
+@pytest.mark.parametrize("kind, content, filename, status", [
+    ("video", None, "clip.webm", MediaEntry.Status.PROCESSING), ("image", PNG_HEAD, "photo.png", None),
+    ("video", None, "clip.webm", None)], ids=["processing", "image", "processing-off"])
+def test_a_card_without_a_thumbnail_shows_a_placeholder(client_for, owner, make_entry, kind, content, filename,
+                                                         status):
+    entry = make_entry(owner, **({"content": content} if content else {}), filename=filename)
+    if status:
+        MediaEntry.objects.filter(pk=entry.pk).update(status=status)
+    card, = cards_of(client_for(owner).get(reverse("mediaspace:my_media")).content.decode())
+    assert "<img" not in card
+    assert f'<span class="placeholder" data-kind="{kind}" aria-hidden="true"></span>' in card
+
+
+def test_a_processing_entry_s_card_says_how_far_it_is(client_for, owner, make_entry):
+    entry = make_entry(owner)
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.PROCESSING, processing_progress=42)
+    client = client_for(owner)
+    card, = cards_of(client.get(reverse("mediaspace:my_media")).content.decode())
+    assert re.search(r'status-label">Processing</span>\s*<span class="status-percent">42 %</span>', card)
+    assert 'value="42"' in card and 'aria-label="Processing progress"' in card
+    html = client.get(reverse("mediaspace:my_media")).content.decode()
+    assert "mediaspace/progress" in html  # the page keeps it up to date
+    status = client.get(reverse("mediaspace:my_media_status") + f"?ids={entry.pk}").json()
+    assert status[str(entry.pk)] == {"status": "processing", "status_label": "Processing", "percent": 42,
+                                     "error": ""}
+    MediaEntry.objects.filter(pk=entry.pk).update(processing_progress=70)
+    assert 'value="70"' in client.get(reverse("mediaspace:my_media")).content.decode()
+
+
+def test_a_reprocessed_thumbnail_shows_on_the_cached_card_at_once(client_for, entry, files):
+    client = client_for(entry.owner)
+    before = playback.picture_url(entry, "thumbnail")
+    assert before in client.get(reverse("mediaspace:my_media")).content.decode()
+    store_processed(entry, files)
+    page = client.get(reverse("mediaspace:my_media")).content.decode()
+    assert (before in page, playback.picture_url(entry, "thumbnail") in page) == (False, True)
+
+
+def queries_of(client, url):
+    client.get(url)  # the first request may fill caches; the second is what every later one costs
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries.captured_queries)
+
+
+def processed_entries(owner, category, files, count, start):
+    """`count` ready entries with pictures and a duration, published to `category` (all share one stored set of
+    files: only the pages are measured)."""
+    template = store_processed(MediaEntry.objects.create(name="template", owner=owner, reference_id=f"t-{start}",
+                                                         content_type="video/webm"), files)
+    fields = {name: getattr(template, name).name for name in ("poster", "thumbnail", "sprite", "playback")}
+    entries = MediaEntry.objects.bulk_create(
+        MediaEntry(name=f"Lecture {number:05d}", owner=owner, status=MediaEntry.Status.READY, content_type="video/webm",
+                   reference_id=f"bulk-{number}", duration=60 + number, width=320, height=180,
+                   sprite_grid=GRID, processed=template.processed, **fields)
+        for number in range(start, start + count))
+    Publication.objects.bulk_create(
+        Publication(category=category, entry=entry, status=Publication.Status.APPROVED) for entry in entries)
+
+
+@pytest.mark.parametrize("name", ["my media", "search", "category", "category search"])
+def test_pages_of_cards_with_thumbnails_issue_the_same_queries_at_two_sizes(client_for, owner, files, name):
+    category = Category.objects.create(name="Lectures")
+    client = client_for(owner)
+    url = {"my media": reverse("mediaspace:my_media"), "search": reverse("mediaspace:my_media") + "?q=Lecture",
+           "category": reverse("mediaspace:category", args=[category.pk]),
+           "category search": reverse("mediaspace:category", args=[category.pk]) + "?q=Lecture"}[name]
+    url += "&" if "?" in url else "?"
+    processed_entries(owner, category, files, 60, 0)
+    few = queries_of(client, url + "page=2")
+    processed_entries(owner, category, files, 600, 60)
+    many = queries_of(client, url + "page=20")
+    html = client.get(url + "page=20").content.decode()
+    assert html.count('loading="lazy"') == 24 and html.count('class="duration"') == 24
+    assert (few, many <= MAX_QUERIES) == (many, True)

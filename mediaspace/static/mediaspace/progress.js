@@ -1,7 +1,8 @@
-// Keeps the status and progress of entries that are still importing up to date.
+// Keeps the status and progress of entries that are still importing or processing up to date.
 (function () {
+  const WORKING = ["pending", "importing", "processing"];
   const nodes = () => Array.from(document.querySelectorAll("[data-entry]")).filter(
-    (node) => ["pending", "importing"].includes(node.dataset.status));
+    (node) => WORKING.includes(node.dataset.status));
   const statusUrl = document.querySelector("[data-status-url]").dataset.statusUrl;
   async function refresh() {
     const waiting = nodes();
@@ -18,7 +19,13 @@
         if (bar && state.percent !== null) bar.value = state.percent;
         const label = node.querySelector(".status-label");
         if (label) label.textContent = state.status_label;
-        if (!["pending", "importing"].includes(state.status)) finished = true;
+        const percent = node.querySelector(".status-percent");
+        if (percent && state.percent !== null) percent.textContent = `${state.percent} %`;
+        // Done (ready, failed), or on to processing, whose percent the page then shows: the page anew.
+        const processing = (status) => status === "processing";
+        if (!WORKING.includes(state.status) || processing(state.status) !== processing(node.dataset.status)) {
+          finished = true;
+        }
       }
       if (finished) { window.location.reload(); return; }
     } catch (error) { /* try again on the next tick */ }
