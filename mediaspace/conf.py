@@ -34,6 +34,14 @@ DEFAULTS = {
     # Seconds a worker holds a recording without renewing its lease: it renews it by heartbeat through every
     # step (every sixth of it), so a dead worker's recording is taken over soon after (within 3 minutes).
     "TEAMS_CLAIM_LEASE_SECONDS": 90,
+    # The portal's address as Microsoft reaches it (https://portal.example.edu): Teams integrations subscribe to
+    # change notifications at it. Empty, or not https (plain http only on a loopback address, for the
+    # simulator): they poll every TEAMS_SYNC_MINUTES instead.
+    "PUBLIC_BASE_URL": "",
+    # Hours between two reconciliation rounds (a sync that asks Microsoft for everything) of an integration whose
+    # notifications are healthy: they catch what Microsoft never announced. A gap in the notifications runs one
+    # at once.
+    "TEAMS_RECONCILIATION_HOURS": 6,
     # Microsoft endpoints are settings, so national clouds and local test servers work.
     "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",
     "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com",

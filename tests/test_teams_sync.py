@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 from integrations.teams import tasks
 from integrations.microsoft.graph import GraphClient
 from integrations.teams.models import Recording, TeamsIntegration
-from integrations.teams import api, diagnosis, services, sync
+from integrations.teams import api, diagnosis, services, subscriptions, sync
 from mediaspace.conf import setting
 from mediaspace.ingest import entry_prepare
 from mediaspace.models import Collaborator, MediaEntry, Publication
@@ -1047,7 +1047,7 @@ def test_sync_all_queues_one_task_per_enabled_integration(integration, monkeypat
     TeamsIntegration.objects.create(name="Off", tenant_id=TENANT_ID, client_id="11111111-2222-4333-8444-555555555555",
                                     client_secret=SECRET, enabled=False)
     sent = []
-    monkeypatch.setattr(services, "async_task", lambda func, *args, **kwargs: sent.append((func, args, kwargs)))
+    monkeypatch.setattr(subscriptions, "async_task", lambda func, *args, **kwargs: sent.append((func, args, kwargs)))
 
     tasks.sync_all()
 

@@ -227,6 +227,14 @@ class GraphClient:
         """POST a JSON body, e.g. ``$batch`` of reads (retried like a GET: do not use for writes)."""
         return self._json("POST", self._url(path), json=json)
 
+    def patch(self, path, json) -> dict:
+        """PATCH a JSON body: an update that sets the same values if repeated, so retried like a GET."""
+        return self._json("PATCH", self._url(path), json=json)
+
+    def delete(self, path):
+        """DELETE a Graph object (a GraphNotFound says it is gone already)."""
+        self._send("DELETE", self._url(path)).close()
+
     def iter_pages(self, path, **params) -> Pages:
         return Pages(self, path, params or None)
 

@@ -5,18 +5,27 @@ The sync, the dry run and the Test connection call these functions; none of them
 """
 from datetime import timezone as dt_timezone
 
+from django.views.decorators.debug import sensitive_variables
+
+from integrations.microsoft.errors import GraphNotFound
 from integrations.microsoft.graph import AppTokenProvider, GraphClient
 
 USERS = "/users"
+USER = "/users/{user_id}"
+CHECK_MEMBER_GROUPS = "/users/{user_id}/checkMemberGroups"
 GROUP_MEMBERS = "/groups/{group_id}/transitiveMembers/microsoft.graph.user"
 # Graph needs the organiser in the call as well as in the path.
 ALL_RECORDINGS = ("/users/{user_id}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user_id}',"
                   "startDateTime={since:%Y-%m-%dT%H:%M:%SZ})")
 MEETING = "/users/{user_id}/onlineMeetings/{meeting_id}"
+RECORDING = MEETING + "/recordings/{recording_id}"
 RECORDING_CONTENT = MEETING + "/recordings/{recording_id}/content"
 TRANSCRIPTS = MEETING + "/transcripts"
 TRANSCRIPT_CONTENT = TRANSCRIPTS + "/{transcript_id}/content?$format=text/vtt"
 BATCH = "/$batch"
+SUBSCRIPTIONS = "/subscriptions"
+SUBSCRIPTION = "/subscriptions/{subscription_id}"
+REAUTHORIZE = SUBSCRIPTION + "/reauthorize"
 
 # The sync does not hold a worker for a long Retry-After: it tries the recording again later.
 SYNC_MAX_WAIT_SECONDS = 120
@@ -59,6 +68,16 @@ def users_page(graph, **params) -> list:
     return graph.get(USERS, **params).get("value", [])
 
 
+def user_path(user_id, select) -> str:
+    """One user, with the fields `select` names."""
+    return USER.format(user_id=user_id) + f"?$select={select}"
+
+
+def member_groups(graph, user_id, group_ids) -> set:
+    """Which of `group_ids` (at most 20) the user is a member of, directly or through nested groups."""
+    return set(graph.post(CHECK_MEMBER_GROUPS.format(user_id=user_id), {"groupIds": list(group_ids)}).get("value", []))
+
+
 def group_members(graph, group_id, **params):
     """The users in a group, those of its nested groups included (all pages)."""
     return graph.iter_pages(GROUP_MEMBERS.format(group_id=group_id), **params)
@@ -81,6 +100,11 @@ def all_recordings(graph, user_id, *, since):
 def all_recordings_page(graph, user_id, *, since, **params) -> list:
     """The first page of those recordings only (`$top` says how many)."""
     return graph.get(all_recordings_path(user_id, since), **params).get("value", [])
+
+
+def recording_path(user_id, meeting_id, recording_id) -> str:
+    """One recording of a meeting organised by `user_id` (its callRecording, without the content)."""
+    return RECORDING.format(user_id=user_id, meeting_id=meeting_id, recording_id=recording_id)
 
 
 def batch(graph, paths) -> dict:
@@ -126,3 +150,52 @@ def transcript_content(graph, user_id, meeting_id, transcript_id) -> bytes:
     path = TRANSCRIPT_CONTENT.format(user_id=user_id, meeting_id=meeting_id, transcript_id=transcript_id)
     with graph.stream(path) as download:
         return b"".join(download)
+
+
+# -- change notification subscriptions -----------------------------------------------------------
+
+
+def graph_datetime(moment) -> str:
+    """A Graph timestamp (UTC, Z) for a request body."""
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@sensitive_variables("client_state")
+def create_subscription(graph, *, resource, notification_url, lifecycle_url, expires_at, client_state) -> dict:
+    """Subscribe to new items of a tenant-wide `resource` (getAllRecordings, getAllTranscripts): Graph's
+    subscription (id, expirationDateTime...). Graph validates both addresses before answering (its POSTs with
+    ?validationToken=). A create retried after a lost answer may leave an unused subscription behind: it lapses
+    by itself, and its notifications are refused (unknown id)."""
+    return graph.post(SUBSCRIPTIONS, {
+        "changeType": "created",
+        "notificationUrl": notification_url,
+        "lifecycleNotificationUrl": lifecycle_url,  # Graph requires one when the expiry is over an hour away
+        "resource": resource,
+        "expirationDateTime": graph_datetime(expires_at),
+        "clientState": client_state,
+        "includeResourceData": False,
+    })
+
+
+def renew_subscription(graph, subscription_id, *, expires_at) -> dict:
+    """Move a subscription's expiry (a renewal also reauthorizes it): Graph's subscription."""
+    return graph.patch(SUBSCRIPTION.format(subscription_id=subscription_id),
+                       {"expirationDateTime": graph_datetime(expires_at)})
+
+
+def reauthorize_subscription(graph, subscription_id):
+    """Answer a reauthorizationRequired lifecycle event (204, no body); the expiry stays."""
+    graph.post(REAUTHORIZE.format(subscription_id=subscription_id), None)  # no body
+
+
+def subscription(graph, subscription_id) -> dict:
+    return graph.get(SUBSCRIPTION.format(subscription_id=subscription_id))
+
+
+def delete_subscription(graph, subscription_id) -> bool:
+    """Delete a subscription; False when Graph has no such subscription (expired or deleted already)."""
+    try:
+        graph.delete(SUBSCRIPTION.format(subscription_id=subscription_id))
+    except GraphNotFound:
+        return False
+    return True

@@ -136,3 +136,20 @@ def explain_transcript_error(error: GraphError) -> Problem:
     if isinstance(error, GraphForbidden) and problem.code != Code.POLICY_MISSING:
         return missing_permission(TRANSCRIPT_PERMISSION)
     return problem
+
+
+NOTIFICATION_ADDRESS_UNREACHABLE = (
+    "Microsoft could not validate the portal's notification address ({url}): it must be reachable from the "
+    "internet over HTTPS and answer Microsoft's validation request. The integration polls until it can.")
+
+
+def explain_subscription_error(error: GraphError, *, permission: str, notification_url: str) -> Problem:
+    """As `explain`, for creating or renewing a change-notification subscription: Microsoft could not validate
+    our notification address (its POST with ?validationToken= failed or timed out), or a refusal (403) that is
+    not about the access policy means the resource's `permission` is missing."""
+    problem = explain(error)
+    if error.status == 400 and "validation request" in (error.message or "").lower():
+        return Problem(NOTIFICATION_ADDRESS_UNREACHABLE.format(url=notification_url))
+    if isinstance(error, GraphForbidden) and problem.code != Code.POLICY_MISSING:
+        return missing_permission(permission)
+    return problem

@@ -182,6 +182,10 @@ class TeamsIntegration(models.Model):
         help_text=_("The reason the last subscription could not be created or renewed; the integration polls."))
     last_notification_at = models.DateTimeField(_("Last notification"), null=True, blank=True, editable=False)
     last_reconciliation_at = models.DateTimeField(_("Last reconciliation"), null=True, blank=True, editable=False)
+    reconciliation_requested_at = models.DateTimeField(
+        _("Reconciliation requested at"), null=True, blank=True, editable=False,
+        help_text=_("A gap in the notifications (subscription lost, renewal failed, missed notifications): a "
+                    "reconciliation round that starts after this covers it."))
 
     objects = TeamsIntegrationQuerySet.as_manager()
 

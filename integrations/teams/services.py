@@ -4,9 +4,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_q.tasks import async_task
 
-from . import participants
+from . import participants, subscriptions
+from .subscriptions import queue_sync  # the console's Sync now and Retry queue rounds as reconciliations do
 from .models import IntegrationGroup, TeamsIntegration
 from .connection import ConnectionReport, test_connection
 from .diagnosis import Code
@@ -42,7 +42,12 @@ def integration_update_secret(*, integration, client_secret, secret_expires_on=N
     integration.client_secret = client_secret
     integration.secret_expires_on = secret_expires_on
     integration.save(update_fields=["client_secret", "secret_expires_on", "updated"])
-    return integration_check(integration=integration)
+    report = integration_check(integration=integration)
+    if report.ok and integration.enabled:
+        # The next renewal signs in with the new secret; after a failed one (the old secret expired, say) the
+        # subscriptions are renewed or created now.
+        subscriptions.ensure(integration)
+    return report
 
 
 def integration_check(*, integration) -> ConnectionReport:
@@ -71,17 +76,14 @@ def integration_enable(*, integration, backfill_days=0) -> ConnectionReport:
             integration.synced_until = timezone.now() - timedelta(days=backfill_days)
             fields += ["backfill_days", "synced_until"]
         integration.save(update_fields=fields)
+        subscriptions.ensure(integration)  # change notifications when the portal has an address; else polling
     return report
 
 
 def integration_disable(*, integration):
     integration.enabled = False
     integration.save(update_fields=["enabled", "updated"])
-
-
-def queue_sync(integration_id):
-    """Queue one sync round of an integration."""
-    async_task("integrations.teams.tasks.sync_integration", integration_id, task_name=f"teams-sync-{integration_id}")
+    subscriptions.remove(integration)
 
 
 def integration_sync(*, integration):
@@ -108,6 +110,7 @@ def integration_check_deletable(*, integration):
 
 def integration_delete(*, integration):
     integration_check_deletable(integration=integration)
+    subscriptions.remove(integration)  # Microsoft would go on notifying an address that refuses them
     integration.delete()
 
 

@@ -1,13 +1,25 @@
 """django-q2 tasks: thin wrappers that load by id and call the sync engine."""
+from django.db.models import Q
+from django.utils import timezone
+
 from .models import TeamsIntegration
 from .services import queue_sync
-from . import sync
+from . import subscriptions, sync
 
 
 def sync_all():
-    """The schedule's task: one sync round per enabled integration, each a task of its own."""
-    for integration_id in TeamsIntegration.objects.enabled().values_list("pk", flat=True):
-        queue_sync(integration_id)
+    """The schedule's task: one sync round per enabled integration, each a task of its own. An integration whose
+    change notifications are healthy syncs only when a reconciliation is due (subscriptions.reconciliation_due)."""
+    for integration in TeamsIntegration.objects.enabled():
+        if subscriptions.mode(integration) == subscriptions.POLLING or subscriptions.reconciliation_due(integration):
+            queue_sync(integration.pk)
+
+
+def renew_subscriptions():
+    """The renewal schedule's task: every enabled integration's subscriptions created, renewed when due, or
+    removed (subscriptions.ensure); without PUBLIC_BASE_URL it costs no request."""
+    for integration in TeamsIntegration.objects.filter(Q(enabled=True) | Q(subscriptions__isnull=False)).distinct():
+        subscriptions.ensure(integration)  # a disabled integration's leftovers are removed
 
 
 def queue_due_recordings() -> int:
@@ -21,7 +33,11 @@ def sync_integration(integration_id: int) -> dict:
     integration = TeamsIntegration.objects.enabled().filter(pk=integration_id).first()
     if integration is None:
         return {"skipped": "disabled or deleted"}
-    return sync.run(integration)
+    started = timezone.now()
+    result = sync.run(integration)
+    if "discovered" in result:  # a complete round: it reconciled everything up to when it began
+        subscriptions.reconciled(integration, started)
+    return result
 
 
 def ingest_recording(recording_id: int) -> str:
