@@ -9,10 +9,13 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from unittest.mock import ANY
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import jwt
@@ -202,6 +205,21 @@ def test_a_batch_answers_each_request_like_the_single_call(sim, app, ann):
 
 
 # -- Teams -------------------------------------------------------------------------------------------------
+
+
+def test_check_member_groups_answers_which_groups_hold_the_user_nested_included(sim, ann):
+    app = sim.add_app(roles=TEAMS_ROLES + ["GroupMember.Read.All"])
+    bob = sim.add_user("bob.ray@contoso.edu")
+    physics = sim.add_group("Physics", [ann])
+    science = sim.add_group("Science", [physics])
+    sim.add_group("Chemistry", [bob])
+    graph = graph_for(sim, app)
+    asked = [group.id for group in sim.groups] + [str(uuid.uuid4())]
+
+    assert sorted(graph.post(f"/users/{ann.id}/checkMemberGroups", {"groupIds": asked})["value"]) == sorted(
+        [physics.id, science.id])
+    with pytest.raises(GraphError):
+        graph.post(f"/users/{ann.id}/checkMemberGroups", {"groupIds": asked * 7})  # more than 20
 
 
 def test_get_all_recordings_lists_the_organizers_meetings_not_calls(sim, app, ann):
@@ -507,6 +525,272 @@ def test_msal_completes_the_code_flow_against_the_simulator(sim, ann):
     assert f'action="{REDIRECT}"' in answer.text and set(posted) == {"code", "state", "session_state"}
     assert "access_token" in result, result
     assert result["id_token_claims"]["preferred_username"] == ann.upn
+
+
+# -- change notifications ----------------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # the postman's 16 threads connect at once
+
+
+class Subscriber:
+    """A notification endpoint on loopback http: answers the validation handshake (or not, by `validation`), and
+    keeps what it was sent; `answers` lists statuses to give change deliveries in turn (then 202), `slow` seconds
+    to sleep before answering them."""
+
+    def __init__(self):
+        subscriber = self
+        self.validations, self.received, self.answers, self.slow = [], [], [], 0.0
+        self.validation = "echo"  # echo | wrong | json | 500
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                token = parse_qs(urlsplit(self.path).query).get("validationToken")
+                if token:
+                    subscriber.validations.append((urlsplit(self.path).path, token[0], self.headers["Content-Type"]))
+                    status, kind, text = {"echo": (200, "text/plain", token[0]),
+                                          "wrong": (200, "text/plain", "something else"),
+                                          "json": (200, "application/json", json.dumps(token[0])),
+                                          "500": (500, "text/plain", token[0])}[subscriber.validation]
+                else:
+                    time.sleep(subscriber.slow)
+                    subscriber.received.append((self.path, json.loads(body)))
+                    status, kind, text = subscriber.answers.pop(0) if subscriber.answers else 202, "text/plain", ""
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(text.encode())))
+                    self.end_headers()
+                    self.wfile.write(text.encode())
+                except OSError:  # a caller that gave up waiting
+                    pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def subscriber():
+    subscriber = Subscriber()
+    yield subscriber
+    subscriber.close()
+
+
+def subscribe(sim, app, subscriber, *, resource="communications/onlineMeetings/getAllRecordings", minutes=4000,
+              lifecycle=True, **body):
+    expires = now() + timedelta(minutes=minutes)
+    return requests.post(f"{sim.url}/v1.0/subscriptions", headers=bearer(sim.app_token(app)), json={
+        "changeType": "created", "notificationUrl": f"{subscriber.url}/teams/notifications/", "resource": resource,
+        "expirationDateTime": expires.isoformat().replace("+00:00", "Z"), "clientState": "s3cret-state",
+        **({"lifecycleNotificationUrl": f"{subscriber.url}/teams/notifications/lifecycle/"} if lifecycle else {}),
+        **body})
+
+
+def test_a_subscription_is_created_after_the_validation_handshake_of_both_endpoints(sim, app, subscriber):
+    answer = subscribe(sim, app, subscriber)
+
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert {name: body[name] for name in ("resource", "applicationId", "changeType", "clientState",
+                                          "notificationUrl", "lifecycleNotificationUrl")} == {
+        "resource": "communications/onlineMeetings/getAllRecordings", "applicationId": app.client_id,
+        "changeType": "created", "clientState": "s3cret-state",
+        "notificationUrl": f"{subscriber.url}/teams/notifications/",
+        "lifecycleNotificationUrl": f"{subscriber.url}/teams/notifications/lifecycle/"}
+    assert sim.find_subscription(body["id"]).expires.isoformat()[:19] == body["expirationDateTime"][:19]
+    [(first, token, kind), (second, token_again, _)] = subscriber.validations  # the decoded token, as a string
+    assert (first, second) == ("/teams/notifications/", "/teams/notifications/lifecycle/")
+    assert token.startswith("Validation: Testing client application reachability") and token != token_again
+    assert kind.startswith("text/plain")
+    assert [(item.kind, item.outcome) for item in sim.deliveries] == [("validation", "delivered")] * 2
+
+
+@pytest.mark.parametrize("validation", ["wrong", "json", "500"])
+def test_an_endpoint_that_fails_the_validation_request_gets_no_subscription(sim, app, subscriber, validation):
+    subscriber.validation = validation
+
+    answer = subscribe(sim, app, subscriber)
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "ValidationError"
+    assert answer.json()["error"]["message"] == ("Subscription validation request failed. Notification endpoint "
+                                                 "must respond with 200 OK to validation request.")
+    assert sim.subscriptions == {}
+
+
+def test_an_endpoint_nobody_answers_gets_no_subscription(sim, app, subscriber):
+    subscriber.close()
+    assert subscribe(sim, app, subscriber).status_code == 400
+    assert sim.subscriptions == {}
+
+
+@pytest.mark.parametrize("change, status, code, message", [
+    ({"resource": "users"}, 400, "InvalidRequest", "Resource 'users' is not supported"),
+    ({"minutes": 4330}, 400, "ExtensionError", "Subscription expiration can only be 4320 minutes in the future."),
+    ({"minutes": 61, "lifecycle": False}, 400, "ValidationError",
+     "lifecycleNotificationUrl is required for subscription creation on this resource when the expirationDateTime "
+     "value exceeds 1 hour."),
+    ({"changeType": "updated"}, 400, "InvalidRequest", "The change type 'updated' is not supported"),
+    ({"resource": "communications/onlineMeetings/getAllTranscripts", "roles": ["OnlineMeetingRecording.Read.All"]},
+     403, "Forbidden", "Application is not authorized to perform this operation."),
+    ({"notificationUrl": "http://portal.example.edu/teams/notifications/"}, 400, "InvalidRequest",
+     "The notification URL must be an absolute HTTPS URL."),
+])
+def test_a_subscription_is_refused_in_graphs_words(sim, subscriber, change, status, code, message):
+    app = sim.add_app(roles=change.pop("roles", TEAMS_ROLES))
+
+    answer = subscribe(sim, app, subscriber, **change)
+
+    assert answer.status_code == status
+    assert (answer.json()["error"]["code"], answer.json()["error"]["message"][:len(message)]) == (code, message)
+    assert sim.subscriptions == {} and subscriber.validations == []
+
+
+def test_a_subscription_within_the_hour_needs_no_lifecycle_url(sim, app, subscriber):
+    assert subscribe(sim, app, subscriber, minutes=59, lifecycle=False).status_code == 201
+
+
+def test_a_subscription_is_read_renewed_reauthorized_and_deleted_and_unknown_or_expired_is_404(sim, app, subscriber):
+    headers = bearer(sim.app_token(app))
+    created = subscribe(sim, app, subscriber, minutes=60).json()
+    url = f"{sim.url}/v1.0/subscriptions/{created['id']}"
+    later = (now() + timedelta(minutes=4300)).isoformat()
+
+    assert requests.get(url, headers=headers).json()["expirationDateTime"] == created["expirationDateTime"]
+    renewed = requests.patch(url, headers=headers, json={"expirationDateTime": later})
+    too_far = requests.patch(url, headers=headers, json={"expirationDateTime": (now() + timedelta(days=4)).isoformat()})
+    listed = requests.get(f"{sim.url}/v1.0/subscriptions", headers=headers).json()["value"]
+    other_app = requests.get(url, headers=bearer(sim.app_token(sim.add_app())))
+    reauthorized = requests.post(f"{url}/reauthorize", headers=headers)
+
+    assert renewed.status_code == 200 and renewed.json()["expirationDateTime"][:19] == later[:19]
+    assert too_far.status_code == 400 and too_far.json()["error"]["code"] == "ExtensionError"
+    assert [item["id"] for item in listed] == [created["id"]]
+    assert other_app.status_code == 404
+    assert reauthorized.status_code == 204
+    assert requests.delete(url, headers=headers).status_code == 204
+    for method in ("get", "patch", "delete"):
+        gone = requests.request(method, url, headers=headers, json={"expirationDateTime": later})
+        assert (gone.status_code, gone.json()["error"]["code"]) == (404, "ResourceNotFound")
+
+    expiring = subscribe(sim, app, subscriber).json()
+    sim.expire_subscription(expiring["id"])
+    assert requests.get(f"{sim.url}/v1.0/subscriptions/{expiring['id']}", headers=headers).status_code == 404
+    assert requests.post(f"{sim.url}/v1.0/subscriptions/{expiring['id']}/reauthorize",
+                         headers=headers).status_code == 404
+
+
+def test_a_new_recording_and_transcript_are_announced_in_microsofts_shape(sim, app, ann, subscriber):
+    recordings = subscribe(sim, app, subscriber).json()
+    transcripts = subscribe(sim, app, subscriber, resource="communications/onlineMeetings/getAllTranscripts").json()
+    fabrikam = sim.add_tenant()
+    sim.add_meeting(sim.add_user("eve@fabrikam.edu", tenant=fabrikam), recordings=[100])  # another tenant
+    sim.add_meeting(ann, "A call", recordings=[100], ad_hoc=True)  # calls are not announced
+
+    recording = sim.add_recording(organizer=ann, subject="Physics", size=1000, transcript=VTT)
+    assert sim.wait_for_deliveries(10)
+
+    by_subscription = {body["value"][0]["subscriptionId"]: (path, body) for path, body in subscriber.received}
+    assert set(by_subscription) == {recordings["id"], transcripts["id"]} and len(subscriber.received) == 2
+    path, body = by_subscription[recordings["id"]]
+    resource = f"communications/onlineMeetings('{recording.meeting.id}')/recordings('{recording.id}')"
+    assert path == "/teams/notifications/"
+    assert body == {"value": [{
+        "subscriptionId": recordings["id"], "subscriptionExpirationDateTime": recordings["expirationDateTime"],
+        "changeType": "created", "resource": resource,
+        "resourceData": {"id": recording.id, "@odata.type": "#Microsoft.Graph.callRecording", "@odata.id": resource},
+        "clientState": "s3cret-state", "tenantId": sim.tenant_id}]}
+    transcript = recording.meeting.transcripts[0]
+    assert by_subscription[transcripts["id"]][1]["value"][0]["resourceData"] == {
+        "id": transcript.id, "@odata.type": "#Microsoft.Graph.callTranscript",
+        "@odata.id": f"communications/onlineMeetings('{recording.meeting.id}')/transcripts('{transcript.id}')"}
+    assert [(item.kind, item.status, item.outcome) for item in sim.deliveries[4:]] == [
+        ("notification", 202, "delivered")] * 2
+
+
+def test_a_failed_or_slow_delivery_is_sent_again_with_backoff(sim, app, ann, subscriber):
+    sim.notification_timeout, sim.notification_retry_delays = 0.3, (0.2, 0.4)
+    subscribe(sim, app, subscriber)
+    subscriber.answers = [500, 503]
+
+    sim.add_recording(organizer=ann, subject="Physics", size=1000)
+    assert sim.wait_for_deliveries(10)
+    subscriber.slow = 0.6  # longer than the timeout: Microsoft counts it failed, and gives up after the retries
+    sim.add_recording(organizer=ann, subject="Chemistry", size=1000)
+    assert sim.wait_for_deliveries(10)
+
+    attempts = [(item.attempt, item.status, item.outcome) for item in sim.deliveries if item.kind == "notification"]
+    assert attempts == [(1, 500, "failed"), (2, 503, "failed"), (3, 202, "delivered"),
+                        (1, None, "failed"), (2, None, "failed"), (3, None, "failed")]
+    times = [item.time for item in sim.deliveries if item.kind == "notification"][:3]
+    assert times[1] - times[0] >= 0.2 and times[2] - times[1] >= 0.4  # the backoff
+
+
+def test_dropped_and_repeated_notifications_are_seeded(sim, app, ann, subscriber):
+    subscribe(sim, app, subscriber)
+
+    def run(**faults):
+        sim.faults.reseed(7)
+        for name, value in faults.items():
+            setattr(sim.faults, name, value)
+        start = len(sim.deliveries)
+        added = [sim.add_recording(organizer=ann, subject=f"Lecture {index}", size=1000).id for index in range(20)]
+        assert sim.wait_for_deliveries(10)
+        outcomes = {}  # by the recording's place in the run, whatever order the threads delivered in
+        for item in [item for item in sim.deliveries[start:] if item.outcome != "failed"]:  # (then retried)
+            outcomes.setdefault(added.index(item.body["value"][0]["resourceData"]["id"]), []).append(item.outcome)
+        return [outcomes[index] for index in range(20)]
+
+    dropped = run(drop_notifications=0.3)
+    assert 2 <= dropped.count(["dropped"]) <= 12 and dropped.count(["delivered"]) == 20 - dropped.count(["dropped"])
+    assert run(drop_notifications=0.3) == dropped  # the same decisions at every run
+    assert run(drop_notifications=0, repeat_notifications=True) == [["delivered", "delivered"]] * 20
+    ids = [body["value"][0]["resourceData"]["id"] for _path, body in subscriber.received[-40:]]
+    assert len(set(ids)) == 20 and all(ids.count(item) == 2 for item in ids)
+
+
+def test_reauthorization_required_holds_notifications_until_reauthorized(sim, app, ann, subscriber):
+    subscription = sim.find_subscription(subscribe(sim, app, subscriber).json()["id"])
+
+    sent = sim.send_lifecycle(subscription, "reauthorizationRequired")
+    sim.add_recording(organizer=ann, subject="While waiting", size=1000)  # never announced: a gap to reconcile
+    requests.post(f"{sim.url}/v1.0/subscriptions/{subscription.id}/reauthorize",
+                  headers=bearer(sim.app_token(app)))
+    sim.add_recording(organizer=ann, subject="After", size=1000)
+    assert sim.wait_for_deliveries(10)
+
+    assert sent == {"value": [{"subscriptionId": subscription.id, "subscriptionExpirationDateTime": ANY,
+                               "tenantId": sim.tenant_id, "clientState": "s3cret-state",
+                               "lifecycleEvent": "reauthorizationRequired"}]}
+    assert [path for path, _body in subscriber.received] == ["/teams/notifications/lifecycle/",
+                                                             "/teams/notifications/"]
+    assert [item.outcome for item in sim.deliveries if item.kind == "notification"] == ["held", "delivered"]
+
+
+def test_a_removed_or_expired_subscription_announces_nothing(sim, app, ann, subscriber):
+    removed = sim.find_subscription(subscribe(sim, app, subscriber).json()["id"])
+    expired = sim.find_subscription(subscribe(sim, app, subscriber).json()["id"])
+
+    sim.send_lifecycle(removed, "subscriptionRemoved")
+    sim.expire_subscription(expired)
+    sim.add_recording(organizer=ann, subject="Unheard", size=1000)
+    assert sim.wait_for_deliveries(10)
+
+    assert [body["value"][0]["lifecycleEvent"] for _path, body in subscriber.received] == ["subscriptionRemoved"]
+    assert sim.find_subscription(removed.id) is None and sim.find_subscription(expired.id) is None
+    with pytest.raises(ValueError):
+        sim.send_lifecycle(expired, "renamed")
 
 
 # -- the simulator as a process of its own ---------------------------------------------------------------------

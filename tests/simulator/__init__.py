@@ -24,20 +24,26 @@ from datetime import timedelta
 import requests
 import trustme
 
-from . import graph, identity, scenario
+from . import graph, identity, scenario, subscriptions
 from .model import (TEAMS_ROLES, App, DriveItem, Faults, Group, LoggedRequest, Meeting, Recording, Tenant, Transcript,
                     User, graph_id, now)
 from .server import HttpResponse, ServerThread
+from .subscriptions import Delivery, Subscription
 
-__all__ = ["Simulator", "Faults", "TEAMS_ROLES", "App", "DriveItem", "Group", "Meeting", "Recording", "Tenant",
-           "Transcript", "User"]
+__all__ = ["Simulator", "Faults", "TEAMS_ROLES", "App", "Delivery", "DriveItem", "Group", "Meeting", "Recording",
+           "Subscription", "Tenant", "Transcript", "User"]
 
 
 class Simulator:
     """The simulated Microsoft: its model (add_*), faults, request log and HTTPS server. See README.md."""
 
-    def __init__(self, tenant_id=None, *, seed=1, redirect_recordings=False, token_lifetime=3599):
+    def __init__(self, tenant_id=None, *, seed=1, redirect_recordings=False, token_lifetime=3599,
+                 notification_timeout=3.0, notification_retry_delays=(1, 2, 4, 8)):
         self.tenants, self.apps, self.drive_items = {}, {}, {}  # by id
+        self.subscriptions = {}  # change-notification subscriptions, by id
+        self.deliveries = []  # Delivery: every notification, lifecycle event and validation request, in order
+        self.notification_timeout, self.notification_retry_delays = notification_timeout, notification_retry_delays
+        self._postman = None
         self.users, self.groups, self.meetings, self.recordings, self.transcripts = [], [], [], [], []
         self.faults = Faults(seed=seed)
         self.log = []  # LoggedRequest, in arrival order
@@ -69,6 +75,9 @@ class Simulator:
         return self
 
     def stop(self):
+        if self._postman is not None:
+            self._postman.stop()
+            self._postman = None
         if self._thread is not None:
             self._thread.terminate()
             self._thread = None
@@ -218,6 +227,8 @@ class Simulator:
                                   start + timedelta(minutes=1 + index), str(uuid.uuid4()), self._next_sequence())
             meeting.recordings.append(recording)
             self.recordings.append(recording)
+        for recording in meeting.recordings:
+            subscriptions.announce(self, recording)
         if transcript is not None:
             self.add_transcript(meeting, transcript)
         return meeting
@@ -235,6 +246,7 @@ class Simulator:
                                 created or meeting.end + timedelta(minutes=2), correlation, self._next_sequence())
         meeting.transcripts.append(transcript)
         self.transcripts.append(transcript)
+        subscriptions.announce(self, transcript)
         return transcript
 
     def artifacts_of(self, organizer_id, *, recordings=True):
@@ -263,6 +275,42 @@ class Simulator:
 
     def _recording_json(self, recording):  # kept for bench/teams_sync.py
         return graph.recording_json(self.url, recording)
+
+    # -- change notifications ----------------------------------------------------------------------------------
+
+    @property
+    def postman(self):
+        """What delivers notifications (subscriptions.Postman), started on first use."""
+        with self._lock:
+            if self._postman is None:
+                self._postman = subscriptions.Postman(self)
+            return self._postman
+
+    def find_subscription(self, id_or_resource):
+        """A live subscription by id, or the newest live one to a resource (e.g. "...getAllRecordings")."""
+        found = self.subscriptions.get(id_or_resource)
+        if found is None:
+            found = next((item for item in reversed(list(self.subscriptions.values()))
+                          if item.resource.endswith(id_or_resource.lstrip("/"))), None)
+        return found if found is not None and found.live else None
+
+    def send_lifecycle(self, subscription, event):
+        """A lifecycle notification (reauthorizationRequired, subscriptionRemoved or missed) to the subscription's
+        lifecycleNotificationUrl. reauthorizationRequired holds its change notifications until it is reauthorized
+        or renewed; subscriptionRemoved removes it. Returns the body sent."""
+        if isinstance(subscription, str):
+            subscription = self.subscriptions[subscription]
+        return subscriptions.send_lifecycle(self, subscription, event)
+
+    def expire_subscription(self, subscription):
+        """The subscription's time is up now: Graph forgets it (404) and announces nothing more to it."""
+        if isinstance(subscription, str):
+            subscription = self.subscriptions[subscription]
+        subscription.expires = now()
+
+    def wait_for_deliveries(self, timeout=30.0):
+        """Wait until every queued notification was delivered or given up (retries included)."""
+        return self._postman is None or self._postman.idle(timeout)
 
     # -- OneDrive --------------------------------------------------------------------------------------------
 

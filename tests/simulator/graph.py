@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 import jwt
 from requests.structures import CaseInsensitiveDict
 
-from . import identity
+from . import identity, subscriptions
 from .model import Group, content
 from .server import HttpRequest, HttpResponse
 
@@ -96,7 +96,7 @@ def dispatch(sim, caller, request):
                 status = sim.faults.throttle()
                 if status:
                     return throttled(caller, status, sim.faults.retry_after)
-            if request.method != "GET" and handler is not batch:
+            if request.method != "GET" and handler not in (batch, check_member_groups, subscriptions.subscriptions):
                 return error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
             return handler(sim, caller, request, **{k: v for k, v in match.groupdict().items() if v is not None})
     segment = request.path.removeprefix("/v1.0/").split("/")[0]
@@ -226,6 +226,27 @@ def group_members(sim, caller, request, group, relation, cast=None):
 
     return page(request, [member for member in members if cast in (None, kind(member))], render,
                 context=f"{cast}s" if cast else "directoryObjects")
+
+
+def check_member_groups(sim, caller, request, user):
+    """POST /users/{id}/checkMemberGroups {"groupIds": [...]}: those the user is in, directly or nested (≤ 20)."""
+    if request.method != "POST":
+        return error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+    denied = require(caller, GROUP_MEMBERS, "directory")
+    if denied:
+        return denied
+    found = sim.find_user(user, caller.tenant)
+    if found is None:
+        return not_found(user)
+    try:
+        wanted = json.loads(request.body)["groupIds"]
+    except (ValueError, KeyError, TypeError):
+        return error(400, "Request_BadRequest", "Invalid request: the groupIds parameter is required.")
+    if not isinstance(wanted, list) or len(wanted) > 20:
+        return error(400, "Request_BadRequest", "The groupIds parameter holds at most 20 group ids.")
+    member_of = [group.id for group in sim.groups if group.id in wanted and found in group.transitive_members()]
+    return HttpResponse(200, {"@odata.context": f"{request.base}/v1.0/$metadata#Collection(Edm.String)",
+                              "value": member_of})
 
 
 def me(sim, caller, request):
@@ -567,6 +588,7 @@ ROUTES = [
     (r"/v1\.0/me", me),
     (r"/v1\.0/users", list_users),
     (r"/v1\.0/users/(?P<user>[^/]+)", get_user),
+    (r"/v1\.0/users/(?P<user>[^/]+)/checkMemberGroups", check_member_groups),
     (r"/v1\.0/groups/(?P<group>[^/]+)/(?P<relation>transitiveMembers|members)(?:/microsoft\.graph\.(?P<cast>user|group))?",
      group_members),
     (MEETINGS_PATH + r"/(?P<function>getAllRecordings|getAllTranscripts)(?:\((?P<params>[^)]*)\))?(?P<delta>/delta)?",
@@ -579,4 +601,6 @@ ROUTES = [
     (ITEM_PATH, get_item),
     (ITEM_PATH + r"/children", children),
     (ITEM_PATH + r"/content", item_content),
+    (r"/v1\.0/subscriptions(?:/(?P<subscription>[^/]+)(?:/(?P<action>reauthorize))?)?",
+     subscriptions.subscriptions),
 ]

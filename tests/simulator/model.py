@@ -200,6 +200,8 @@ class Faults:
     cut_next: int = 0  # the next N content downloads do, whatever the ratio
     latency: float = 0.0  # seconds before every answer
     chunk_delay: float = 0.0  # seconds after each 64 KiB of content: a slow line
+    drop_notifications: float = 0.0  # share of change notifications never sent
+    repeat_notifications: float = 0.0  # share of change notifications delivered twice (True: all)
     seed: int = 1
 
     def __post_init__(self):
@@ -207,6 +209,15 @@ class Faults:
 
     def reseed(self, seed):
         self.seed, self._random, self._lock = seed, random.Random(seed), threading.Lock()
+        self._notifications = random.Random(f"notifications {seed}")  # apart: Graph traffic does not shift it
+
+    def drop_notification(self):
+        with self._lock:
+            return bool(self.drop_notifications) and self._notifications.random() < self.drop_notifications
+
+    def repeat_notification(self):
+        with self._lock:
+            return bool(self.repeat_notifications) and self._notifications.random() < self.repeat_notifications
 
     def throttle(self):
         """The status to answer instead of the real answer, or None."""

@@ -83,7 +83,7 @@ def snapshot(sim):
 
 def control(sim, request):
     """GET log · POST faults {...} · POST scenario {...} · POST apps/<client id> {fields, "expire_secret": true,
-    "new_secret": true}."""
+    "new_secret": true} · GET subscriptions · POST subscriptions/<id> {"lifecycle": event, "expire": true}."""
     action = request.path.removeprefix("/_simulator/")
     body = json.loads(request.body or b"{}")
     if action == "log" and request.method == "GET":
@@ -93,6 +93,20 @@ def control(sim, request):
         return HttpResponse(200, {name: getattr(sim.faults, name) for name in FAULTS | {"seed"}})
     if action == "scenario" and request.method == "POST":
         return HttpResponse(200, load(sim, body))
+    if action == "subscriptions" and request.method == "GET":
+        return HttpResponse(200, {"subscriptions": [
+            {"id": item.id, "resource": item.resource, "expires": item.expires.isoformat(), "live": item.live,
+             "notification_url": item.notification_url, "lifecycle_url": item.lifecycle_url}
+            for item in sim.subscriptions.values()],
+            "deliveries": [{"kind": item.kind, "subscription_id": item.subscription_id, "status": item.status,
+                            "outcome": item.outcome, "attempt": item.attempt} for item in sim.deliveries]})
+    subscription = sim.subscriptions.get(action.removeprefix("subscriptions/"))
+    if action.startswith("subscriptions/") and subscription is not None and request.method == "POST":
+        if body.get("lifecycle"):
+            sim.send_lifecycle(subscription, body["lifecycle"])
+        if body.get("expire"):
+            sim.expire_subscription(subscription)
+        return HttpResponse(200, {"id": subscription.id, "live": subscription.live})
     app = sim.apps.get(action.removeprefix("apps/")) if action.startswith("apps/") else None
     if app is not None and request.method == "POST":
         for name, value in body.items():
