@@ -175,6 +175,16 @@ class FakeMicrosoft:
                 listed = [transcript for transcript, _text in self.transcripts.get(match.group(2), [])]
                 return 200, {}, {"@odata.context": f"{V1}/$metadata#users('{match.group(1)}')/onlineMeetings("
                                                    f"'{match.group(2)}')/transcripts", "value": listed}
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/recordings/([^/]+)", path):
+            for recording in self.recordings.get(match.group(1), []):
+                if (recording["meetingId"], recording["id"]) == match.group(2, 3):
+                    return 200, {}, {"@odata.context": f"{V1}/$metadata#users('{match.group(1)}')/onlineMeetings("
+                                                       f"'{match.group(2)}')/recordings/$entity", **recording}
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)", path):
+            for user in self.users:
+                if user["id"] == match.group(1):
+                    return 200, {}, {"@odata.context": f"{V1}/$metadata#users(id,userPrincipalName,displayName,mail)"
+                                                       f"/$entity", **user}
         if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)", path):
             if match.group(2) in self.meetings:
                 return 200, {}, self._meeting(self.meetings[match.group(2)], headers)

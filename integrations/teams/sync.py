@@ -148,6 +148,17 @@ def users_in_scope(integration, graph) -> list:
     return list(users.values())
 
 
+def in_scope(integration, graph, user_id) -> bool:
+    """Whether the upload policy takes the recordings of one user (as `users_in_scope` decides for all): asks
+    Microsoft only under an opt-in or opt-out policy."""
+    if integration.upload_policy == TeamsIntegration.UploadPolicy.ALL:
+        return True
+    group_ids = list(integration.groups.values_list("group_id", flat=True))
+    member = any(api.member_groups(graph, user_id, group_ids[first:first + BATCH_SIZE])
+                 for first in range(0, len(group_ids), BATCH_SIZE))
+    return member if integration.upload_policy == TeamsIntegration.UploadPolicy.OPT_IN else not member
+
+
 def _group_members(graph, group_ids, select):
     members = {}
     for group_id in group_ids:
@@ -199,17 +210,23 @@ def _wait_out_throttling(graph, throttled_answers):
     graph.sleep(delay)
 
 
-def _ledger_row(integration, user, recording) -> Recording:
-    """The (unsaved) ledger row of a recording Microsoft listed for `user`."""
+def _ledger_row(integration, user, recording, *, found_by=Recording.FoundBy.RECONCILIATION) -> Recording:
+    """The (unsaved) ledger row of a recording Microsoft listed (or announced) for `user`."""
     organizer = ((recording.get("meetingOrganizer") or {}).get("user") or {})
     return Recording(
-        integration=integration, recording_id=recording["id"], meeting_id=recording["meetingId"],
+        integration=integration, recording_id=recording["id"], meeting_id=recording["meetingId"], found_by=found_by,
         organizer_id=organizer.get("id") or user.id, organizer_upn=user.upn[:256],
         organizer_name=(organizer.get("displayName") or user.display_name)[:256],
         organizer_mail=user.mail[:256], content_url=recording.get("recordingContentUrl") or "",
         content_correlation_id=recording.get("contentCorrelationId") or "",
         recorded_at=parse_datetime(recording.get("createdDateTime") or ""),
     )
+
+
+def record_announced(integration, user, recording) -> bool:
+    """Write a recording that a change notification announced into the ledger, as a round writes the ones it
+    finds (the ledger's unique key makes a repeated notification, or one a round found first, no new row)."""
+    return _record(_ledger_row(integration, user, recording, found_by=Recording.FoundBy.NOTIFICATION))
 
 
 def _record(row) -> bool:

@@ -2,9 +2,9 @@
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import TeamsIntegration
+from .models import Subscription, TeamsIntegration
 from .services import queue_sync
-from . import subscriptions, sync
+from . import notifications as graph_notifications, subscriptions, sync
 
 
 def sync_all():
@@ -43,3 +43,18 @@ def sync_integration(integration_id: int) -> dict:
 def ingest_recording(recording_id: int) -> str:
     recording = sync.ingest(recording_id)
     return recording.state if recording else "nothing to do"
+
+
+def handle_notifications(notifications: list) -> dict:
+    """Queued by the notification endpoint: what Microsoft announced becomes ledger rows and queued ingests."""
+    return graph_notifications.handle(notifications)
+
+
+def handle_lifecycle_event(subscription_pk: int, event: str) -> str:
+    """Queued by the notification endpoint for a lifecycle notification (reauthorizationRequired,
+    subscriptionRemoved, missed): the subscription's life cycle takes it from there."""
+    subscription = Subscription.objects.select_related("integration").filter(pk=subscription_pk).first()
+    if subscription is None:
+        return "the subscription is gone"
+    subscriptions.on_lifecycle_event(subscription, event)
+    return event

@@ -1,0 +1,252 @@
+"""Microsoft Graph change notifications for Teams recordings and transcripts.
+
+The endpoints (views.notifications) call `receive`: it checks that each notification comes from one of our
+subscriptions (`accept`: the subscription id is ours and the clientState is its secret, compared in constant
+time), stamps when the integration last heard from Microsoft, and queues the work. Nothing in the request
+asks Microsoft anything: Microsoft waits about 3 seconds for the answer. The queued task
+(tasks.handle_notifications) calls `handle`, which turns each announced recording into a ledger row and a
+queued ingest, exactly as a sync round that found it would.
+(https://learn.microsoft.com/graph/change-notifications-delivery-webhooks,
+https://learn.microsoft.com/graph/teams-changenotifications-callrecording-and-calltranscript)
+"""
+import base64
+import binascii
+import hmac
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from integrations.microsoft.errors import GraphError, GraphNotFound
+from integrations.microsoft.graph import RETRY_STATUSES
+from integrations.teams.models import Recording, Subscription, TeamsIntegration
+
+from . import api, sync
+from .diagnosis import explain
+from .owners import TeamsUser
+from .services import record_failure
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Microsoft's batches of notifications are a few KiB
+MAX_VALIDATION_TOKEN = 1024  # Microsoft's token is about 120 characters
+LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+
+# users/{id}/…, users('{id}')/… or communications/… then onlineMeetings('{meeting}')/recordings('{id}') or
+# /transcripts('{id}'): the forms Microsoft's pages show for a notification's resource and @odata.id.
+RESOURCE = re.compile(r"/?(?:users(?:\('(?P<quoted_user>[^']+)'\)|/(?P<user>[^/]+))|communications)"
+                      r"/onlineMeetings\('(?P<meeting>[^']+)'\)/(?P<kind>recordings|transcripts)\('(?P<item>[^']+)'\)")
+
+
+class Refused(Exception):
+    """A request the endpoint does not take, with the HTTP status and the reason to answer."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A notification that carried the secret of one of our subscriptions."""
+
+    subscription: Subscription
+    body: dict
+
+    @property
+    def lifecycle_event(self) -> str:
+        return self.body.get("lifecycleEvent") or ""
+
+    def queued(self) -> dict:
+        """What the queued task needs: never the clientState."""
+        resource_data = self.body.get("resourceData") if isinstance(self.body.get("resourceData"), dict) else {}
+        return {"subscription": self.subscription.pk, "changeType": str(self.body.get("changeType") or ""),
+                "resource": str(resource_data.get("@odata.id") or self.body.get("resource") or "")}
+
+
+def validation_answer(token: str) -> str:
+    """The token to echo in Microsoft's validation request (already URL-decoded by Django)."""
+    if len(token) > MAX_VALIDATION_TOKEN:
+        raise Refused(400, "The validation token is too long.")
+    return token
+
+
+def parse(body: bytes) -> list:
+    """The notifications of a request body: Graph's changeNotificationCollection, {"value": [...]}."""
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(413, f"A notification request is at most {MAX_BODY_BYTES} bytes.")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "The body is not JSON.") from None
+    items = payload.get("value") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise Refused(400, 'The body must be a JSON object with a "value" list of notifications.')
+    return items
+
+
+def accept(body: bytes) -> list:
+    """The notifications in `body` that come from our subscriptions (Accepted), in their order. A notification
+    with an unknown subscription id, another tenant or a clientState that is not its subscription's secret is
+    left out (and logged without the secret). Raises Refused for a body that is too large or not notifications."""
+    return _ours(parse(body))
+
+
+def _ours(items) -> list:
+    ids = {item.get("subscriptionId") for item in items if isinstance(item.get("subscriptionId"), str)}
+    subscriptions = {subscription.subscription_id: subscription for subscription in
+                     Subscription.objects.filter(subscription_id__in=ids).select_related("integration")}
+    accepted = []
+    for item in items:
+        subscription = subscriptions.get(item.get("subscriptionId"))
+        if subscription is None:
+            logger.warning("Notification refused: subscription %r is not one of ours", item.get("subscriptionId"))
+        elif not _same_secret(item.get("clientState"), subscription.client_state):
+            logger.warning("Notification refused: wrong clientState for subscription %s", subscription.subscription_id)
+        elif item.get("tenantId") and str(item["tenantId"]).lower() != subscription.integration.tenant_id.lower():
+            logger.warning("Notification refused: tenant %r is not the tenant of subscription %s", item["tenantId"],
+                           subscription.subscription_id)
+        else:
+            accepted.append(Accepted(subscription, item))
+    return accepted
+
+
+def _same_secret(given, expected) -> bool:
+    if not isinstance(given, str) or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def receive(body: bytes) -> int:
+    """An endpoint's work: accept, stamp the last notification, queue the work. Returns how many notifications
+    were ours; Refused(403) when the request held notifications and none of them was ours."""
+    from django_q.tasks import async_task
+
+    notifications = parse(body)
+    items = _ours(notifications)
+    if notifications and not items:
+        raise Refused(403, "No notification in this request comes from a subscription of this portal.")
+    changes = [item for item in items if not item.lifecycle_event]
+    if changes:
+        now = timezone.now()
+        Subscription.objects.filter(pk__in={item.subscription.pk for item in changes}).update(last_notification_at=now)
+        TeamsIntegration.objects.filter(pk__in={item.subscription.integration_id for item in changes}).update(
+            last_notification_at=now)
+        async_task("integrations.teams.tasks.handle_notifications", [item.queued() for item in changes],
+                   task_name="teams-notifications")
+    for item in items:
+        if item.lifecycle_event in LIFECYCLE_EVENTS:
+            async_task("integrations.teams.tasks.handle_lifecycle_event", item.subscription.pk, item.lifecycle_event,
+                       task_name=f"teams-lifecycle-{item.subscription.pk}")
+        elif item.lifecycle_event:
+            logger.warning("Lifecycle event %r of subscription %s is not one we know: ignored", item.lifecycle_event,
+                           item.subscription.subscription_id)
+    return len(items)
+
+
+# -- what a notification names ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Announced:
+    """A recording or transcript a notification names: its kind ("recordings" or "transcripts"), the meeting's
+    organizer, the meeting and the item."""
+
+    kind: str
+    organizer_id: str
+    meeting_id: str
+    item_id: str
+
+
+def announced(resource: str):
+    """What a notification's resource (or resourceData's @odata.id) names, or None when it names nothing we
+    know. Microsoft's tenant-wide notifications name the meeting only (communications/onlineMeetings(…)); its
+    organizer is then read from the meeting id, which is base64 of "1*{organizer id}*0**{thread id}"."""
+    match = RESOURCE.fullmatch(resource or "")
+    if match is None:
+        return None
+    organizer = match.group("quoted_user") or match.group("user") or organizer_of_meeting(match.group("meeting"))
+    if not organizer:
+        return None
+    return Announced(match.group("kind"), organizer, match.group("meeting"), match.group("item"))
+
+
+def organizer_of_meeting(meeting_id: str) -> str:
+    try:
+        text = base64.b64decode(meeting_id + "=" * (-len(meeting_id) % 4)).decode("ascii", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+    parts = text.split("*")
+    return parts[1] if len(parts) > 2 and parts[0] == "1" and re.fullmatch(r"[0-9a-fA-F-]{36}", parts[1]) else ""
+
+
+# -- the queued work -------------------------------------------------------------------------------------------
+
+
+def handle(queued: list) -> dict:
+    """The queued task's work (`queued`: Accepted.queued() of each notification). Each recording announced to an
+    enabled integration becomes a ledger row found by notification, then its ingest is queued; a notification
+    that names nothing we know, or an integration disabled since, is left alone. A failed look-up costs only
+    that notification: the reconciliation round finds the recording."""
+    outcome = {"recorded": 0, "known": 0, "skipped": 0, "failed": 0}
+    graphs = {}
+    for item in queued:
+        subscription = Subscription.objects.select_related("integration").filter(pk=item.get("subscription")).first()
+        what = announced(item.get("resource", ""))
+        if subscription is None or not subscription.integration.enabled or what is None \
+                or item.get("changeType") not in ("created", ""):
+            outcome["skipped"] += 1
+            continue
+        integration = subscription.integration
+        graph = graphs.get(integration.pk) or graphs.setdefault(integration.pk, api.graph_for(integration))
+        try:
+            if what.kind == "recordings":
+                outcome[recording_announced(integration, graph, what)] += 1
+        except GraphError as error:  # TokenError too
+            logger.warning("Notification of %s %s not taken up: %s", what.kind, what.item_id, error)
+            if isinstance(error, sync.INTEGRATION_WIDE):  # the marker shows it, as after a round
+                record_failure(integration, explain(error))
+            outcome["failed"] += 1
+    return outcome
+
+
+def recording_announced(integration, graph, what) -> str:
+    """A recording Microsoft announced: into the ledger (once) and queued, if its organizer is in scope.
+    One request asks for the recording and its organizer (a $batch of two GETs), one more under a group policy."""
+    if integration.recordings.filter(recording_id=what.item_id).exists():
+        return "known"  # announced again, or a round found it first: one row, one entry
+    recording, user = _get_both(graph, [api.recording_path(what.organizer_id, what.meeting_id, what.item_id),
+                                        api.user_path(what.organizer_id, sync.USER_FIELDS)])
+    if recording is None or user is None or not recording.get("meetingId"):
+        return "skipped"  # gone since (expired, deleted), or not a meeting's
+    if not sync.in_scope(integration, graph, what.organizer_id):
+        logger.info("Recording %s: its organizer is not in the upload policy's scope", what.item_id)
+        return "skipped"
+    if not sync.record_announced(integration, TeamsUser.from_graph(user), recording):
+        return "known"
+    sync.queue_due(integration)
+    return "recorded"
+
+
+def _get_both(graph, paths) -> list:
+    """GET `paths` in one $batch: their bodies (None for a 404). An answer that is neither is asked again on
+    its own, which waits out throttling and raises Microsoft's error."""
+    answers = api.batch(graph, paths)
+    bodies = []
+    for index, path in enumerate(paths):
+        answer = answers.get(str(index), {})
+        if answer.get("status") == 200:
+            bodies.append(answer.get("body") or {})
+            continue
+        if answer.get("status") == 404:
+            bodies.append(None)
+            continue
+        if answer.get("status") in RETRY_STATUSES:
+            graph.sleep(graph.backoff(1))
+        try:
+            bodies.append(graph.get(path))
+        except GraphNotFound:
+            bodies.append(None)
+    return bodies

@@ -1,0 +1,375 @@
+"""Microsoft's change notifications for Teams recordings and transcripts: the endpoints (views.notifications),
+what they accept (notifications.accept) and what the queued work does (notifications.handle), against the
+fake Microsoft Graph of tests/teams_fakes.py. Bodies are shaped as Microsoft's pages show them
+(change-notifications-delivery-webhooks, teams-changenotifications-callrecording-and-calltranscript,
+change-notifications-lifecycle-events)."""
+import json
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations.teams import notifications, sync, tasks
+from integrations.teams.models import Recording, Subscription
+from tests.microsoft import TENANT_ID
+from tests.queue import take_queued
+from tests.teams_fakes import ANN, BOB, Lecture, fake_sign_in
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
+
+CLIENT_STATE = "d8Jk2-secret-client-state-of-recordings"
+TRANSCRIPTS_STATE = "q1Wm9-secret-client-state-of-transcripts"
+RECORDINGS_ID = "7a62d59e-a789-4dd7-9c85-cf7d6567890d"
+TRANSCRIPTS_ID = "516220d0-0f88-46cc-ac39-02b687687526"
+VALIDATION_TOKEN = ("Validation: Testing client application reachability for subscription Request-Id: "
+                    "b7a3e6c1-2f0d-4c1e-9a8b-5d4c3b2a1f09")
+
+
+@pytest.fixture
+def subscriptions(integration):
+    expires = timezone.now() + timedelta(days=3)
+    return {
+        "recordings": Subscription.objects.create(
+            integration=integration, subscription_id=RECORDINGS_ID, resource=Subscription.Resource.RECORDINGS,
+            client_state=CLIENT_STATE, expires_at=expires),
+        "transcripts": Subscription.objects.create(
+            integration=integration, subscription_id=TRANSCRIPTS_ID, resource=Subscription.Resource.TRANSCRIPTS,
+            client_state=TRANSCRIPTS_STATE, expires_at=expires),
+    }
+
+
+def recording_notification(lecture, *, subscription_id=RECORDINGS_ID, client_state=CLIENT_STATE, with_user=False):
+    """A change notification without resource data for a recording, as Microsoft's page shows it (the
+    tenant-wide form names the meeting only; `with_user` names its organizer too, the other documented form)."""
+    prefix = f"users/{lecture.organizer['id']}" if with_user else "communications"
+    resource = f"{prefix}/onlineMeetings('{lecture.meeting_id}')/recordings('{lecture.recording_id}')"
+    return {"subscriptionId": subscription_id, "changeType": "created", "tenantId": TENANT_ID,
+            "clientState": client_state, "subscriptionExpirationDateTime": "2026-12-06T08:27:05.0241757+00:00",
+            "resource": resource, "resourceData": {
+                "id": lecture.recording_id, "@odata.type": "#Microsoft.Graph.callRecording", "@odata.id": resource}}
+
+
+def lifecycle_notification(event, *, client_state=CLIENT_STATE):
+    return {"lifecycleEvent": event, "subscriptionId": RECORDINGS_ID,
+            "subscriptionExpirationDateTime": "2026-12-06T00:52:45.9696658+00:00",
+            "clientState": client_state, "tenantId": TENANT_ID}
+
+
+def post(client, *items, url="integrations:notifications", **extra):
+    return client.post(reverse(url), data=json.dumps({"value": list(items)}), content_type="application/json",
+                       **extra)
+
+
+def ann_lecture(ms):
+    """A lecture of Ann's (its meeting id names her, as Teams' do) that Microsoft has and lists."""
+    lecture = Lecture()
+    ms.users = [ANN, BOB]
+    ms.add_lecture(lecture)
+    fake_sign_in(ms)  # the queued work signs in as the integration
+    return lecture
+
+
+# --- the validation handshake ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["integrations:notifications", "integrations:lifecycle-notifications"])
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_the_validation_request_gets_the_decoded_token_as_plain_text(client, url, method):
+    response = getattr(client, method)(reverse(url) + "?validationToken=Validation%3A%20Testing%20client%20"
+                                       "application%20reachability%20for%20subscription%20Request-Id%3A%20"
+                                       "b7a3e6c1-2f0d-4c1e-9a8b-5d4c3b2a1f09")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] == "text/plain"
+    assert response.content.decode() == VALIDATION_TOKEN
+    assert not response.cookies
+
+
+def test_an_absurdly_long_validation_token_is_refused(client):
+    response = client.post(reverse("integrations:notifications") + "?validationToken=" + "a" * 5000)
+
+    assert response.status_code == 400
+    assert b"a" * 100 not in response.content
+
+
+def test_the_endpoints_take_nothing_but_posts(client):
+    assert client.get(reverse("integrations:notifications")).status_code == 405
+    assert client.put(reverse("integrations:lifecycle-notifications")).status_code == 405
+
+
+# --- delivery ---------------------------------------------------------------------------------------------------
+
+
+def test_a_notification_is_answered_202_at_once_and_its_work_queued_without_asking_microsoft(
+        client, integration, subscriptions, ms):
+    lecture = ann_lecture(ms)
+
+    response = post(client, recording_notification(lecture))
+
+    assert response.status_code == 202
+    assert ms.calls == []  # no Graph request inside the request
+    assert not Recording.objects.exists()
+    queued = take_queued()
+    assert [task["func"] for task in queued] == ["integrations.teams.tasks.handle_notifications"]
+    assert CLIENT_STATE not in json.dumps(queued[0]["args"])  # the secret does not travel in the queue
+    subscription, integration = subscriptions["recordings"], integration
+    subscription.refresh_from_db()
+    integration.refresh_from_db()
+    assert subscription.last_notification_at is not None
+    assert integration.last_notification_at == subscription.last_notification_at
+    assert subscriptions["transcripts"].last_notification_at is None
+
+
+def test_the_queued_work_writes_the_recording_into_the_ledger_found_by_notification_and_queues_it(
+        client, integration, subscriptions, ms):
+    lecture = ann_lecture(ms)
+    post(client, recording_notification(lecture))
+
+    outcome = run_queued()
+
+    recording = Recording.objects.get()
+    assert outcome == {"recorded": 1, "known": 0, "skipped": 0, "failed": 0}
+    assert recording.found_by == Recording.FoundBy.NOTIFICATION
+    assert (recording.recording_id, recording.meeting_id, recording.organizer_id) == (
+        lecture.recording_id, lecture.meeting_id, ANN["id"])
+    assert (recording.organizer_upn, recording.organizer_name, recording.organizer_mail) == (
+        ANN["userPrincipalName"], "Ann Lee", ANN["mail"])
+    assert recording.content_url == lecture.content_url and recording.content_correlation_id == lecture.correlation
+    assert recording.recorded_at == sync.parse_datetime(lecture.recording["createdDateTime"])
+    assert ingests_queued() == [recording.pk]
+    # one request: the recording and its organizer in one $batch
+    assert [[request["url"] for request in batch] for batch in ms.batches()] == [[
+        f"/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}/recordings/{lecture.recording_id}",
+        f"/users/{ANN['id']}?$select={sync.USER_FIELDS}"]]
+    assert len(ms.calls) == 1
+
+
+def test_the_same_recording_notified_twice_is_one_ledger_row_and_one_entry(
+        client, integration, subscriptions, ms, portal_users, graph):
+    lecture = ann_lecture(ms)
+
+    post(client, recording_notification(lecture))
+    post(client, recording_notification(lecture, with_user=True))  # Microsoft retried, in the other form
+    outcomes = run_queued()
+
+    assert outcomes == {"recorded": 1, "known": 1, "skipped": 0, "failed": 0}
+    queued_ingests = ingests_queued()
+    assert Recording.objects.count() == 1 and queued_ingests == [Recording.objects.get().pk]
+    for recording_id in queued_ingests + queued_ingests:  # the ingest too may run twice
+        sync.ingest(recording_id, graph=graph)
+    recording = Recording.objects.get()
+    assert recording.state == Recording.State.READY
+    assert recording.entry.owner == portal_users["ann.lee"]
+    assert len(ms.content_requests()) == 1
+
+
+def test_a_notification_and_a_reconciliation_round_make_one_row(client, integration, subscriptions, ms, graph):
+    lecture = ann_lecture(ms)
+    sync.run(integration, graph=graph, queue=lambda recording_id: None)  # the round finds it first
+
+    post(client, recording_notification(lecture))
+    outcome = run_queued()
+
+    assert outcome["known"] == 1
+    assert Recording.objects.get().found_by == Recording.FoundBy.RECONCILIATION
+    assert ingests_queued() == []
+
+
+def test_a_recording_of_an_organizer_outside_the_opt_in_groups_is_not_ingested(
+        client, integration, subscriptions, ms, monkeypatch):
+    lecture = ann_lecture(ms)
+    integration.upload_policy = integration.UploadPolicy.OPT_IN
+    integration.save()
+    integration.groups.create(group_id="5b1c9a4e-2d3f-4a6b-8c7d-9e0f1a2b3c4d", display_name="Lecturers")
+    ms.rsps.post(f"https://graph.microsoft.com/v1.0/users/{ANN['id']}/checkMemberGroups",
+                 json={"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                       "value": []})
+    post(client, recording_notification(lecture))
+
+    outcome = run_queued()
+
+    assert outcome["skipped"] == 1 and not Recording.objects.exists()
+    asked = [call for call in ms.calls if call.request.url.endswith("/checkMemberGroups")]
+    assert json.loads(asked[0].request.body) == {"groupIds": ["5b1c9a4e-2d3f-4a6b-8c7d-9e0f1a2b3c4d"]}
+
+
+def test_a_recording_gone_before_its_notification_was_handled_changes_nothing(
+        client, integration, subscriptions, ms):
+    lecture = ann_lecture(ms)
+    ms.recordings.clear()  # expired or deleted since
+    post(client, recording_notification(lecture))
+
+    assert run_queued()["skipped"] == 1
+    assert not Recording.objects.exists()
+
+
+def test_a_notification_for_a_disabled_integration_is_left_alone(client, integration, subscriptions, ms):
+    lecture = ann_lecture(ms)
+    post(client, recording_notification(lecture))
+    integration.enabled = False
+    integration.save()
+
+    assert run_queued()["skipped"] == 1
+    assert not Recording.objects.exists() and ms.calls == []
+
+
+# --- what is refused --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("forged", [
+    {"client_state": "a-guess"},
+    {"client_state": ""},
+    {"client_state": TRANSCRIPTS_STATE},  # the other subscription's secret
+    {"subscription_id": "00000000-0000-4000-8000-000000000000"},
+])
+def test_a_forged_notification_changes_nothing(client, integration, subscriptions, ms, forged):
+    lecture = ann_lecture(ms)
+
+    response = post(client, recording_notification(lecture, **forged))
+
+    assert response.status_code == 403
+    assert b"subscription of this portal" in response.content
+    assert CLIENT_STATE.encode() not in response.content
+    assert take_queued() == []
+    integration.refresh_from_db()
+    assert integration.last_notification_at is None
+    assert not Subscription.objects.filter(last_notification_at__isnull=False).exists()
+
+
+def test_a_notification_of_another_tenant_is_refused(client, integration, subscriptions, ms):
+    notification = recording_notification(ann_lecture(ms))
+    notification["tenantId"] = "0a1b2c3d-4e5f-4061-8a7b-9c8d7e6f5a4b"
+
+    assert post(client, notification).status_code == 403
+    assert take_queued() == []
+
+
+def test_only_the_authentic_notifications_of_a_request_are_taken(client, integration, subscriptions, ms):
+    lecture = ann_lecture(ms)
+
+    response = post(client, recording_notification(lecture, client_state="a-guess"),
+                    recording_notification(lecture))
+
+    assert response.status_code == 202
+    [task] = take_queued()
+    assert len(task["args"][0]) == 1
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client, integration, subscriptions):
+    with mock.patch("django.core.handlers.wsgi.LimitedStream.read") as read:
+        response = client.post(reverse("integrations:notifications"), data=b"{}", content_type="application/json",
+                               CONTENT_LENGTH=str(notifications.MAX_BODY_BYTES + 1))
+
+    assert response.status_code == 413
+    read.assert_not_called()
+    assert take_queued() == []
+
+
+def test_a_body_over_the_limit_without_a_declared_length_is_refused_too():
+    with pytest.raises(notifications.Refused) as refused:
+        notifications.accept(b" " * (notifications.MAX_BODY_BYTES + 1))
+    assert refused.value.status == 413
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"value": {}}', b'{"value": ["x"]}', b"\xff\xfe"])
+def test_a_malformed_body_is_refused_with_400(client, integration, subscriptions, body):
+    response = client.post(reverse("integrations:notifications"), data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert take_queued() == []
+
+
+def test_the_endpoints_open_no_session_and_set_no_cookie(client, integration, subscriptions, ms, admin_user):
+    client.force_login(admin_user)  # a browser with a session cookie posts to the endpoint
+    sessions = Session.objects.count()
+    with mock.patch.object(SessionStore, "load", side_effect=AssertionError("the session was read")):
+        response = post(client, recording_notification(ann_lecture(ms)))
+        validation = client.post(reverse("integrations:lifecycle-notifications") + "?validationToken=abc")
+
+    assert response.status_code == 202 and validation.status_code == 200
+    assert not response.cookies and not validation.cookies
+    assert "Cookie" not in response.get("Vary", "")
+    assert Session.objects.count() == sessions
+
+
+def test_no_other_view_is_exempt_from_the_csrf_check():
+    from django.urls import get_resolver
+
+    exempt = set()
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif getattr(pattern.callback, "csrf_exempt", False):
+                exempt.add(pattern.callback.__module__ + "." + pattern.callback.__name__)
+
+    walk(get_resolver().url_patterns)
+    assert {name for name in exempt if name.startswith("integrations.")} == {"integrations.teams.views.notifications"}
+
+
+# --- lifecycle notifications ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", ["reauthorizationRequired", "subscriptionRemoved", "missed"])
+def test_a_lifecycle_event_is_queued_for_the_subscriptions_life_cycle(client, integration, subscriptions, event):
+    response = post(client, lifecycle_notification(event), url="integrations:lifecycle-notifications")
+
+    assert response.status_code == 202
+    assert [(task["func"], task["args"]) for task in take_queued()] == [
+        ("integrations.teams.tasks.handle_lifecycle_event", (subscriptions["recordings"].pk, event))]
+
+
+def test_a_forged_lifecycle_event_changes_nothing(client, integration, subscriptions):
+    response = post(client, lifecycle_notification("subscriptionRemoved", client_state="a-guess"),
+                    url="integrations:lifecycle-notifications")
+
+    assert response.status_code == 403
+    assert take_queued() == []
+
+
+def test_the_lifecycle_task_hands_the_event_to_the_subscription_life_cycle(integration, subscriptions, monkeypatch):
+    from integrations.teams import subscriptions as life_cycle
+
+    seen = []
+    monkeypatch.setattr(life_cycle, "on_lifecycle_event", lambda subscription, event: seen.append(
+        (subscription.subscription_id, event)))
+
+    tasks.handle_lifecycle_event(subscriptions["recordings"].pk, "reauthorizationRequired")
+    tasks.handle_lifecycle_event(0, "missed")  # deleted since: nothing to do
+
+    assert seen == [(RECORDINGS_ID, "reauthorizationRequired")]
+
+
+# --- what a notification names ----------------------------------------------------------------------------------
+
+
+def test_the_organizer_is_read_from_the_resource_or_else_from_the_meeting_id():
+    documented = ("communications/onlineMeetings('MSpiOTM1ZTY3NS01ZTY3LTQ4YjktOGQ0NS0yNDlkNWY4OGU5NjQqMCoqMTk6bWVl"
+                  "dGluZ19ZbU0zTnpJNU9USXRZakU0WlMwME1tUTNMVGt6TVRRdFkyWm1PRGRtWmpsaVptRTNAdGhyZWFkLnYy')"
+                  "/recordings('7e31db25-bc6e-4fd8-96c7-e01264e9b6fc')")
+    assert notifications.announced(documented) == notifications.Announced(
+        "recordings", "b935e675-5e67-48b9-8d45-249d5f88e964", documented.split("'")[1],
+        "7e31db25-bc6e-4fd8-96c7-e01264e9b6fc")
+    assert notifications.announced("users('u-1')/onlineMeetings('m')/transcripts('t')") == notifications.Announced(
+        "transcripts", "u-1", "m", "t")
+    assert notifications.announced("communications/onlineMeetings('bm90IGEgbWVldGluZw==')/recordings('r')") is None
+    assert notifications.announced("/me/messages('x')") is None
+
+
+def run_queued():
+    """Run the queued notification tasks in this process; their outcomes added up."""
+    total = {}
+    for task in take_queued():
+        assert task["func"] == "integrations.teams.tasks.handle_notifications"
+        for key, value in tasks.handle_notifications(*task["args"]).items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def ingests_queued():
+    return [task["args"][0] for task in take_queued() if task["func"] == "integrations.teams.tasks.ingest_recording"]
