@@ -57,8 +57,10 @@ def home(request):
 def my_media(request):
     tab = "shared" if request.GET.get("tab") == "shared" else "mine"
     query = search_text(request)
-    entries = MediaEntry.objects.shared_with(request.user) if tab == "shared" else MediaEntry.objects.owned_by(request.user)
-    page = with_spoken_matches(paginate(request, entries.search(query).select_related("owner")), query)
+    # Only shared entries' cards name their owner: the user's own entries are read without a join to the users.
+    entries = (MediaEntry.objects.shared_with(request.user).select_related("owner") if tab == "shared"
+               else MediaEntry.objects.owned_by(request.user))
+    page = with_spoken_matches(paginate(request, entries.search(query)), query)
     return render(request, "mediaspace/my_media.html", {
         "page": page, "query": query, "tab": tab, "show_owner": tab == "shared", "notices": notices.for_request(request),
         "any_in_progress": any(entry.is_in_progress or entry.status == MediaEntry.Status.PROCESSING
@@ -103,7 +105,7 @@ def entry_page(request, entry, access, *, status=200, **bound_forms):
         "access": access,
         "start_at": start_time(request),
         "captions": captions,
-        "transcript": transcript(captions) if entry.status == MediaEntry.Status.READY else [],
+        "transcript": transcript(captions) if entry.status == MediaEntry.Status.READY else "",
         "publications": [p for p in publications if p.status == Publication.Status.APPROVED or access.can_publish
                          or access.can_edit],
     }

@@ -278,3 +278,99 @@ def test_pages_of_cards_with_thumbnails_issue_the_same_queries_at_two_sizes(clie
     html = client.get(url + "page=20").content.decode()
     assert html.count('loading="lazy"') == 24 and html.count('class="duration"') == 24
     assert (few, many <= MAX_QUERIES) == (many, True)
+
+
+# --- the entry page: player, poster, rendition, transcript -------------------------------------------------------
+
+
+def vtt(cues):
+    """WebVTT of (start, end, text) cues."""
+    from mediaspace.playback import vtt_time
+
+    return ("WEBVTT\n\n" + "".join(f"{vtt_time(start)} --> {vtt_time(end)}\n{text}\n\n" for start, end, text in cues)
+            ).encode()
+
+
+LECTURE = [(0.5, 3, "Welcome to the lecture"), (3, 6.25, "Today: <b>markup</b> & entities"),
+           (6.25, 9, "Questions at the end")]
+
+
+def entry_html(client, entry):
+    response = client.get(entry.get_absolute_url())
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_player_plays_the_rendition_over_the_poster_with_captions_and_seek_previews(client_for, entry):
+    track = services.caption_add(entry=entry, label="English", language="en", content=vtt(LECTURE))
+    html = entry_html(client_for(entry.owner), entry)
+    video = re.search(r"<video [^>]*>", html).group(0)
+    assert f'src="{playback.playback_url(entry)}"' in video
+    assert playback.playback_url(entry).startswith(reverse("mediaspace:entry_playback", args=[entry.pk]) + "?v=")
+    assert f'poster="{playback.picture_url(entry, "poster")}"' in video and 'width="320" height="180"' in video
+    assert (f'<track kind="captions" src="{reverse("mediaspace:caption_file", args=[track.pk])}" srclang="en" '
+            'label="English" default>') in html
+    assert f'<track kind="metadata" label="Seek previews" src="{playback.seek_track_url(entry)}"' in html
+    assert "mediaspace/player" in html
+
+
+def test_a_file_that_plays_as_it_is_plays_the_original(client_for, owner, make_entry, files):
+    entry = store_processed(make_entry(owner), files, playback=False, sprite=False)
+    html = entry_html(client_for(owner), entry)
+    assert f'src="{reverse("mediaspace:entry_media", args=[entry.pk])}"' in re.search(r"<video [^>]*>", html).group(0)
+    assert "Download the original" not in html and 'kind="metadata"' not in html
+
+
+def test_the_original_is_offered_for_download_to_the_owner_and_co_editors_only(client_for, entry, make_user):
+    category = Category.objects.create(name="Lectures")
+    Publication.objects.create(entry=entry, category=category, status=Publication.Status.APPROVED)
+    co_editor, co_viewer, viewer = make_user(), make_user(), make_user(role=Role.VIEWER)
+    services.collaborator_grant(entry=entry, user=co_editor, co_editor=True)
+    services.collaborator_grant(entry=entry, user=co_viewer, co_viewer=True)
+    link = f'<a href="{reverse("mediaspace:entry_media", args=[entry.pk])}" download>Download the original file</a>'
+    assert [link in entry_html(client_for(user), entry) for user in (entry.owner, co_editor, co_viewer, viewer)] == [
+        True, True, False, False]
+
+
+def test_an_audio_entry_shows_its_waveform_above_the_player(client_for, owner, make_entry, files):
+    audio = store_processed(make_entry(owner, content=MP3_HEAD * 4, filename="talk.mp3"), files, playback=False,
+                            sprite=False, picture="waveform")
+    html = entry_html(client_for(owner), audio)
+    assert f'<img class="audio-picture" src="{playback.picture_url(audio, "poster")}" alt=""' in html
+    assert '<audio id="player"' in html
+
+
+def test_a_processing_entry_s_page_says_how_far_it_is_and_keeps_up_to_date(client_for, entry):
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.PROCESSING, processing_progress=42)
+    html = entry_html(client_for(entry.owner), entry)
+    assert re.search(r'<strong class="status-label">Processing</strong>\s*<span class="status-percent">42 %</span>',
+                     html)
+    assert 'value="42"' in html and "mediaspace/progress" in html and "<video" not in html
+
+
+def test_the_transcript_lists_every_cue_as_a_button_that_seeks(client_for, entry):
+    services.caption_add(entry=entry, label="English", language="en", content=vtt(LECTURE))
+    services.caption_add(entry=entry, label="French", language="fr", content=vtt([(1, 2, "Bienvenue")]))
+    html = entry_html(client_for(entry.owner), entry)
+    section = re.search(r'<section class="transcript".*?</section>', html, re.S).group(0)
+    assert '<label for="transcript-filter"' in section and '<input type="search" id="transcript-filter"' in section
+    buttons = re.findall(r'<button type="button" data-start="([^"]+)" data-end="([^"]+)">'
+                         r'<span class="cue-time">([^<]+)</span> (.*?)</button>', section)
+    # The default track's cues (English sorts first), in order, as plain text, escaped.
+    assert buttons == [("0.5", "3.0", "0:00", "Welcome to the lecture"),
+                       ("3.0", "6.25", "0:03", "Today: markup &amp; entities"),
+                       ("6.25", "9.0", "0:06", "Questions at the end")]
+
+
+def test_an_entry_without_captions_has_no_transcript(client_for, entry):
+    assert "transcript" not in entry_html(client_for(entry.owner), entry)
+
+
+@pytest.mark.parametrize("count", [10, 2400])
+def test_the_entry_page_with_a_transcript_takes_at_most_ten_queries(client_for, entry, count):
+    services.caption_add(entry=entry, label="English", language="en",
+                         content=vtt([(3 * n, 3 * n + 3, f"Sentence number {n}") for n in range(count)]))
+    client = client_for(entry.owner)
+    assert queries_of(client, entry.get_absolute_url()) <= MAX_QUERIES
+    assert entry_html(client, entry).count('<button type="button" data-start=') == count
+    assert CaptionCue.objects.filter(entry=entry).count() == count
