@@ -316,6 +316,29 @@ class Subscription(models.Model):
         return f"{self.get_resource_display()} ({self.subscription_id})"
 
 
+class MeetingTranscript(models.Model):
+    """A meeting transcript Microsoft announced (a getAllTranscripts notification) or listed (getAllTranscripts in
+    a sync round). The ingest asks Microsoft for the transcripts of the meetings that have one only, and a
+    transcript announced before its recording is attached when the recording's entry is ready."""
+
+    integration = models.ForeignKey(TeamsIntegration, on_delete=models.CASCADE, related_name="transcripts")
+    transcript_id = models.CharField(_("transcript id"), max_length=512)
+    meeting_id = models.CharField(_("meeting id"), max_length=512)
+    organizer_id = models.CharField(_("organizer (Azure user id)"), max_length=64)
+    content_correlation_id = models.CharField(
+        max_length=256, blank=True, help_text=_("Links the transcript with its recording; empty when not known."))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("meeting transcript")
+        verbose_name_plural = _("meeting transcripts")
+        constraints = [models.UniqueConstraint(fields=["integration", "transcript_id"], name="transcript_unique")]
+        indexes = [models.Index(fields=["integration", "meeting_id"], name="transcript_meeting")]
+
+    def __str__(self):
+        return self.transcript_id
+
+
 class Recording(models.Model):
     """The ledger: one row per Microsoft recording of an integration. This row makes 'exactly once' true."""
 
