@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from integrations.microsoft.forms import sensitive_secret
 from mediaspace.admin import cell
 
-from . import admin_views, decisions, services, sync
+from . import admin_views, decisions, services, subscriptions, sync
 from .admin_views import TEMPLATES
 from .diagnosis import troubleshooting
 from .forms import TeamsIntegrationCreateForm, TeamsIntegrationForm
@@ -42,8 +42,14 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
                            "keeping the same user ID as in Azure.")}),
         (_("Application (client) secret"), {"fields": ["secret_expires_on", "secret_action"]}),
         (_("Status"), {"fields": ["status_display", "last_error_with_tip", "last_error_at", "last_success_at"]}),
+        (_("Change notifications"),
+         {"fields": ["notifications_display", "subscriptions_display", "last_notification_at",
+                     "last_reconciliation_at"],
+          "description": _("With an address Microsoft can reach (PUBLIC_BASE_URL), Microsoft announces new "
+                           "recordings and a reconciliation round still runs every few hours; otherwise the "
+                           "integration polls.")}),
     ]
-    list_display = ["name_with_marker", "created", "updated", "status_display", "row_actions"]
+    list_display = ["name_with_marker", "created", "updated", "status_display", "mode_display", "row_actions"]
     list_display_links = ["name_with_marker"]
     search_fields = ["name", "tenant_id", "client_id"]
     list_filter = ["enabled"]
@@ -67,7 +73,8 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         return ["tenant_id", "client_id", "secret_action", "status_display", "last_error_with_tip", "last_error_at",
-                "last_success_at", "owner_preview_link"]
+                "last_success_at", "owner_preview_link", "notifications_display", "subscriptions_display",
+                "last_notification_at", "last_reconciliation_at"]
 
     @sensitive_secret
     def add_view(self, request, form_url="", extra_context=None):
@@ -106,6 +113,7 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.resolver_match and request.resolver_match.url_name == "integrations_teamsintegration_changelist":
             queryset = queryset.with_at_risk_counts()  # the list's marker; other pages do not show it
+            queryset = queryset.prefetch_related("subscriptions")  # the mode column, without a query per row
         return queryset
 
     @admin.display(description=_("Name"), ordering="name")
@@ -123,6 +131,18 @@ class TeamsIntegrationAdmin(admin.ModelAdmin):
     @admin.display(description=_("Status"), ordering="enabled")
     def status_display(self, integration):
         return _("Enabled") if integration.enabled else _("Disabled")
+
+    @admin.display(description=_("Finds recordings by"))
+    def mode_display(self, integration):
+        return cell(TEMPLATES + "_mode.html", mode=subscriptions.mode(integration))
+
+    @admin.display(description=_("Mode"))
+    def notifications_display(self, integration):
+        return cell(TEMPLATES + "_notifications.html", **subscriptions.overview(integration))
+
+    @admin.display(description=_("Subscriptions"))
+    def subscriptions_display(self, integration):
+        return cell(TEMPLATES + "_subscriptions.html", subscriptions=integration.subscriptions.all())
 
     @admin.display(description=_("Actions"))
     def row_actions(self, integration):

@@ -47,6 +47,9 @@ NO_ADDRESS = ("PUBLIC_BASE_URL is not set: Microsoft has no address to send noti
 NOT_HTTPS = ("PUBLIC_BASE_URL ({url}) is not an https:// address: Microsoft sends notifications over HTTPS only "
              "(plain http is accepted on a loopback address, for tests), so the integration polls.")
 
+NOT_ENABLED = "The integration is disabled."
+NOT_YET = "No live subscription yet: the next renewal round (every 30 minutes) creates it."
+
 
 # -- the address ----------------------------------------------------------------------------------
 
@@ -99,9 +102,21 @@ def mode(integration, now=None) -> str:
     """NOTIFICATIONS while every resource has a live subscription and nothing failed since; POLLING otherwise."""
     if not integration.enabled or integration.notifications_error or notification_urls() is None:
         return POLLING
-    live = set(integration.subscriptions.filter(expires_at__gt=now or timezone.now())
-               .values_list("resource", flat=True))
+    now = now or timezone.now()
+    live = {row.resource for row in integration.subscriptions.all() if row.expires_at > now}  # prefetched in lists
     return NOTIFICATIONS if live >= set(resources(integration)) else POLLING
+
+
+def overview(integration) -> dict:
+    """What the console shows: the mode, the addresses registered (or why none), the subscriptions, and why
+    notifications are off ('' when they are on)."""
+    current = mode(integration)
+    reason = ""
+    if current == POLLING:
+        reason = (integration.notifications_error or address_problem()
+                  or (NOT_ENABLED if not integration.enabled else NOT_YET))
+    return {"mode": current, "urls": notification_urls(), "address_problem": address_problem(), "reason": reason,
+            "subscriptions": list(integration.subscriptions.all())}
 
 
 def reconciliation_due(integration, now=None) -> bool:
