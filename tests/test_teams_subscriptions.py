@@ -635,3 +635,12 @@ def test_console_shows_the_diagnosis_when_a_subscription_failed(admin, integrati
     assert "Why notifications are off: " in page
     assert diagnosis.NOTIFICATION_ADDRESS_UNREACHABLE.format(url=PUBLIC + "/teams/notifications/") in page
     assert "Polling" in list_row(admin, integration)
+
+
+def test_the_environment_sets_the_public_address_and_the_reconciliation_interval():
+    from tests.test_settings import settings_of_the_project
+
+    values = settings_of_the_project(PUBLIC_BASE_URL="https://portal.example.edu", TEAMS_RECONCILIATION_HOURS="12")
+
+    assert values["defined"] == {"PUBLIC_BASE_URL": "https://portal.example.edu", "TEAMS_RECONCILIATION_HOURS": 12}
+    assert settings_of_the_project()["read"]["PUBLIC_BASE_URL"] == ""  # polling unless an address is given
