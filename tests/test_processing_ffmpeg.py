@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaspace.processing import ffmpeg
+from mediaspace.processing import ffmpeg, pictures, renditions
 from mediaspace.processing.ffmpeg import FFmpegFailed, MediaUnreadable
 from mediaspace.processing.probe import Probe, probe
 from tests.media_files import MEDIA, media_file
@@ -211,3 +211,241 @@ def test_run_stops_ffmpeg_when_the_caller_is_interrupted(monkeypatch):
         ffmpeg.run(["-re", "-i", media_file("teams.mp4"), "-f", "null", "-"], duration=3.0, on_progress=stop)
 
     assert [child.returncode for child in children] == [-9]  # killed, not left playing the file in real time
+
+
+# What to do with each file
+
+@pytest.mark.parametrize("name", READABLE)
+def test_each_file_gets_the_plan_browsers_need(name):
+    assert renditions.plan(probe(str(media_file(name)))) == MEDIA[name].plan
+
+
+def video(**fields):
+    return Probe(**{"container": "mp4", "video_codec": "h264", "audio_codec": "aac", "pixel_format": "yuv420p",
+                    "has_video": True, "has_audio": True, "index_at_front": True, "duration": 60.0, **fields})
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({}, "as_is"),                                            # a Teams recording
+    ({"index_at_front": False}, "faststart"),
+    ({"index_at_front": None}, "faststart"),                  # not found: the copy is safe
+    ({"container": "mov"}, "faststart"),                      # H.264/AAC QuickTime from a phone: copied into MP4
+    ({"has_audio": False, "audio_codec": ""}, "as_is"),       # a screen recording without sound
+    ({"audio_codec": "mp3"}, "as_is"),
+    ({"audio_codec": "pcm_s16le"}, "render"),                 # cameras' PCM sound does not play in MP4
+    ({"pixel_format": "yuv420p10le"}, "render"),              # H.264 High 10
+    ({"pixel_format": "yuv422p"}, "render"),                  # H.264 4:2:2 from cameras
+    ({"video_codec": "hevc"}, "render"),
+    ({"container": "matroska"}, "render"),
+    ({"container": "webm", "video_codec": "vp9", "audio_codec": "opus"}, "as_is"),
+    ({"container": "webm", "video_codec": "av1", "audio_codec": "vorbis"}, "as_is"),
+    ({"container": "webm", "video_codec": "h264"}, "render"),
+    ({"container": "ogg", "has_video": False, "video_codec": "", "audio_codec": "opus"}, "as_is"),
+    ({"container": "flac", "has_video": False, "video_codec": "", "audio_codec": "flac"}, "render"),
+])
+def test_plan_plays_as_is_only_what_every_browser_plays(fields, expected):
+    assert renditions.plan(video(**fields)) == expected
+
+
+def test_with_renditions_off_nothing_is_rendered_but_the_index_is_still_moved():
+    assert renditions.plan(video(video_codec="hevc"), make_renditions=False) == "as_is"
+    assert renditions.plan(video(index_at_front=False), make_renditions=False) == "faststart"
+
+
+def packets(path):
+    return [(stream["codec_type"], stream["codec_name"], stream["nb_read_packets"])
+            for stream in streams(path)["streams"]]
+
+
+def test_faststart_moves_the_index_to_the_front_without_re_encoding(tmp_path):
+    source, out = media_file("index_end.mp4"), tmp_path / "fast.mp4"
+    percents = []
+
+    renditions.faststart(str(source), str(out), on_progress=percents.append)
+
+    assert probe(str(out)).index_at_front is True
+    assert packets(out) == packets(source) and len(packets(out)) == 2
+    assert percents[-1] == 100
+
+
+RENDERED = ["iphone_hevc.mov", "phone_portrait.mov", "camera_prores.mov", "camera_422.mp4", "lecture.wmv",
+            "clip.avi", "clip.mkv"]
+
+
+@pytest.mark.parametrize("name", RENDERED)
+def test_render_makes_an_upright_h264_aac_mp4_no_higher_than_asked(tmp_path, name):
+    source, out = media_file(name), tmp_path / "web.mp4"
+    before = probe(str(source))
+
+    renditions.render(str(source), before, str(out), max_height=180)
+
+    after = probe(str(out))
+    assert (after.container, after.video_codec, after.audio_codec, after.pixel_format) == (
+        "mp4", "h264", "aac", "yuv420p")
+    assert after.index_at_front is True and after.rotation == 0
+    assert after.height == 180 and after.width % 2 == 0
+    assert after.width / after.height == pytest.approx(before.width / before.height, rel=0.02)  # shape kept
+    assert after.duration == pytest.approx(before.duration, abs=0.2)
+    assert renditions.plan(after) == "as_is"
+
+
+def test_a_portrait_phone_video_becomes_portrait_pictures_without_a_rotation_flag(tmp_path):
+    out = tmp_path / "web.mp4"
+
+    renditions.render(str(media_file("phone_portrait.mov")), probe(str(media_file("phone_portrait.mov"))), str(out))
+
+    video_stream = next(s for s in streams(out)["streams"] if s["codec_type"] == "video")
+    assert (video_stream["width"], video_stream["height"]) == (240, 320)  # the pixels themselves stand upright
+    assert "side_data_list" not in video_stream and "rotate" not in video_stream.get("tags", {})
+
+
+def test_render_keeps_a_small_video_at_its_size(tmp_path):
+    out = tmp_path / "web.mp4"
+
+    renditions.render(str(media_file("clip.avi")), probe(str(media_file("clip.avi"))), str(out))
+
+    assert (probe(str(out)).width, probe(str(out)).height) == (320, 240)
+
+
+def test_render_of_audio_alone_makes_aac_in_m4a(tmp_path):
+    out = tmp_path / "web.m4a"
+
+    renditions.render(str(media_file("voice.wma")), probe(str(media_file("voice.wma"))), str(out))
+
+    after = probe(str(out))
+    assert (after.has_video, after.audio_codec, after.index_at_front) == (False, "aac", True)
+    assert out.read_bytes()[8:12] == b"M4A "
+    assert renditions.plan(after) == "as_is"
+
+
+def test_render_reports_rising_percents_up_to_100(tmp_path):
+    percents = []
+
+    renditions.render(str(media_file("lecture.wmv")), probe(str(media_file("lecture.wmv"))),
+                      str(tmp_path / "web.mp4"), on_progress=percents.append)
+
+    assert percents == sorted(set(percents)) and len(percents) > 2 and percents[-1] == 100
+
+
+def test_a_failed_render_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "web.mp4"
+    out.write_bytes(b"from an earlier try")
+
+    with pytest.raises(FFmpegFailed):
+        renditions.render(str(media_file("corrupt.mp4")), video(), str(out))
+
+    assert not out.exists()
+
+
+def test_render_respects_the_threads_setting(settings):
+    settings.MEDIASPACE_FFMPEG_THREADS = 1
+    args = renditions.render_args("in.mov", video(video_codec="hevc"), "out.mp4")
+
+    assert args[:2] == ["-threads", "1"] and args.count("-threads") == 2  # the decoder's and the encoder's
+
+
+# Pictures
+
+def luma(picture):
+    """The average luma (16 black .. 235 white) of a picture."""
+    done = subprocess.run(["ffprobe", "-v", "error", "-f", "lavfi", "-i", f"movie={picture},signalstats",
+                           "-show_entries", "frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[0])
+
+
+def size(picture):
+    stream = streams(picture)["streams"][0]
+    return stream["width"], stream["height"]
+
+
+@pytest.mark.parametrize("name", ["teams.mp4", "phone_portrait.mov", "camera_prores.mov", "clip.webm"])
+def test_the_poster_is_a_picture_at_the_display_size(tmp_path, name):
+    found = probe(str(media_file(name)))
+
+    pictures.poster(str(media_file(name)), found, str(tmp_path / "poster.jpg"))
+
+    assert size(tmp_path / "poster.jpg") == (found.width, found.height)
+    assert luma(tmp_path / "poster.jpg") > 60
+
+
+def test_the_poster_of_a_recording_that_opens_on_black_shows_what_follows(tmp_path):
+    clip = tmp_path / "black_start.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=black:size=320x240:rate=25:duration=3",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3", "-filter_complex",
+                    "[0:v][1:v]concat=n=2:v=1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    str(clip)], check=True)
+    found = probe(str(clip))
+    assert pictures.poster_time(found.duration) < 3  # the poster's time itself is still black
+
+    pictures.poster(str(clip), found, str(tmp_path / "poster.jpg"))
+
+    assert luma(tmp_path / "poster.jpg") > 60
+
+
+def test_the_poster_of_a_dark_video_is_still_made(tmp_path):
+    clip = tmp_path / "dark.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=black:size=160x120:rate=25:duration=2",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+
+    pictures.poster(str(clip), probe(str(clip)), str(tmp_path / "poster.jpg"))
+
+    assert size(tmp_path / "poster.jpg") == (160, 120)
+
+
+def test_the_poster_time_is_a_little_way_in():
+    assert pictures.poster_time(3600) == 10
+    assert pictures.poster_time(30) == 3
+    assert pictures.poster_time(1) == 0.5
+    assert pictures.poster_time(None) == 0
+
+
+def test_the_thumbnail_is_a_small_jpeg_of_the_poster(tmp_path):
+    found = probe(str(media_file("teams.mp4")))
+    pictures.poster(str(media_file("teams.mp4")), found, str(tmp_path / "poster.jpg"))
+
+    pictures.thumbnail(str(tmp_path / "poster.jpg"), str(tmp_path / "thumb.jpg"))
+
+    assert size(tmp_path / "thumb.jpg") == (320, 240)
+    assert (tmp_path / "thumb.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+@pytest.mark.parametrize("duration, interval, count, columns, rows", [
+    (3600, 36, 100, 10, 10), (60, 2, 30, 10, 3), (3, 2, 2, 2, 1), (None, 2, 1, 1, 1)])
+def test_the_sprite_grid_has_a_tile_every_few_seconds_and_at_most_100(duration, interval, count, columns, rows):
+    grid = pictures.sprite_grid(video(duration=duration, width=1920, height=1080))
+
+    assert (grid["interval"], grid["count"], grid["columns"], grid["rows"]) == (interval, count, columns, rows)
+    assert (grid["width"], grid["height"]) == (160, 90)
+
+
+@pytest.mark.parametrize("name", ["teams.mp4", "phone_portrait.mov"])
+def test_the_sprite_sheet_holds_its_grid_of_tiles(tmp_path, name):
+    found = probe(str(media_file(name)))
+
+    grid = pictures.sprite(str(media_file(name)), found, str(tmp_path / "sprite.jpg"))
+
+    assert grid == pictures.sprite_grid(found)
+    assert size(tmp_path / "sprite.jpg") == (grid["columns"] * grid["width"], grid["rows"] * grid["height"])
+    assert grid["height"] == 2 * round(160 * found.height / found.width / 2)
+    assert luma(tmp_path / "sprite.jpg") > 60
+
+
+def test_a_longer_sprite_sheet_has_rows_of_ten_tiles(tmp_path):
+    clip = tmp_path / "long.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=5:duration=25",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True)
+
+    grid = pictures.sprite(str(clip), probe(str(clip)), str(tmp_path / "sprite.jpg"))
+
+    assert (grid["count"], grid["columns"], grid["rows"]) == (13, 10, 2)
+    assert size(tmp_path / "sprite.jpg") == (1600, 240)
+
+
+@pytest.mark.parametrize("name", ["song.mp3", "tone.wav"])
+def test_audio_gets_a_waveform_picture(tmp_path, name):
+    pictures.waveform(str(media_file(name)), probe(str(media_file(name))), str(tmp_path / "wave.png"))
+
+    assert (tmp_path / "wave.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert size(tmp_path / "wave.png") == (1280, 360)
