@@ -253,7 +253,11 @@ def _create(graph, integration, resource, urls):
             "subscription_id": created["id"], "client_state": client_state, "expires_at": _expiry(created),
             "renewed_at": None, "last_notification_at": None})
     except IntegrityError:  # another worker created it meanwhile: ours is not needed
-        api.delete_subscription(graph, created["id"])
+        try:
+            api.delete_subscription(graph, created["id"])
+        except GraphError:
+            pass  # it lapses by itself; its notifications are refused (unknown id)
+        return
     logger.info("Subscribed %s to %s (subscription %s)", integration, resource, created["id"])
 
 
