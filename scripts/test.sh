@@ -22,6 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# axe-core, which the accessibility tests run in Chromium (package.json, pinned by package-lock.json).
+[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund
+
 run_pytest() {
   local status=0
   .venv/bin/python -m pytest -p no:cacheprovider "$@" || status=$?
