@@ -644,3 +644,15 @@ def test_the_environment_sets_the_public_address_and_the_reconciliation_interval
 
     assert values["defined"] == {"PUBLIC_BASE_URL": "https://portal.example.edu", "TEAMS_RECONCILIATION_HOURS": 12}
     assert settings_of_the_project()["read"]["PUBLIC_BASE_URL"] == ""  # polling unless an address is given
+
+
+def test_api_reads_a_subscription_and_says_when_one_to_delete_is_gone(integration, graph_subscriptions, public):
+    integration = subscribed(integration, graph_subscriptions)
+    subscription_id = rows(integration)[RECORDINGS].subscription_id
+    graph = subscriptions.api.graph_for(integration)
+    graph_subscriptions.rsps.get(f"{V1}/subscriptions/{subscription_id}",
+                                 json=graph_subscriptions.live[subscription_id])
+
+    assert subscriptions.api.subscription(graph, subscription_id)["resource"] == RECORDINGS
+    assert subscriptions.api.delete_subscription(graph, subscription_id) is True
+    assert subscriptions.api.delete_subscription(graph, subscription_id) is False  # 404: gone already
