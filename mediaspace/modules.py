@@ -1,6 +1,7 @@
 """Modules: the portal's configurable features, one row each (their views are guarded by
 decorators.module_required)."""
 from django.db import models
+from django.db.models import Value
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -41,12 +42,6 @@ class Module(models.Model):
     def allows(self, user) -> bool:
         return self.enabled and has_role(user, self.allowed_roles)
 
-    @classmethod
-    def allows_now(cls, user) -> bool:
-        """`allows`, reading only the fields it needs (any other is read if asked for): no secret of the module
-        decrypted on every page's menu, and no row created (a missing row is the defaults')."""
-        return (cls.objects.filter(pk=1).only("enabled", "allowed_roles").first() or cls()).allows(user)
-
 
 class ModuleRegistry:
     def __init__(self):
@@ -61,10 +56,17 @@ class ModuleRegistry:
         return iter(self._modules)
 
     def add_new_menu(self, user):
-        """(label, url) of every enabled module with a menu item that this user may use."""
+        """(label, url) of every enabled module with a menu item that this user may use. Every page shows it, so all
+        the modules are read in one query, fresh on every request, and only whether each is on and for whom (no
+        secret decrypted); a missing row is the defaults'."""
+        with_menu = [module_class for module_class in self._modules if module_class.menu_url_name]
+        rows = [module_class.objects.filter(pk=1).values_list(Value(number), "enabled", "allowed_roles")
+                for number, module_class in enumerate(with_menu)]
+        found = {number: {"enabled": enabled, "allowed_roles": allowed_roles}
+                 for number, enabled, allowed_roles in rows[0].union(*rows[1:], all=True)} if rows else {}
         menu = []
-        for module_class in self._modules:
-            if module_class.menu_url_name and module_class.allows_now(user):
+        for number, module_class in enumerate(with_menu):
+            if module_class(**found.get(number, {})).allows(user):
                 menu.append((module_class.menu_label, reverse(module_class.menu_url_name)))
         return menu
 

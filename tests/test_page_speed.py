@@ -244,13 +244,52 @@ def test_my_media_s_notices_do_not_go_through_every_entry_of_the_user(client_for
         "SEARCH integrations_recording USING INDEX recording_decision (decision=?)"]
 
 
-def test_every_page_s_menu_reads_only_whether_each_module_is_on_and_for_whom(client_for, owner, category):
-    """Not the whole module row: no secret decrypted on every page (the admin and the module's own views load it)."""
-    modules = [sql.split(" FROM ")[0] for sql in queries_of(client_for(owner), page_url("my media", category))
-               if "module" in sql.split(" FROM ", 1)[1].split(" ")[0]]
-    columns = [{column.split(".")[-1].strip('"') for column in select.removeprefix("SELECT ").split(", ")}
-               for select in modules]
-    assert columns == [{"id", "enabled", "allowed_roles"}] * 2, modules
+def test_every_page_s_menu_reads_every_module_in_one_query_and_only_whether_it_is_on_and_for_whom(
+        client_for, owner, category):
+    """One query for all the modules, and not the whole module row: no secret decrypted on every page (the admin and
+    the module's own views load it)."""
+    modules = [sql for sql in queries_of(client_for(owner), page_url("my media", category)) if 'module"."' in sql]
+    assert len(modules) == 1, modules
+    parts = [part.split(" FROM ") for part in re.split(r"\s+UNION ALL\s+", modules[0].strip("()"))]
+    tables = {source.split(" ")[0].strip('()"') for _select, source in parts}
+    columns = {column for select, _source in parts for column in re.findall(r'"\w+"\."(\w+)"', select)}
+    assert (tables, columns) == ({"mediaspace_uploadmodule", "onedrive_onedrivemodule"}, {"enabled", "allowed_roles"})
+
+
+def test_the_add_new_menu_follows_a_module_turned_off_or_on_on_the_next_request(client_for, owner, category):
+    from mediaspace.models import UploadModule
+
+    client = client_for(owner)
+    UploadModule.objects.update_or_create(pk=1, defaults={"enabled": True})
+    assert "Upload media" in client.get(page_url("my media", category)).content.decode()
+    UploadModule.objects.filter(pk=1).update(enabled=False)
+    assert "Upload media" not in client.get(page_url("my media", category)).content.decode()
+    UploadModule.objects.all().delete()  # a missing row is the defaults': upload is on
+    assert "Upload media" in client.get(page_url("my media", category)).content.decode()
+
+
+def test_my_own_entries_are_read_without_their_owner_and_shared_ones_name_theirs_in_the_same_query(
+        client_for, owner, category, make_user):
+    """My own entries' cards do not name me, so their page reads no user row; a shared entry's card names its owner,
+    read with the entries (the same queries for 2 shared entries as for 12, not one per card)."""
+    from mediaspace.models import Collaborator
+
+    add_entries(owner, category, 3)
+    mine = [sql for sql in queries_of(client_for(owner), page_url("my media", category))
+            if sql.startswith('SELECT "mediaspace_mediaentry"."id"')]
+    assert len(mine) == 1 and "auth_user" not in mine[0], mine
+    get_user_model().objects.filter(pk=owner.pk).update(first_name="Ada", last_name="Lovelace")
+    friend = make_user()
+
+    def shared(count, start):
+        Collaborator.objects.bulk_create(Collaborator(entry=entry, user=friend, is_co_viewer=True)
+                                         for entry in add_entries(owner, category, count, start=start))
+        url = reverse("mediaspace:my_media") + "?tab=shared"
+        return len(queries_of(client_for(friend), url)), client_for(friend).get(url).content.decode().count(
+            "Ada Lovelace")
+
+    few, many = shared(2, 100), shared(10, 200)
+    assert (few[1], many[1], many[0]) == (2, 12, few[0])
 
 
 def project_settings(**environment):
