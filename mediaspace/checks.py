@@ -1,9 +1,10 @@
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from . import encryption
 from .conf import setting
+from .processing import ffmpeg
 from .roles import Role
 
 
@@ -58,3 +59,17 @@ def check_broker_retry(app_configs, **kwargs):
                       f"still running out a second time.", hint="Set Q_RETRY to Q_TIMEOUT plus 10 minutes.",
                       id="mediaspace.E005")]
     return []
+
+
+@register()
+def check_ffmpeg(app_configs, **kwargs):
+    """Without FFmpeg the media pipeline is off: entries are Ready as soon as they are stored, unprocessed."""
+    if not setting("MEDIASPACE_PROCESSING") or ffmpeg.available():
+        return []
+    return [Warning(f"FFmpeg was not found (MEDIASPACE_FFMPEG={setting('MEDIASPACE_FFMPEG')!r}, "
+                    f"MEDIASPACE_FFPROBE={setting('MEDIASPACE_FFPROBE')!r}), so media processing is off: new "
+                    "entries are Ready without posters, durations or web renditions, and files that browsers "
+                    "cannot play stay unplayable.",
+                    hint="Install FFmpeg (Debian: apt-get install ffmpeg; `make run` does it) or point these settings "
+                         "at ffmpeg and ffprobe, restart, then run `manage.py media_process --missing`.",
+                    id="mediaspace.W001")]

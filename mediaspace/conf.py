@@ -28,6 +28,11 @@ DEFAULTS = {
     "MEDIASPACE_FFPROBE": "ffprobe",
     # Threads each FFmpeg run may use (0: FFmpeg's choice, one per core), so renders can leave cores to the rest.
     "MEDIASPACE_FFMPEG_THREADS": 0,
+    # The media pipeline runs after every import (probe, pictures, web rendition): entries go Processing, then
+    # Ready. Off, or where FFmpeg is not found, entries are Ready as soon as their bytes are stored.
+    "MEDIASPACE_PROCESSING": True,
+    # Renders at once on one machine: the workers of its processing cluster (`Q_QUEUE=processing qcluster`).
+    "MEDIASPACE_PROCESSING_WORKERS": 1,
     # Minutes between two rounds of the Teams recordings sync: its schedule follows this on every `migrate` and
     # worker start, unless an administrator changed it (mediaspace/schedules.py).
     "TEAMS_SYNC_MINUTES": 5,

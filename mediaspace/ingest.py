@@ -6,13 +6,11 @@ second one; a worker holds an import by reporting progress, so a dead worker's i
 over; a failed import leaves the entry `failed` with the reason and no file behind.
 """
 import logging
-import os
 import posixpath
 import time
 from datetime import timedelta
 
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,7 +18,8 @@ from django.utils import timezone
 from .conf import setting
 from .media_types import HEAD_SIZE, NotMedia, media_type
 from .models import MediaEntry, entry_folder, entry_media_path
-from .object_storage import is_object_storage, remove_prefix
+from .object_storage import remove_tree
+from .processing import pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +211,9 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
     Its content type is told by its bytes, never by what the source says (`media_types.media_type`); markup is
     refused from its first bytes: the entry fails with the reason and nothing is kept.
 
-    Returns the entry: `ready`, or `failed` with the reason. An entry that is already ready, or that
-    another live worker is importing, is returned unchanged and the stream is not read.
+    Returns the entry: `ready` (`processing` when the media pipeline takes it on: `MediaEntry.is_received`), or
+    `failed` with the reason. An entry that is already ready, or that another live worker is importing, is
+    returned unchanged and the stream is not read.
     """
     if entry.status == MediaEntry.Status.READY or not entry_claim(entry):
         return _reloaded(entry)
@@ -247,9 +247,12 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
         _finish_if_ours(entry, status=MediaEntry.Status.FAILED, media="", error=(
             f"The transfer ended early: {reader.count} of {expected} bytes arrived. Try again."))
         return _reloaded(entry)
+    # Audio and video go on to the media pipeline (Processing, then Ready); without it they are Ready now.
+    processing = pipeline.processes(reader.content_type)
     finished = _finish_if_ours(
         entry,
-        status=MediaEntry.Status.READY,
+        status=MediaEntry.Status.PROCESSING if processing else MediaEntry.Status.READY,
+        processing_progress=0 if processing else None,
         media=stored_name,
         size=reader.count,
         bytes_received=reader.count,
@@ -259,6 +262,8 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
     )
     if not finished:  # deleted (or taken over) while we were copying: do not leave our file behind
         remove_tree(storage, posixpath.dirname(target))
+    elif processing:
+        pipeline.queue(entry)
     return _reloaded(entry)
 
 
@@ -292,27 +297,6 @@ def entry_ingest(*, source, reference_id, owner, name, stream, filename, descrip
 def remove_entry_files(entry):
     """Delete whatever lies in the entry's own folder of the storage (partial or orphaned files)."""
     remove_tree(entry.media.storage, entry_folder(entry))
-
-
-def remove_tree(storage, folder):
-    """Delete every file below `folder` of the storage. (An object store has no folders: there it deletes
-    every object whose key starts with `folder/`, listed and deleted a thousand at a time.)"""
-    if is_object_storage(storage):
-        remove_prefix(storage, folder)
-        return
-    try:
-        folders, files = storage.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for name in files:
-        storage.delete(posixpath.join(folder, name))
-    for name in folders:
-        remove_tree(storage, posixpath.join(folder, name))
-    if isinstance(storage, FileSystemStorage):  # object stores have no folders to leave behind
-        try:
-            os.rmdir(storage.path(folder))
-        except OSError:
-            pass
 
 
 def _reloaded(entry):

@@ -187,6 +187,16 @@ class MediaEntry(models.Model):
         return self.status in (self.Status.PENDING, self.Status.IMPORTING)
 
     @property
+    def is_received(self) -> bool:
+        """Its bytes are stored: the source's part is done (the media pipeline may still be processing it)."""
+        return self.status in (self.Status.PROCESSING, self.Status.READY)
+
+    @property
+    def is_working(self) -> bool:
+        """Something is still being done to it: importing, waiting for a worker, or processing."""
+        return self.status in (self.Status.PENDING, self.Status.IMPORTING, self.Status.PROCESSING)
+
+    @property
     def status_label(self) -> str:
         """The status as the pages show it: a pending entry is queued, and waits for a worker to take it."""
         return _("Waiting for a worker") if self.status == self.Status.PENDING else self.get_status_display()

@@ -1,5 +1,8 @@
 """What the portal needs from an object store (S3 through django-storages) beyond Django's Storage API:
-ranged reads that stream, and short-lived signed URLs. Local files need neither."""
+ranged reads that stream, short-lived signed URLs, and removing a folder of files (on disk as well)."""
+import os
+import posixpath
+
 from django.core.files.storage import FileSystemStorage
 from django.utils.http import content_disposition_header
 
@@ -50,3 +53,24 @@ def remove_prefix(storage, folder):
     for upload in storage.bucket.multipart_uploads.filter(Prefix=prefix):
         if upload.key.startswith(prefix):
             upload.abort()
+
+
+def remove_tree(storage, folder):
+    """Delete every file below `folder` of the storage. (An object store has no folders: there it deletes
+    every object whose key starts with `folder/`, listed and deleted a thousand at a time.)"""
+    if is_object_storage(storage):
+        remove_prefix(storage, folder)
+        return
+    try:
+        folders, files = storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        storage.delete(posixpath.join(folder, name))
+    for name in folders:
+        remove_tree(storage, posixpath.join(folder, name))
+    if isinstance(storage, FileSystemStorage):  # object stores have no folders to leave behind
+        try:
+            os.rmdir(storage.path(folder))
+        except OSError:
+            pass

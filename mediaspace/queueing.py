@@ -8,15 +8,24 @@ work is found again from the database: a recording or an import queued and not t
 from datetime import timedelta
 
 from django_q.brokers import get_broker
+from django_q.conf import Conf
 
 from .conf import setting
+
+PROCESSING_QUEUE = "processing"
 
 
 def queued_grace() -> timedelta:
     return timedelta(seconds=setting("MEDIASPACE_QUEUED_GRACE_SECONDS"))
 
 
-def tasks_waiting() -> bool:
-    """Some task waits in the queue, not yet taken by a cluster (one queued before may be among them, so it
-    is not queued again yet: a long queue is not filled with duplicates)."""
-    return get_broker().queue_size() > 0
+def processing_cluster() -> str:
+    """The queue of the media processing's clusters: the portal's name (the tasks' signing salt, shared by all
+    its clusters) with "-processing" (mediaspace/project/settings.py's Q_QUEUE=processing serves it)."""
+    return f"{Conf.PREFIX}-{PROCESSING_QUEUE}"
+
+
+def tasks_waiting(cluster=None) -> bool:
+    """Some task waits in the queue (the default one, or `cluster`'s), not yet taken by a cluster (one queued
+    before may be among them, so it is not queued again yet: a long queue is not filled with duplicates)."""
+    return get_broker(cluster).queue_size() > 0

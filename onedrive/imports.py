@@ -92,9 +92,9 @@ def import_file(entry_id):
     """The task: stream the file from OneDrive into the entry. Returns the entry's status."""
     entry = MediaEntry.objects.select_related("owner").filter(
         pk=entry_id, source=MediaEntry.Source.ONEDRIVE).first()
-    # Ready, or failed: a failed import runs again only through queue() (Retry), which makes it pending first,
-    # never because a duplicate task of the first attempt arrives late.
-    if entry is None or entry.status in (MediaEntry.Status.READY, MediaEntry.Status.FAILED):
+    # Received (ready, or processing), or failed: a failed import runs again only through queue() (Retry), which
+    # makes it pending first, never because a duplicate task of the first attempt arrives late.
+    if entry is None or entry.is_received or entry.status == MediaEntry.Status.FAILED:
         return entry and entry.status
     if entry_is_held(entry):  # a duplicate task: the import is under way elsewhere
         return entry.status

@@ -1,8 +1,18 @@
 import functools
 import io
 import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
+import boto3
 import pytest
+import requests
+from boto3.s3.transfer import TransferConfig
 from cryptography.fernet import Fernet, MultiFernet
 from django.contrib.auth import get_user_model
 from encrypted_model_fields import fields as encrypted_fields
@@ -15,7 +25,8 @@ from mediaspace.roles import Role
 from tests.microsoft import GRAPH_URL, LOGIN_URL
 from tests.queue import purge_queue
 from tests.simulator import Simulator
-from tests.storage import empty_default_bucket
+from tests.stack import free_port
+from tests.storage import empty_bucket, empty_default_bucket
 
 # The smallest bytes `sniff` recognises as each kind; enough for permission and flow tests.
 WEBM_HEAD = b"\x1aE\xdf\xa3" + b"\x00" * 60
@@ -23,6 +34,7 @@ MP3_HEAD = b"ID3\x03\x00" + b"\x00" * 59
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
 
 _usernames = itertools.count(1)
+S3_PART = 8 * 1024 * 1024  # the settings' multipart part size
 
 # The Teams engine's fake Microsoft Graph and its fixtures (ms, graph, integration, lecture...).
 pytest_plugins = ["tests.teams_fakes"]
@@ -50,6 +62,20 @@ def media_root(settings, tmp_path):
     if "redis" in settings.Q_CLUSTER:  # the database broker's queue goes with each test's transaction
         purge_queue()
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def processing_off(settings):
+    """The media pipeline is off, as where FFmpeg is missing: entries made of a few fake bytes (WEBM_HEAD...) are
+    Ready once stored, as the tests that use them expect. The pipeline's own tests turn it on (`processing`)."""
+    settings.MEDIASPACE_PROCESSING = False
+
+
+@pytest.fixture
+def processing(settings):
+    """The media pipeline on: audio and video go Processing once stored, and are queued for the processing
+    cluster (no test runs it unless it calls pipeline.process_queued)."""
+    settings.MEDIASPACE_PROCESSING = True
 
 
 @pytest.fixture
@@ -121,3 +147,49 @@ def sim(simulator, settings, monkeypatch):
     settings.MICROSOFT_LOGIN_URL = settings.MICROSOFT_GRAPH_URL = simulator.url
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_path)  # requests lets it override Session.verify
     return simulator
+
+
+# Media in S3-compatible storage (tests/test_object_storage.py, the media pipeline's tests).
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    if os.environ.get("AWS_S3_ENDPOINT_URL"):
+        yield os.environ["AWS_S3_ENDPOINT_URL"]
+        return
+    executable = Path(sys.executable).with_name("moto_server")
+    command = [str(executable)] if executable.exists() else [shutil.which("moto_server") or "moto_server"]
+    port = free_port()
+    server = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(url, timeout=1)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, "moto_server stopped"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3(s3_endpoint, settings, monkeypatch):
+    """The default storage on a new bucket of the S3 server; returns a boto3 client and the bucket's name."""
+    keys = {"aws_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")}
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys)
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": bucket, "endpoint_url": s3_endpoint, "region_name": "us-east-1",
+        "access_key": keys["aws_access_key_id"], "secret_key": keys["aws_secret_access_key"],
+        "signature_version": "s3v4", "querystring_auth": True, "file_overwrite": True,
+        "transfer_config": TransferConfig(multipart_threshold=S3_PART, multipart_chunksize=S3_PART, use_threads=False)}}}
+    settings.MEDIASPACE_INGEST_CHUNK_SIZE = 1024 * 1024
+    client.bucket = bucket
+    yield client
+    empty_bucket(client, bucket)  # the S3 server keeps everything in memory for the rest of the run
+    client.delete_bucket(Bucket=bucket)

@@ -3,83 +3,28 @@ multipart uploads with flat memory, nothing left behind by a failed, abandoned o
 short-lived signed URL after the permission check, or streamed with Range through Django.
 
 The S3 server is the environment's (AWS_S3_ENDPOINT_URL, as scripts/test.sh's second pass sets it) or a
-`moto_server` started here for the session; every test gets a bucket of its own."""
+`moto_server` started for the session; every test gets a bucket of its own (conftest's `s3` fixture)."""
 import hashlib
 import io
-import os
-import shutil
-import subprocess
-import sys
 import time
 import tracemalloc
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
-import boto3
 import pytest
 import requests
-from boto3.s3.transfer import TransferConfig
 from django.urls import reverse
 from django.utils import timezone
 
 from mediaspace import services
 from mediaspace.ingest import entry_fail, entry_ingest, entry_prepare, entry_receive
 from mediaspace.models import MediaEntry
-from tests.storage import empty_bucket
 
-from .conftest import WEBM_HEAD
-from .stack import free_port
+from .conftest import S3_PART, WEBM_HEAD
 
 Status = MediaEntry.Status
 MiB = 1024 * 1024
-PART = 8 * MiB  # the settings' multipart part size
+PART = S3_PART  # the fixture's multipart part size
 VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n"
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    if os.environ.get("AWS_S3_ENDPOINT_URL"):
-        yield os.environ["AWS_S3_ENDPOINT_URL"]
-        return
-    executable = Path(sys.executable).with_name("moto_server")
-    command = [str(executable)] if executable.exists() else [shutil.which("moto_server") or "moto_server"]
-    port = free_port()
-    server = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(url, timeout=1)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None, "moto_server stopped"
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.fixture
-def s3(s3_endpoint, settings, monkeypatch):
-    """The default storage on a new bucket of the S3 server; returns a boto3 client and the bucket's name."""
-    keys = {"aws_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-            "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")}
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys)
-    bucket = f"test-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-        "bucket_name": bucket, "endpoint_url": s3_endpoint, "region_name": "us-east-1",
-        "access_key": keys["aws_access_key_id"], "secret_key": keys["aws_secret_access_key"],
-        "signature_version": "s3v4", "querystring_auth": True, "file_overwrite": True,
-        "transfer_config": TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, use_threads=False)}}}
-    settings.MEDIASPACE_INGEST_CHUNK_SIZE = 1 * MiB
-    client.bucket = bucket
-    yield client
-    empty_bucket(client, bucket)  # the S3 server keeps everything in memory for the rest of the run
-    client.delete_bucket(Bucket=bucket)
 
 
 def objects(s3, prefix=""):

@@ -607,6 +607,22 @@ def test_a_duplicate_task_does_nothing_twice(module, ann, member, drive_of_ann, 
     assert len([request for request in sim.log if request.path.startswith("/download/")]) == 1
 
 
+def test_an_import_is_done_once_its_bytes_are_in_and_a_late_duplicate_task_leaves_its_processing_alone(
+        module, ann, member, drive_of_ann, queued, sim, processing):
+    user, client = member
+    signed_in(client)
+    client.post(reverse("onedrive:import"), selected(drive_of_ann["lecture"]))
+    assert queued() == ["processing"]  # the media pipeline takes it on
+    entry = MediaEntry.objects.get()
+
+    module.enabled = False  # a duplicate task, late, when the module is off meanwhile
+    module.save()
+    assert tasks.import_file(entry.pk) == "processing"
+    entry.refresh_from_db()
+    assert entry.status == "processing" and entry.media.read() == CLIP
+    assert len([request for request in sim.log if request.path.startswith("/download/")]) == 1
+
+
 def test_a_duplicate_task_leaves_an_import_under_way_alone(module, ann, member, drive_of_ann, queued, sim):
     user, client = member
     signed_in(client)

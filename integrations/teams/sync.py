@@ -304,7 +304,7 @@ def _ingest_steps(recording, graph, lease):
         entry = _receive(recording, graph, meeting, owner.user, lease)
         if entry.is_in_progress:  # another live worker is downloading it
             return _release(recording, "Another worker is downloading this recording.", wait=lease_length())
-        if entry.status != MediaEntry.Status.READY:
+        if not entry.is_received:
             return _fail(recording, entry.error or "The download did not finish.", owner=owner)
         lease.beat()
         record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
@@ -364,13 +364,13 @@ def _receive(recording, graph, meeting, owner, lease):
         source=MediaEntry.Source.TEAMS, reference_id=f"{recording.integration_id}:{recording.recording_id}",
         owner=owner, name=entry_name(meeting, recording), tags="Teams")
     Recording.objects.filter(pk=recording.pk).update(entry=entry)
-    if entry.status == MediaEntry.Status.READY:
+    if entry.is_received:
         return entry
     download = api.recording_content(graph, recording.organizer_id, recording.meeting_id, recording.recording_id,
                                      content_url=recording.content_url, max_resumes=MAX_RESUMES,
                                      on_length=partial(entry_expect, entry))
     entry = entry_receive(entry, stream=lease.beating(download), filename="recording.mp4")
-    if download.error is not None and entry.status != MediaEntry.Status.READY:
+    if download.error is not None and not entry.is_received:
         raise download.error
     return entry
 

@@ -264,6 +264,17 @@ for _name, _default in APP_DEFAULTS.items():
     if _name in env.ENVIRON:
         globals()[_name] = env(_name, cast=type(_default))
 
+# Media processing (renders that take minutes) has a queue and clusters of its own, so a render never holds a
+# worker that downloads or sync rounds need: `Q_QUEUE=processing manage.py qcluster` serves it, with
+# MEDIASPACE_PROCESSING_WORKERS workers. (django-q2's ALT_CLUSTERS pick theirs by Q_CLUSTER_NAME, which here
+# already names all of the portal's clusters: the tasks are signed with it.) mediaspace/queueing.py routes to it.
+if env.str("Q_QUEUE", default="") == "processing":
+    Q_CLUSTER["cluster_name"] = f"{Q_CLUSTER['name']}-processing"
+    Q_CLUSTER["workers"] = globals().get("MEDIASPACE_PROCESSING_WORKERS",
+                                         APP_DEFAULTS["MEDIASPACE_PROCESSING_WORKERS"])
+elif env.str("Q_QUEUE", default=""):
+    raise ImproperlyConfigured(f"Q_QUEUE is {env.str('Q_QUEUE')!r}: leave it empty, or set it to processing.")
+
 # Content-Security-Policy (django-csp) of every page: scripts, styles and everything else from the portal
 # only, nothing inline, no plug-ins, no framing. Exceptions: a form may lead to Microsoft's sign-in (the
 # picker's search sends a user whose token expired there), and with media in object storage the player
