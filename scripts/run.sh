@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the portal and its background worker together on http://127.0.0.1:8000 (Ctrl-C stops both).
+# Run the portal and its background workers together on http://127.0.0.1:8000 (Ctrl-C stops them all): the
+# cluster of downloads and sync rounds, and the media processing's cluster (renders never hold the first's workers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,6 +15,8 @@ scripts/setup.sh
 set -m
 .venv/bin/python manage.py qcluster </dev/null &
 cluster=$!
+Q_QUEUE=processing .venv/bin/python manage.py qcluster </dev/null &
+processing=$!
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}" </dev/null &
 server=$!
 set +m
@@ -21,16 +24,17 @@ set +m
 stop() {
   trap '' INT TERM HUP  # one stop at a time
   kill -TERM -- "-$server" 2>/dev/null || true
-  kill -TERM "$cluster" 2>/dev/null || true
+  kill -TERM "$cluster" "$processing" 2>/dev/null || true
   # A worker finishes its task first; after ten seconds it is killed (a killed worker's work is taken over).
   for _ in $(seq 100); do
-    kill -0 -- "-$cluster" 2>/dev/null || kill -0 -- "-$server" 2>/dev/null || break
+    kill -0 -- "-$cluster" 2>/dev/null || kill -0 -- "-$processing" 2>/dev/null || kill -0 -- "-$server" 2>/dev/null \
+      || break
     sleep 0.1
   done
-  kill -KILL -- "-$cluster" "-$server" 2>/dev/null || true
+  kill -KILL -- "-$cluster" "-$processing" "-$server" 2>/dev/null || true
 }
 trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
-wait -n  # until a signal comes or either server stops
+wait -n  # until a signal comes or any server stops

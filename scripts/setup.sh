@@ -18,3 +18,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 .venv/bin/python scripts/ensure_env.py .env
 mkdir -p var
+
+# FFmpeg for the media pipeline (posters, durations, web renditions), from Debian's package when missing: it
+# brings ffprobe and the decoders of what people upload (HEVC, ProRes, WMV...). Without it the portal still runs,
+# with processing off (`manage.py check` says so).
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  echo "Installing FFmpeg from Debian's packages..."
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null; } ||
+    echo "FFmpeg could not be installed: media processing stays off until it is (apt-get install ffmpeg)." >&2
+fi
