@@ -4,7 +4,7 @@
 documentation): the paged ``/users`` collection and a group's ``transitiveMembers/microsoft.graph.user``
 with ``@odata.nextLink``, ``getAllRecordings`` (callRecording items, filtered by ``startDateTime``), the JSON
 ``$batch`` endpoint (``{"responses": [{"id", "status", "headers", "body"}]}``, in any order, at most 20
-requests), ``onlineMeeting`` with its participants (``coorganizer`` only with ``Prefer:
+requests), ``getAllTranscripts``, one callRecording, one user, ``onlineMeeting`` with its participants (``coorganizer`` only with ``Prefer:
 include-unknown-enum-members``), callTranscript lists and their ``text/vtt`` content, and recording content
 with ``Range`` support, cuts mid-stream and injected error answers.
 
@@ -121,6 +121,10 @@ class FakeMicrosoft:
     def batches(self):
         return [json.loads(call.request.body)["requests"] for call in self.calls if call.request.method == "POST"]
 
+    def recording_batches(self):
+        """The batches that list recordings (getAllRecordings), without those that list transcripts."""
+        return [batch for batch in self.batches() if "getAllRecordings" in batch[0]["url"]]
+
     def content_requests(self):
         return [call.request for call in self.calls if call.request.url.split("?")[0].endswith("/content")
                 and "/recordings/" in call.request.url]
@@ -164,12 +168,19 @@ class FakeMicrosoft:
                                        self.members_page_size, f"{V1}/$metadata#users")
         if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/getAllRecordings\((.*)\)", path):
             return 200, {}, self._recordings(match.group(1), match.group(2), path, query)
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/getAllTranscripts\((.*)\)", path):
+            return 200, {}, self._all_transcripts(match.group(1), match.group(2), path, query)
         if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/recordings/([^/]+)/content", path):
             return self._content(path, headers)
         if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/transcripts/([^/]+)/content", path):
             for transcript, text in self.transcripts.get(match.group(2), []):
                 if transcript["id"] == match.group(3):
                     return 200, {"Content-Type": "text/vtt"}, text
+        if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/transcripts/([^/]+)", path):
+            for transcript, _text in self.transcripts.get(match.group(2), []):
+                if transcript["id"] == match.group(3):
+                    return 200, {}, {"@odata.context": f"{V1}/$metadata#users('{match.group(1)}')/onlineMeetings("
+                                                       f"'{match.group(2)}')/transcripts/$entity", **transcript}
         if match := re.fullmatch(r"/v1\.0/users/([^/]+)/onlineMeetings/([^/]+)/transcripts", path):
             if match.group(2) in self.meetings:
                 listed = [transcript for transcript, _text in self.transcripts.get(match.group(2), [])]
@@ -207,6 +218,16 @@ class FakeMicrosoft:
                   and (since is None or utc(recording["createdDateTime"]) >= utc(since.group(1)))]
         return self._page(listed, query, f"{GRAPH_URL}{path}", self.recordings_page_size,
                           f"{V1}/$metadata#Collection(microsoft.graph.callRecording)")
+
+    def _all_transcripts(self, user_id, arguments, path, query):
+        organizer = re.search(r"meetingOrganizerUserId='([^']*)'", arguments).group(1)
+        since = re.search(r"startDateTime=([^,)]+)", arguments)
+        assert organizer == user_id, "getAllTranscripts needs the organizer in the call"
+        listed = [transcript for transcripts in self.transcripts.values() for transcript, _text in transcripts
+                  if transcript["meetingOrganizer"]["user"]["id"] == user_id
+                  and (since is None or utc(transcript["createdDateTime"]) >= utc(since.group(1)))]
+        return self._page(listed, query, f"{GRAPH_URL}{path}", self.recordings_page_size,
+                          f"{V1}/$metadata#Collection(microsoft.graph.callTranscript)")
 
     def _meeting(self, meeting, headers):
         meeting = json.loads(json.dumps(meeting))

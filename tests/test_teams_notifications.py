@@ -132,7 +132,7 @@ def test_the_queued_work_writes_the_recording_into_the_ledger_found_by_notificat
     outcome = run_queued()
 
     recording = Recording.objects.get()
-    assert outcome == {"recorded": 1, "known": 0, "skipped": 0, "failed": 0}
+    assert outcome == {"recorded": 1, "known": 0, "transcripts": 0, "skipped": 0, "failed": 0}
     assert recording.found_by == Recording.FoundBy.NOTIFICATION
     assert (recording.recording_id, recording.meeting_id, recording.organizer_id) == (
         lecture.recording_id, lecture.meeting_id, ANN["id"])
@@ -156,7 +156,7 @@ def test_the_same_recording_notified_twice_is_one_ledger_row_and_one_entry(
     post(client, recording_notification(lecture, with_user=True))  # Microsoft retried, in the other form
     outcomes = run_queued()
 
-    assert outcomes == {"recorded": 1, "known": 1, "skipped": 0, "failed": 0}
+    assert outcomes == {"recorded": 1, "known": 1, "transcripts": 0, "skipped": 0, "failed": 0}
     queued_ingests = ingests_queued()
     assert Recording.objects.count() == 1 and queued_ingests == [Recording.objects.get().pk]
     for recording_id in queued_ingests + queued_ingests:  # the ingest too may run twice
@@ -215,6 +215,82 @@ def test_a_notification_for_a_disabled_integration_is_left_alone(client, integra
 
     assert run_queued()["skipped"] == 1
     assert not Recording.objects.exists() and ms.calls == []
+
+
+# --- transcripts ------------------------------------------------------------------------------------------------
+
+
+def transcript_notification(lecture, transcript_id=None):
+    resource = (f"communications/onlineMeetings('{lecture.meeting_id}')/transcripts("
+                f"'{transcript_id or lecture.transcript_id}')")
+    return {"subscriptionId": TRANSCRIPTS_ID, "changeType": "created", "tenantId": TENANT_ID,
+            "clientState": TRANSCRIPTS_STATE, "subscriptionExpirationDateTime": "2026-12-06T08:29:11.3173971+00:00",
+            "resource": resource, "resourceData": {
+                "id": transcript_id or lecture.transcript_id, "@odata.type": "#Microsoft.Graph.callTranscript",
+                "@odata.id": resource}}
+
+
+def test_a_transcript_announced_before_its_recording_is_attached_when_the_recording_arrives(
+        client, integration, subscriptions, ms, graph, portal_users):
+    lecture = ann_lecture(ms)
+    post(client, transcript_notification(lecture))
+    assert run_queued()["transcripts"] == 1
+    assert not Recording.objects.exists()
+
+    post(client, recording_notification(lecture))
+    run_queued()
+    ms.rsps.calls.reset()
+    [recording_id] = ingests_queued()
+    recording = sync.ingest(recording_id, graph=graph)
+
+    assert recording.state == Recording.State.READY and recording.transcript_done
+    [track] = recording.entry.captions.all()
+    assert track.reference_id == f"teams:{lecture.transcript_id}"
+    # the ingest asks for the meeting, the recording and the transcript: not for the list of transcripts
+    assert [path.rsplit("/", 1)[-1] for path in ms.paths()] == [lecture.meeting_id, "content", "content"]
+
+
+def test_a_transcript_announced_after_its_recording_is_ready_is_attached_at_once(
+        client, integration, subscriptions, ms, graph, portal_users):
+    lecture = ann_lecture(ms)
+    ms.transcripts[lecture.meeting_id] = []  # Teams has not finished the transcript yet
+    post(client, recording_notification(lecture))
+    run_queued()
+    recording = sync.ingest(ingests_queued()[0], graph=graph)
+    assert recording.state == Recording.State.READY and not recording.transcript_done
+    assert not ms.paths(r"/transcripts")  # no meeting known to have one: nothing asked
+
+    ms.transcripts[lecture.meeting_id] = list(lecture.transcripts)  # ready, and announced
+    post(client, transcript_notification(lecture))
+    assert run_queued()["transcripts"] == 1
+
+    recording.refresh_from_db()
+    assert recording.transcript_done
+    assert [track.reference_id for track in recording.entry.captions.all()] == [f"teams:{lecture.transcript_id}"]
+
+
+def test_the_transcript_of_another_recording_of_the_meeting_is_not_attached(
+        client, integration, subscriptions, ms, graph, portal_users):
+    lecture = ann_lecture(ms)
+    other_id = lecture.transcripts[1][0]["id"]  # the meeting's other recording's transcript
+    post(client, recording_notification(lecture))
+    run_queued()
+    sync.ingest(ingests_queued()[0], graph=graph)
+
+    post(client, transcript_notification(lecture, other_id))
+    run_queued()
+
+    recording = Recording.objects.get()
+    assert not recording.entry.captions.exists() and not recording.transcript_done
+
+
+def test_transcript_notifications_are_left_alone_without_transcription(client, integration, subscriptions, ms):
+    integration.transcription = False
+    integration.save()
+    post(client, transcript_notification(ann_lecture(ms)))
+
+    assert run_queued()["skipped"] == 1
+    assert ms.calls == []
 
 
 # --- what is refused --------------------------------------------------------------------------------------------

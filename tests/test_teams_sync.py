@@ -50,14 +50,19 @@ def test_all_users_are_asked_in_one_batch_per_20_and_each_recording_written_once
 
     assert result == {"discovered": 4, "queued": 4}
     assert len(ms.paths(r"^/v1\.0/users$")) == 3  # the three pages of /users
-    batches = ms.batches()
+    batches = ms.recording_batches()
     assert [len(batch) for batch in batches] == [20, 20, 5]
     asked = [request["url"] for batch in batches for request in batch]
     assert asked == [f"/users/{user['id']}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user['id']}',"
                      f"startDateTime={window_start(batches[0])})" for user in ms.users]
     assert all(request["method"] == "GET" for batch in batches for request in batch)
     assert len({request["id"] for request in batches[0]}) == 20  # ids unique within a batch
-    assert len(ms.calls) == 6  # nothing asked one by one
+    # then which meetings of the four organizers with new recordings have a transcript, in one batch
+    [transcripts] = ms.batches()[3:]
+    assert [request["url"] for request in transcripts] == [
+        f"/users/{user_id}/onlineMeetings/getAllTranscripts(meetingOrganizerUserId='{user_id}',"
+        f"startDateTime={window_start(batches[0])})" for user_id in sorted(each.organizer["id"] for each in lectures)]
+    assert len(ms.calls) == 7  # nothing asked one by one
 
     rows = {row.recording_id: row for row in Recording.objects.all()}
     assert sorted(rows) == sorted(each.recording_id for each in lectures)
@@ -79,7 +84,7 @@ def test_a_recording_listed_again_by_the_next_round_is_not_written_again(integra
     second, queued = discover(integration, graph)
 
     assert first["discovered"] == 1 and second == {"discovered": 0, "queued": 0} and queued == []
-    assert len(ms.batches()) == 2 and all(len(batch[0]) for batch in ms.batches())  # it was listed both times
+    assert len(ms.recording_batches()) == 2 and all(len(batch[0]) for batch in ms.recording_batches())  # it was listed both times
     assert Recording.objects.count() == 1
 
 
@@ -106,7 +111,7 @@ def test_a_failed_sub_response_of_a_batch_is_asked_again_on_its_own(integration,
     assert Recording.objects.get().recording_id == lecture.recording_id
     alone = ms.paths(r"getAllRecordings")
     assert len(alone) == 1 and f"/users/{ANN['id']}/onlineMeetings/getAllRecordings(" in alone[0]
-    assert len(ms.batches()) == 1
+    assert len(ms.recording_batches()) == 1
 
 
 def test_a_throttled_sub_response_is_not_asked_again_before_its_retry_after(integration, graph, ms, lecture, sleeps):
@@ -172,7 +177,7 @@ def test_a_next_link_inside_a_batch_answer_is_followed(integration, graph, ms):
     assert set(Recording.objects.values_list("recording_id", flat=True)) == {each.recording_id for each in lectures}
     followed = [unquote(call.request.url) for call in ms.calls if "getAllRecordings" in unquote(call.request.url)]
     assert len(followed) == 2 and all("$skiptoken=" in url for url in followed)  # pages 2 and 3, nothing else
-    assert len(ms.batches()) == 1
+    assert len(ms.recording_batches()) == 1
 
 
 def test_the_first_round_looks_back_two_days_and_the_next_from_the_watermark_minus_24_hours(integration, graph, ms,
@@ -182,13 +187,13 @@ def test_the_first_round_looks_back_two_days_and_the_next_from_the_watermark_min
     after = timezone.now()
     integration.refresh_from_db()
 
-    first = utc(window_start(ms.batches()[0]))
+    first = utc(window_start(ms.recording_batches()[0]))
     assert before - timedelta(days=2, seconds=1) <= first <= after - timedelta(days=2)
     assert before <= integration.synced_until <= after
 
     expected = (integration.synced_until - timedelta(hours=24)).astimezone(dt_timezone.utc)  # before the round moves it
     discover(integration, graph)
-    assert window_start(ms.batches()[1]) == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert window_start(ms.recording_batches()[1]) == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_a_recording_microsoft_lists_late_is_found_by_the_next_round(integration, graph, ms):
@@ -237,7 +242,7 @@ def test_opt_in_groups_ask_only_for_their_members(integration, graph, ms, lectur
     assert not ms.paths(r"^/v1\.0/users$")  # the whole directory is not listed
     member_pages = ms.paths(r"transitiveMembers")
     assert len(member_pages) == 3  # Lecturers in two pages (nextLink followed), Staff in one
-    asked = [request["url"].split("/")[2] for batch in ms.batches() for request in batch]
+    asked = [request["url"].split("/")[2] for batch in ms.recording_batches() for request in batch]
     assert sorted(asked) == sorted([ANN["id"], CAROL["id"], DAVE["id"]])
 
 
@@ -252,7 +257,7 @@ def test_opt_out_groups_leave_out_their_members(integration, graph, ms, lecture)
 
     result, _queued = discover(integration, graph)
 
-    asked = [request["url"].split("/")[2] for batch in ms.batches() for request in batch]
+    asked = [request["url"].split("/")[2] for batch in ms.recording_batches() for request in batch]
     assert asked == [ANN["id"], CAROL["id"]]
     assert result["discovered"] == 1 and Recording.objects.get().organizer_id == ANN["id"]
 
@@ -453,6 +458,27 @@ def test_without_transcription_no_transcript_is_asked_for(integration, graph, ms
 
     assert result.state == Recording.State.READY and not result.entry.captions.exists()
     assert not ms.paths(r"/transcripts")
+
+
+def test_the_round_learns_which_meetings_have_a_transcript_and_the_ingest_asks_only_for_those(
+        integration, graph, ms, portal_users):
+    ms.users = [ANN, BOB]
+    with_one, without = Lecture(number=1), Lecture(BOB, number=2, transcripts=[])
+    for each in (with_one, without):
+        ms.add_lecture(each)
+    discover(integration, graph)
+    ms.rsps.calls.reset()
+
+    for recording in Recording.objects.order_by("pk"):
+        sync.ingest(recording.pk, graph=graph)
+
+    # three requests for the one with a transcript (meeting, content, transcript), two for the other: no list
+    assert [path.rsplit("/", 1)[-1] for path in ms.paths()] == [
+        with_one.meeting_id, "content", "content", without.meeting_id, "content"]
+    assert not ms.paths(r"/transcripts$")
+    ready = {recording.meeting_id: recording for recording in Recording.objects.all()}
+    assert ready[with_one.meeting_id].entry.captions.count() == 1 and ready[with_one.meeting_id].transcript_done
+    assert not ready[without.meeting_id].entry.captions.exists()
 
 
 def test_a_meeting_without_a_subject_is_named_teams_meeting(integration, graph, ms, portal_users):
@@ -1003,7 +1029,7 @@ def test_a_refused_transcript_shows_the_missing_permission_and_the_recording_sti
         integration, graph, ms, lecture, portal_users):
     recording = discovered(integration, graph, ms)
     forbidden = graph_error("Forbidden", "Application does not have permission to read transcripts.")
-    ms.fail(r"/transcripts$", 403, forbidden)
+    ms.fail(r"/transcripts/[^/]+/content$", 403, forbidden)  # the round listed it: the ingest fetches it
 
     result = sync.ingest(recording.pk, graph=graph)
 
@@ -1013,7 +1039,7 @@ def test_a_refused_transcript_shows_the_missing_permission_and_the_recording_sti
     assert result.state == Recording.State.READY and not result.transcript_done
     assert not result.entry.captions.exists()
 
-    ms.fail(r"/transcripts$", 403, forbidden)
+    ms.fail(r"/transcripts/[^/]+/content$", 403, forbidden)
     discover(integration, graph)  # the late lookup is refused too: the round goes on and says why
 
     integration.refresh_from_db()

@@ -17,11 +17,14 @@ GROUP_MEMBERS = "/groups/{group_id}/transitiveMembers/microsoft.graph.user"
 # Graph needs the organiser in the call as well as in the path.
 ALL_RECORDINGS = ("/users/{user_id}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='{user_id}',"
                   "startDateTime={since:%Y-%m-%dT%H:%M:%SZ})")
+ALL_TRANSCRIPTS = ("/users/{user_id}/onlineMeetings/getAllTranscripts(meetingOrganizerUserId='{user_id}',"
+                   "startDateTime={since:%Y-%m-%dT%H:%M:%SZ})")
 MEETING = "/users/{user_id}/onlineMeetings/{meeting_id}"
 RECORDING = MEETING + "/recordings/{recording_id}"
 RECORDING_CONTENT = MEETING + "/recordings/{recording_id}/content"
 TRANSCRIPTS = MEETING + "/transcripts"
-TRANSCRIPT_CONTENT = TRANSCRIPTS + "/{transcript_id}/content?$format=text/vtt"
+TRANSCRIPT = TRANSCRIPTS + "/{transcript_id}"
+TRANSCRIPT_CONTENT = TRANSCRIPT + "/content?$format=text/vtt"
 BATCH = "/$batch"
 SUBSCRIPTIONS = "/subscriptions"
 SUBSCRIPTION = "/subscriptions/{subscription_id}"
@@ -140,9 +143,24 @@ def recording_first_bytes(graph, content_url, size=1024) -> bytes:
 # -- transcripts ---------------------------------------------------------------------------------
 
 
+def all_transcripts_path(user_id, since) -> str:
+    """getAllTranscripts for meetings organised by `user_id` since `since`."""
+    return ALL_TRANSCRIPTS.format(user_id=user_id, since=since.astimezone(dt_timezone.utc))
+
+
+def all_transcripts(graph, user_id, *, since):
+    """The transcripts of meetings organised by `user_id` since `since` (all pages)."""
+    return graph.iter_pages(all_transcripts_path(user_id, since))
+
+
 def transcripts(graph, user_id, meeting_id):
     """The meeting's transcripts (all pages)."""
     return graph.iter_pages(TRANSCRIPTS.format(user_id=user_id, meeting_id=meeting_id))
+
+
+def transcript(graph, user_id, meeting_id, transcript_id) -> dict:
+    """One transcript of a meeting (its callTranscript, without the content)."""
+    return graph.get(TRANSCRIPT.format(user_id=user_id, meeting_id=meeting_id, transcript_id=transcript_id))
 
 
 def transcript_content(graph, user_id, meeting_id, transcript_id) -> bytes:

@@ -187,10 +187,11 @@ def organizer_of_meeting(meeting_id: str) -> str:
 
 def handle(queued: list) -> dict:
     """The queued task's work (`queued`: Accepted.queued() of each notification). Each recording announced to an
-    enabled integration becomes a ledger row found by notification, then its ingest is queued; a notification
+    enabled integration becomes a ledger row found by notification, then its ingest is queued; each transcript
+    is remembered and attached to its recording (now, or when the recording is ingested); a notification
     that names nothing we know, or an integration disabled since, is left alone. A failed look-up costs only
     that notification: the reconciliation round finds the recording."""
-    outcome = {"recorded": 0, "known": 0, "skipped": 0, "failed": 0}
+    outcome = {"recorded": 0, "known": 0, "transcripts": 0, "skipped": 0, "failed": 0}
     graphs = {}
     for item in queued:
         subscription = Subscription.objects.select_related("integration").filter(pk=item.get("subscription")).first()
@@ -204,6 +205,8 @@ def handle(queued: list) -> dict:
         try:
             if what.kind == "recordings":
                 outcome[recording_announced(integration, graph, what)] += 1
+            else:
+                outcome[transcript_announced(integration, graph, what)] += 1
         except GraphError as error:  # TokenError too
             logger.warning("Notification of %s %s not taken up: %s", what.kind, what.item_id, error)
             if isinstance(error, sync.INTEGRATION_WIDE):  # the marker shows it, as after a round
@@ -228,6 +231,21 @@ def recording_announced(integration, graph, what) -> str:
         return "known"
     sync.queue_due(integration)
     return "recorded"
+
+
+def transcript_announced(integration, graph, what) -> str:
+    """A transcript Microsoft announced: remembered for its meeting (with the correlation id that says which
+    recording it belongs to: one GET), and attached to the meeting's recordings that are ready already; a
+    recording that arrives later gets it from its ingest."""
+    if not integration.transcription:
+        return "skipped"
+    try:
+        transcript = api.transcript(graph, what.organizer_id, what.meeting_id, what.item_id)
+    except GraphNotFound:
+        return "skipped"
+    sync.remember_transcript(integration, what.organizer_id, {"meetingId": what.meeting_id, **transcript})
+    sync.attach_known_transcripts(integration, graph, what.meeting_id)
+    return "transcripts"
 
 
 def _get_both(graph, paths) -> list:

@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from integrations.microsoft.errors import (GraphError, GraphForbidden, GraphNotFound, GraphPaymentRequired, GraphThrottled,
                                            GraphUnauthorized, TokenError, retry_after_seconds)
 from integrations.microsoft.graph import RETRY_STATUSES
-from integrations.teams.models import Recording, TeamsIntegration
+from integrations.teams.models import MeetingTranscript, Recording, TeamsIntegration
 from integrations.teams.services import record_failure, record_success
 from mediaspace.captions import CaptionError
 from mediaspace.ingest import entry_expect, entry_prepare, entry_receive
@@ -106,11 +106,14 @@ def discover(integration, graph, *, since=None, progress=None) -> int:
     """Write the recordings of the users in scope since `since` (or the last round) into the ledger;
     returns how many were new."""
     started = timezone.now()
-    new = sum(_record(row) for row in listed(integration, graph, since=since, now=started, progress=progress))
+    start = window_start(integration, since=since, now=started)
+    new = [row for row in listed(integration, graph, since=since, now=started, progress=progress) if _record(row)]
+    if integration.transcription and new:  # which of their meetings have a transcript, for the ingest
+        learn_transcripts(integration, graph, sorted({row.organizer_id for row in new}), since=start)
     if since is None:
         TeamsIntegration.objects.filter(pk=integration.pk).update(synced_until=started)
         integration.synced_until = started
-    return new
+    return len(new)
 
 
 def window_start(integration, *, since=None, now=None):
@@ -191,6 +194,55 @@ def _recordings_of(graph, users, window_start):
         if body.get("@odata.nextLink"):
             items.extend(api.next_page(graph, body["@odata.nextLink"]))
         yield items
+
+
+def learn_transcripts(integration, graph, organizer_ids, *, since):
+    """Remember the transcripts Microsoft lists for these organizers' meetings since `since` (getAllTranscripts,
+    20 organizers per $batch), so that the ingest asks for the transcripts of those meetings only. A listing that
+    fails costs only the transcripts (the later rounds look again); a refusal shows on the integration's marker."""
+    for first in range(0, len(organizer_ids), BATCH_SIZE):
+        chunk = organizer_ids[first:first + BATCH_SIZE]
+        try:
+            answers = api.batch(graph, [api.all_transcripts_path(organizer_id, since) for organizer_id in chunk])
+            for index, organizer_id in enumerate(chunk):
+                answer = answers.get(str(index), {})
+                body = answer.get("body") or {}
+                if answer.get("status") == 200:
+                    items = list(body.get("value", []))
+                    if body.get("@odata.nextLink"):
+                        items.extend(api.next_page(graph, body["@odata.nextLink"]))
+                elif answer.get("status") == 404:
+                    continue
+                else:  # asked again on its own: waits out throttling, raises Microsoft's error
+                    items = list(api.all_transcripts(graph, organizer_id, since=since))
+                for transcript in items:
+                    remember_transcript(integration, organizer_id, transcript)
+        except INTEGRATION_WIDE as error:
+            record_failure(integration, explain_transcript_error(error))
+            return
+        except GraphError as error:
+            logger.warning("Transcripts of integration %s not listed: %s", integration.pk, error)
+
+
+def remember_transcript(integration, organizer_id, transcript) -> None:
+    """Note a transcript Microsoft listed or announced (a dict with id, meetingId and, when known,
+    contentCorrelationId); once per transcript."""
+    if not transcript.get("id") or not transcript.get("meetingId"):
+        return
+    known, created = MeetingTranscript.objects.get_or_create(
+        integration=integration, transcript_id=transcript["id"][:512], defaults={
+            "meeting_id": transcript["meetingId"][:512], "organizer_id": organizer_id[:64],
+            "content_correlation_id": (transcript.get("contentCorrelationId") or "")[:256]})
+    if not created and transcript.get("contentCorrelationId") and not known.content_correlation_id:
+        MeetingTranscript.objects.filter(pk=known.pk).update(content_correlation_id=transcript["contentCorrelationId"])
+
+
+def known_transcripts(recording) -> list:
+    """The transcripts of the recording's meeting that the integration knows of, shaped as Graph lists them."""
+    return [{"id": transcript_id, "meetingId": recording.meeting_id, "contentCorrelationId": correlation or None}
+            for transcript_id, correlation in MeetingTranscript.objects.filter(
+                integration_id=recording.integration_id, meeting_id=recording.meeting_id).order_by("pk").values_list(
+                "transcript_id", "content_correlation_id")]
 
 
 def _wait_out_throttling(graph, throttled_answers):
@@ -308,7 +360,10 @@ def _ingest_steps(recording, graph, lease):
             return _fail(recording, entry.error or "The download did not finish.", owner=owner)
         lease.beat()
         record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
-        notes = _attach_transcripts_noting_problems(recording, graph, entry) if integration.transcription else []
+        # Only a meeting known to have a transcript is asked for it; one that comes later is found by a
+        # notification or by the later rounds (look_for_late_transcripts).
+        known = known_transcripts(recording) if integration.transcription else []
+        notes = _attach_transcripts_noting_problems(recording, graph, entry, known) if known else []
         lease.beat()
         people = participants.of_meeting(meeting)
         Recording.objects.filter(pk=recording.pk).update(participants=people)
@@ -375,10 +430,13 @@ def _receive(recording, graph, meeting, owner, lease):
     return entry
 
 
-def attach_transcripts(recording, graph, entry) -> list:
-    """Attach the meeting's transcript of this recording as a WebVTT caption track (once). Returns notes for
+def attach_transcripts(recording, graph, entry, listed=None) -> list:
+    """Attach the meeting's transcript of this recording as a WebVTT caption track (once). `listed`: the
+    meeting's transcripts as known already (Microsoft is asked for the list when None). Returns notes for
     the ledger on transcripts that could not be used (an empty one, when nobody spoke, say)."""
-    transcripts = [transcript for transcript in api.transcripts(graph, recording.organizer_id, recording.meeting_id)
+    if listed is None:
+        listed = api.transcripts(graph, recording.organizer_id, recording.meeting_id)
+    transcripts = [transcript for transcript in listed
                    if not recording.content_correlation_id
                    or transcript.get("contentCorrelationId") in (None, recording.content_correlation_id)]
     notes = []
@@ -395,11 +453,11 @@ def attach_transcripts(recording, graph, entry) -> list:
     return notes
 
 
-def _attach_transcripts_noting_problems(recording, graph, entry) -> list:
+def _attach_transcripts_noting_problems(recording, graph, entry, listed=None) -> list:
     """attach_transcripts for a new entry, where a problem costs only the transcript (the later rounds look
     again): the notes for the ledger. A refusal shows on the integration's marker (the missing permission)."""
     try:
-        return attach_transcripts(recording, graph, entry)
+        return attach_transcripts(recording, graph, entry, listed)
     except INTEGRATION_WIDE as error:
         problem = explain_transcript_error(error)
         record_failure(recording.integration, problem)
@@ -407,6 +465,17 @@ def _attach_transcripts_noting_problems(recording, graph, entry) -> list:
     except GraphError as error:
         logger.warning("Transcript of recording %s not fetched: %s", recording.pk, error)
         return [f"The Teams transcript was not attached yet ({error}); the next rounds look again."]
+
+
+def attach_known_transcripts(integration, graph, meeting_id) -> None:
+    """Attach the meeting's known transcripts to its recordings that are ready without one (a transcript
+    announced after its recording arrived). A recording not ready yet gets them from its ingest."""
+    ready = integration.recordings.filter(meeting_id=meeting_id, state=Recording.State.READY, transcript_done=False,
+                                          entry__isnull=False).select_related("entry", "integration")
+    for recording in ready:
+        notes = _attach_transcripts_noting_problems(recording, graph, recording.entry, known_transcripts(recording))
+        if notes:
+            recording.add_note("\n".join(notes))
 
 
 def look_for_late_transcripts(integration, graph):
@@ -419,7 +488,7 @@ def look_for_late_transcripts(integration, graph):
         recorded_at__gte=timezone.now() - TRANSCRIPT_WAIT).select_related("entry")
     for recording in recent:
         try:
-            notes = attach_transcripts(recording, graph, recording.entry)
+            notes = attach_transcripts(recording, graph, recording.entry, known_transcripts(recording) or None)
         except INTEGRATION_WIDE as error:
             record_failure(integration, explain_transcript_error(error))
             return  # every other lookup would be refused alike
