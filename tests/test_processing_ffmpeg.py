@@ -346,9 +346,10 @@ def test_render_respects_the_threads_setting(settings):
 
 # Pictures
 
-def luma(picture):
-    """The average luma (16 black .. 235 white) of a picture."""
-    done = subprocess.run(["ffprobe", "-v", "error", "-f", "lavfi", "-i", f"movie={picture},signalstats",
+def luma(picture, crop=""):
+    """The average luma (16 black .. 235 white) of a picture, or of the part `crop` (w:h:x:y) of it."""
+    done = subprocess.run(["ffprobe", "-v", "error", "-f", "lavfi", "-i",
+                           f"movie={picture}{f',crop={crop}' if crop else ''},signalstats",
                            "-show_entries", "frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"],
                           capture_output=True, text=True, check=True)
     return float(done.stdout.split()[0])
@@ -428,19 +429,47 @@ def test_the_sprite_sheet_holds_its_grid_of_tiles(tmp_path, name):
     assert grid == pictures.sprite_grid(found)
     assert size(tmp_path / "sprite.jpg") == (grid["columns"] * grid["width"], grid["rows"] * grid["height"])
     assert grid["height"] == 2 * round(160 * found.height / found.width / 2)
-    assert luma(tmp_path / "sprite.jpg") > 60
+    assert min(tiles_luma(tmp_path / "sprite.jpg", grid)) > 60
 
 
-def test_a_longer_sprite_sheet_has_rows_of_ten_tiles(tmp_path):
+def tiles_luma(sheet, grid):
+    return [luma(sheet, f"{grid['width']}:{grid['height']}:{grid['width'] * (index % grid['columns'])}:"
+                        f"{grid['height'] * (index // grid['columns'])}") for index in range(grid["count"])]
+
+
+@pytest.fixture
+def long_clip(tmp_path):
+    """25 s with a key frame every 2 s; a black first second."""
     clip = tmp_path / "long.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=5:duration=25",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", str(clip)],
-                   check=True)
+                    "-vf", "drawbox=t=fill:c=black:enable='lt(t,1)'", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-g", "10", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    return clip
 
-    grid = pictures.sprite(str(clip), probe(str(clip)), str(tmp_path / "sprite.jpg"))
 
-    assert (grid["count"], grid["columns"], grid["rows"]) == (13, 10, 2)
+def test_a_longer_sprite_sheet_has_rows_of_ten_tiles_each_from_its_interval(tmp_path, long_clip):
+    grid = pictures.sprite(str(long_clip), probe(str(long_clip)), str(tmp_path / "sprite.jpg"))
+
+    assert (grid["count"], grid["columns"], grid["rows"], grid["interval"]) == (13, 10, 2, 2)
     assert size(tmp_path / "sprite.jpg") == (1600, 240)
+    lumas = tiles_luma(tmp_path / "sprite.jpg", grid)
+    assert lumas[0] < 30 and min(lumas[1:]) > 60  # tile 0 is the black first second; none is padding
+
+
+def test_the_sprite_of_a_url_is_made_from_seeks_into_it(tmp_path, long_clip, http_media):
+    server, base = http_media
+    shared = media_file("teams.mp4").parent / f"long-{tmp_path.name}.mp4"
+    shared.write_bytes(long_clip.read_bytes())
+    try:
+        grid = pictures.sprite(base + shared.name, probe(str(long_clip)), str(tmp_path / "sprite.jpg"))
+    finally:
+        shared.unlink()
+
+    assert grid == pictures.sprite_grid(probe(str(long_clip)))
+    assert size(tmp_path / "sprite.jpg") == (1600, 240)
+    lumas = tiles_luma(tmp_path / "sprite.jpg", grid)
+    assert lumas[0] < 30 and min(lumas[1:]) > 60
+    assert len(server.ranges) >= grid["count"]
 
 
 @pytest.mark.parametrize("name", ["song.mp3", "tone.wav"])

@@ -73,13 +73,37 @@ def sprite_grid(probe) -> dict:
 def sprite(source, probe, out_path) -> dict:
     """A JPEG sheet of small frames, row by row, for previews while seeking; returns its `sprite_grid`.
 
-    Each tile is the key frame at or before the middle of its interval, found by its own short FFmpeg run
-    that seeks there and decodes that frame alone (`-skip_frame nokey`), a few runs at a time; the sheet is
-    then put together from the tiles. A tile past the real end of the file repeats the one before it.
+    Tile k shows the key frame at or before the middle of its interval. Only key frames are read and decoded:
+    from a local file in one pass that skips every other frame unread (`-discard nokey`); from a URL by one
+    short run per tile that seeks there, a few at a time, so only those places are fetched with Range.
     """
     grid = sprite_grid(probe)
+    if str(source).startswith(("http://", "https://")):
+        _sprite_by_seeking(source, probe, grid, out_path)
+    else:
+        interval = grid["interval"]
+        # Shifted by half an interval so that the frame rate filter's ticks fall in the middles; the last key
+        # frame is repeated past the end, so the tiles after it are filled and not black.
+        ffmpeg.run(["-threads", _decoder_threads(), "-discard", "nokey", "-skip_frame", "nokey", "-i", source,
+                    "-map", "0:V:0", "-an", "-sn", "-dn", "-vf",
+                    f"setpts=PTS-{interval / 2}/TB,"
+                    f"tpad=stop_mode=clone:stop_duration={(probe.duration or 0) + interval},"
+                    f"fps=fps=1/{interval}:start_time=0,{_tile_size(grid)},{_sheet(grid)}",
+                    "-frames:v", "1", "-q:v", "5", "-f", "image2", "-update", "1", "-c:v", "mjpeg", out_path])
+    return grid
+
+
+def _tile_size(grid):
+    return f"scale={grid['width']}:{grid['height']},setsar=1"
+
+
+def _sheet(grid):
+    return f"tile={grid['columns']}x{grid['rows']}"
+
+
+def _sprite_by_seeking(source, probe, grid, out_path):
+    """The sheet from one FFmpeg run per tile; a tile past the real end of the file repeats the one before."""
     interval, count, duration = grid["interval"], grid["count"], probe.duration or 0
-    size = f"scale={grid['width']}:{grid['height']},setsar=1"
     with tempfile.TemporaryDirectory(prefix="sprite-") as folder:
         tiles = [Path(folder) / f"{index:03d}.jpg" for index in range(count)]
 
@@ -87,7 +111,7 @@ def sprite(source, probe, out_path) -> dict:
             start = index * interval
             middle = (start + min(start + interval, duration or start + interval)) / 2
             try:
-                _frame(source, middle, size, tiles[index], ["-q:v", "5"], key_frame_only=True)
+                _frame(source, middle, _tile_size(grid), tiles[index], ["-q:v", "5"], key_frame_only=True)
             except FFmpegFailed:
                 pass  # a tile FFmpeg cannot read repeats its neighbour below
 
@@ -95,9 +119,8 @@ def sprite(source, probe, out_path) -> dict:
             list(pool.map(take, range(count)))
         _fill_gaps(tiles)
         ffmpeg.run(["-framerate", "1", "-start_number", "0", "-i", Path(folder) / "%03d.jpg",
-                    "-vf", f"tile={grid['columns']}x{grid['rows']}", "-frames:v", "1", "-q:v", "5",
+                    "-vf", _sheet(grid), "-frames:v", "1", "-q:v", "5",
                     "-f", "image2", "-c:v", "mjpeg", out_path])
-    return grid
 
 
 def waveform(source, probe, out_path):
