@@ -39,6 +39,15 @@ def picture_url(entry, name) -> str:
     return f"{reverse('mediaspace:entry_picture', args=[entry.pk, name])}?v={version(fieldfile)}"
 
 
+def player_kind(entry) -> str:
+    """video, audio or image as the entry page plays it: what FFmpeg found wins over the file's type (a WMA file
+    is typed as Windows Media video, but holds only sound)."""
+    probe = entry.probe if isinstance(entry.probe, dict) else {}
+    if entry.kind in ("video", "audio") and "has_video" in probe:
+        return "video" if probe["has_video"] else "audio" if probe.get("has_audio") else entry.kind
+    return entry.kind
+
+
 def playback_url(entry) -> str:
     """What the player plays: the web rendition when there is one, else the original."""
     if entry.playback:

@@ -374,3 +374,14 @@ def test_the_entry_page_with_a_transcript_takes_at_most_ten_queries(client_for, 
     assert queries_of(client, entry.get_absolute_url()) <= MAX_QUERIES
     assert entry_html(client, entry).count('<button type="button" data-start=') == count
     assert CaptionCue.objects.filter(entry=entry).count() == count
+
+
+def test_a_file_typed_as_video_that_holds_only_sound_gets_the_audio_player(client_for, owner, make_entry, files):
+    entry = store_processed(make_entry(owner, content=MP3_HEAD * 4, filename="voice.wma"), files, sprite=False,
+                            picture="waveform")
+    MediaEntry.objects.filter(pk=entry.pk).update(content_type="video/x-ms-asf",
+                                                  probe={"has_video": False, "has_audio": True})
+    html = entry_html(client_for(owner), entry)
+    assert '<audio id="player"' in html and "<video" not in html
+    MediaEntry.objects.filter(pk=entry.pk).update(probe={"has_video": True, "has_audio": True})
+    assert "<video" in entry_html(client_for(owner), entry)
