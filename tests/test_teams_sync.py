@@ -997,6 +997,32 @@ def test_a_transcript_that_appears_later_is_attached_by_a_later_round(integratio
     assert result.entry.captions.count() == 1
 
 
+def test_late_transcripts_are_looked_for_per_organizer_in_one_batch_not_per_recording(integration, graph, ms,
+                                                                                       portal_users):
+    ms.users = [ANN, BOB]
+    lectures = [Lecture(number=1), Lecture(number=2), Lecture(BOB, number=3)]
+    for lecture in lectures:
+        ms.add_lecture(lecture)
+        ms.transcripts[lecture.meeting_id] = []  # Teams has not finished the transcripts yet
+    discover(integration, graph)
+    for recording in Recording.objects.all():
+        sync.ingest(recording.pk, graph=graph)
+    ms.transcripts[lectures[1].meeting_id] = list(lectures[1].transcripts)
+    integration.refresh_from_db()
+    ms.rsps.calls.reset()
+
+    discover(integration, graph)
+
+    assert not ms.paths(r"/transcripts$")  # no list per recording
+    late = [batch for batch in ms.batches() if "getAllTranscripts" in batch[0]["url"]]
+    assert [sorted(request["url"].split("/")[2] for request in batch) for batch in late] == [
+        sorted([ANN["id"], BOB["id"]])]
+    found = {recording.meeting_id: recording for recording in Recording.objects.all()}
+    assert found[lectures[1].meeting_id].transcript_done
+    assert found[lectures[1].meeting_id].entry.captions.count() == 1
+    assert not found[lectures[0].meeting_id].transcript_done and not found[lectures[2].meeting_id].transcript_done
+
+
 def test_a_late_transcript_lookup_that_fails_for_one_recording_does_not_stop_the_round(integration, graph, ms,
                                                                                       portal_users):
     old, _recording = ready_without_transcript(integration, graph, ms)

@@ -196,10 +196,11 @@ def _recordings_of(graph, users, window_start):
         yield items
 
 
-def learn_transcripts(integration, graph, organizer_ids, *, since):
+def learn_transcripts(integration, graph, organizer_ids, *, since) -> bool:
     """Remember the transcripts Microsoft lists for these organizers' meetings since `since` (getAllTranscripts,
     20 organizers per $batch), so that the ingest asks for the transcripts of those meetings only. A listing that
-    fails costs only the transcripts (the later rounds look again); a refusal shows on the integration's marker."""
+    fails costs only the transcripts (the later rounds look again); a refusal shows on the integration's marker
+    (and the answer is False)."""
     for first in range(0, len(organizer_ids), BATCH_SIZE):
         chunk = organizer_ids[first:first + BATCH_SIZE]
         try:
@@ -219,9 +220,10 @@ def learn_transcripts(integration, graph, organizer_ids, *, since):
                     remember_transcript(integration, organizer_id, transcript)
         except INTEGRATION_WIDE as error:
             record_failure(integration, explain_transcript_error(error))
-            return
+            return False
         except GraphError as error:
             logger.warning("Transcripts of integration %s not listed: %s", integration.pk, error)
+    return True
 
 
 def remember_transcript(integration, organizer_id, transcript) -> None:
@@ -479,16 +481,26 @@ def attach_known_transcripts(integration, graph, meeting_id) -> None:
 
 
 def look_for_late_transcripts(integration, graph):
-    """A transcript may appear after its recording: look again for recent ready recordings without one.
-    A lookup that fails costs only that recording's transcript this round."""
+    """A transcript may appear after its recording: recent ready recordings without one are looked for again,
+    with getAllTranscripts for their organizers (20 to a $batch, not a request per recording), and the
+    transcripts found are attached. A lookup that fails costs only those transcripts this round."""
     if not integration.transcription:
         return
-    recent = integration.recordings.filter(
+    recent = list(integration.recordings.filter(
         state=Recording.State.READY, transcript_done=False, entry__isnull=False,
-        recorded_at__gte=timezone.now() - TRANSCRIPT_WAIT).select_related("entry")
+        recorded_at__gte=timezone.now() - TRANSCRIPT_WAIT).select_related("entry"))
+    if not recent:
+        return
+    since = min(recording.recorded_at for recording in recent) - LATE_LISTING  # transcription may start first
+    if not learn_transcripts(integration, graph, sorted({recording.organizer_id for recording in recent}),
+                             since=since):
+        return  # refused: the marker says why
     for recording in recent:
+        known = known_transcripts(recording)
+        if not known:
+            continue
         try:
-            notes = attach_transcripts(recording, graph, recording.entry, known_transcripts(recording) or None)
+            notes = attach_transcripts(recording, graph, recording.entry, known)
         except INTEGRATION_WIDE as error:
             record_failure(integration, explain_transcript_error(error))
             return  # every other lookup would be refused alike
