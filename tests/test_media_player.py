@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 
 from mediaspace import playback, services
+from mediaspace.models import MediaEntry
 from mediaspace.roles import Role
 from tests.browsers import chromium, record_csp_violations
 from tests.processed import make_files, store_processed
@@ -154,3 +155,86 @@ def test_the_transcript_filter_narrows_the_list(page, live_server, client, entry
     page.get_by_label("Filter the transcript").fill("")
     page.wait_for_function("() => document.querySelector('[data-transcript-count]').textContent === ''")
     assert visible.count() == 7
+
+
+def test_processing_shows_its_percent_as_it_goes_then_the_player(page, live_server, client, entry):
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.PROCESSING, processing_progress=42)
+    open_as(page, live_server, client, entry.owner, entry.get_absolute_url())
+    assert page.get_by_role("status").inner_text().startswith("Processing 42 %")
+    MediaEntry.objects.filter(pk=entry.pk).update(processing_progress=70)
+    page.wait_for_function("() => document.querySelector('.status-percent').textContent === '70 %'")
+    assert page.get_by_label("Processing progress").evaluate("bar => bar.value") == 70
+    MediaEntry.objects.filter(pk=entry.pk).update(status=MediaEntry.Status.READY, processing_progress=None)
+    page.locator("video#player").wait_for()  # the page shows itself anew, with the player
+
+
+# --- every kind of video, processed by the pipeline -------------------------------------------------------------
+
+VIDEOS = ["iphone_hevc.mov", "camera_prores.mov", "lecture.wmv", "clip.avi", "clip.mkv", "index_end.mp4",
+          "phone_portrait.mov", "teams.mp4", "clip.webm"]
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """The names of the entries' sources that the pipeline rendered (re-encoded)."""
+    from mediaspace.processing import renditions
+
+    rendered, render = [], renditions.render
+    monkeypatch.setattr(renditions, "render", lambda source, *args, **kwargs: (
+        rendered.append(source), render(source, *args, **kwargs))[1])
+    return rendered
+
+
+@pytest.mark.parametrize("name", VIDEOS)
+def test_every_kind_of_video_plays_with_its_poster_thumbnail_and_duration(processing, renders, page, live_server,
+                                                                          client, make_user, make_entry, name):
+    from mediaspace.processing import pipeline
+    from tests.media_files import MEDIA, media_file
+
+    expected = MEDIA[name]
+    owner = make_user(role=Role.PRIVATE_ONLY, username="lecturer")
+    entry = make_entry(owner, content=media_file(name).read_bytes(), filename=name, name=f"Lecture {name}")
+    entry = pipeline.process(entry.pk)
+    assert (entry.status, entry.error) == ("ready", "")
+    # A rendition only for what browsers cannot play as it is; an H.264/AAC MP4 is not re-encoded.
+    assert bool(renders) == (expected.plan == "render")
+    assert bool(entry.playback) == (expected.plan in ("render", "faststart"))
+
+    open_as(page, live_server, client, owner, "/my-media/")
+    thumbnail = page.get_by_role("img", name=f"Picture from “Lecture {name}”")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    seconds = round(expected.duration)
+    assert page.locator(".card .duration [aria-hidden]").inner_text() == f"0:{seconds:02}"
+
+    page.goto(f"{live_server.url}{entry.get_absolute_url()}")
+    video = page.locator("video#player")
+    poster = video.evaluate("v => v.poster")
+    assert poster.endswith(playback.picture_url(entry, "poster"))
+    assert page.evaluate("(url) => new Promise((done) => { const img = new Image(); img.onload = () => "
+                         "done([img.naturalWidth, img.naturalHeight]); img.onerror = () => done(null); "
+                         "img.src = url; })", poster) == [expected.width, expected.height]
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    wait_playing_past(page, 0.3)
+    # The picture as displayed: a portrait phone video stands upright.
+    assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [expected.width, expected.height]
+
+
+@pytest.mark.parametrize("name", ["song.mp3", "tone.wav", "voice.wma"])
+def test_audio_shows_its_waveform_on_the_card_and_above_the_player(processing, page, live_server, client, make_user,
+                                                                   make_entry, name):
+    from mediaspace.processing import pipeline
+    from tests.media_files import media_file
+
+    owner = make_user(role=Role.PRIVATE_ONLY, username="lecturer")
+    entry = make_entry(owner, content=media_file(name).read_bytes(), filename=name, name=f"Talk {name}")
+    entry = pipeline.process(entry.pk)
+    assert entry.status == "ready"
+    open_as(page, live_server, client, owner, "/my-media/")
+    thumbnail = page.get_by_role("img", name=f"Picture from “Talk {name}”")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    page.goto(f"{live_server.url}{entry.get_absolute_url()}")
+    page.wait_for_function("() => (img => img.complete && img.naturalWidth > 0)"
+                           "(document.querySelector('img.audio-picture'))")
+    audio = page.locator("audio#player")
+    audio.evaluate("a => { a.muted = true; return a.play(); }")
+    page.wait_for_function("() => (a => !a.paused && a.currentTime > 0.3)(document.querySelector('audio#player'))")
