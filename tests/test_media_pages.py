@@ -385,3 +385,32 @@ def test_a_file_typed_as_video_that_holds_only_sound_gets_the_audio_player(clien
     assert '<audio id="player"' in html and "<video" not in html
     MediaEntry.objects.filter(pk=entry.pk).update(probe={"has_video": True, "has_audio": True})
     assert "<video" in entry_html(client_for(owner), entry)
+
+
+# --- on S3 --------------------------------------------------------------------------------------------------------
+
+
+def test_on_s3_a_picture_is_a_signed_url_given_after_the_permission_check(s3, owner, client_for, settings, make_entry,
+                                                                         files, make_user):
+    import requests
+
+    settings.MEDIASPACE_SIGNED_URL_SECONDS = 120
+    entry = store_processed(make_entry(owner), files)
+    response = client_for(owner).get(picture_url(entry, "thumbnail"))
+    assert (response.status_code, response["Cache-Control"]) == (302, "private, no-store")
+    assert "X-Amz-Expires=120" in response["Location"] and "X-Amz-Signature=" in response["Location"]
+    fetched = requests.get(response["Location"], timeout=30)
+    assert (fetched.headers["Content-Type"], fetched.content) == ("image/jpeg", files["thumbnail"].read_bytes())
+    rendition = client_for(owner).get(reverse("mediaspace:entry_playback", args=[entry.pk]))
+    assert rendition.status_code == 302 and "X-Amz-Signature=" in rendition["Location"]
+    assert client_for(make_user()).get(picture_url(entry, "thumbnail")).status_code == 403
+
+
+def test_on_s3_without_signed_urls_a_picture_streams_with_its_validators(s3, owner, client_for, settings, make_entry,
+                                                                         files):
+    settings.MEDIASPACE_SIGNED_URL_SECONDS = 0
+    entry = store_processed(make_entry(owner), files)
+    client = client_for(owner)
+    response = client.get(picture_url(entry, "poster"))
+    assert (response.status_code, b"".join(response.streaming_content)) == (200, files["poster"].read_bytes())
+    assert client.get(picture_url(entry, "poster"), HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
