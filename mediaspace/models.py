@@ -203,9 +203,14 @@ class MediaEntry(models.Model):
 
     @property
     def retry_url(self) -> str:
-        """Where the owner retries a failed import ('' when this entry's source has no retry)."""
+        """Where the owner retries a failure ('' when there is no retry): a failed processing kept its original,
+        which is processed again whatever the source; a failed import (no file kept) retries at its source."""
+        if self.status != self.Status.FAILED:
+            return ""
+        if self.media:
+            return reverse("mediaspace:entry_retry_processing", args=[self.pk])
         name = RETRY_URL_NAMES.get(self.source)
-        return reverse(name, args=[self.pk]) if name and self.status == self.Status.FAILED else ""
+        return reverse(name, args=[self.pk]) if name else ""
 
     def tag_list(self):
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]

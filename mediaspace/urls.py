@@ -16,6 +16,7 @@ urlpatterns = [
     path("media/<int:pk>/", views.entry_detail, name="entry"),
     path("media/<int:pk>/edit/", views.entry_edit, name="entry_edit"),
     path("media/<int:pk>/delete/", views.entry_delete, name="entry_delete"),
+    path("media/<int:pk>/retry-processing/", views.entry_retry_processing, name="entry_retry_processing"),
     path("media/<int:pk>/file/", views.entry_media, name="entry_media"),
     path("media/<int:pk>/playback/", views.entry_playback, name="entry_playback"),
     path("media/<int:pk>/pictures/<slug:name>/", views.entry_picture, name="entry_picture"),

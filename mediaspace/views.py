@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import notices, services
 from .captions import MAX_CAPTION_BYTES, TOO_LARGE as CAPTION_TOO_LARGE
 from .conf import setting
-from .decorators import entry_view, module_required, post_only, refuse
+from .decorators import entry_view, forbidden, module_required, post_only, refuse
 from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, UploadForm, too_large_message
 from .http_range import serve_file
 from .ingest import entry_ingest
@@ -22,6 +22,7 @@ from .listing import CategoryEntries
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from .permissions import EntryAccess
 from .playback import PICTURES, serve_derived, serve_seek_track, serve_stored, sprite_grid, transcript
+from .processing import reprocessing
 from .uploads import size_limited
 
 ENTRY_ID = re.compile(r"^[0-9]{1,18}$")
@@ -131,6 +132,22 @@ def entry_edit(request, entry, access):
         return redirect(entry)
     return render(request, "mediaspace/entry_edit.html", {"entry": entry, "form": form},
                   status=400 if form.errors else 200)
+
+
+@post_only
+@entry_view("can_view")
+def entry_retry_processing(request, entry, access):
+    """The owner's Retry of a failed processing (MediaEntry.retry_url): its original is processed again."""
+    if not access.is_owner:
+        return forbidden(request, _("Only the owner may retry this entry."))
+    try:
+        reprocessing.retry(entry)
+    except reprocessing.Refused as refusal:
+        messages.info(request, _("“%(name)s” is not processed again: %(reason)s") % {
+            "name": entry.name, "reason": refusal})
+    else:
+        messages.success(request, _("“%(name)s” is being processed again.") % {"name": entry.name})
+    return redirect(entry)
 
 
 @require_http_methods(["GET", "POST"])
