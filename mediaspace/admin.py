@@ -1,16 +1,23 @@
 import posixpath
 
+from functools import partial
+
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.shortcuts import redirect
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from . import services
+from . import playback, services
+from .forms import UploadModuleForm
 from .models import CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule, UserRole
+from .processing import reprocessing
 from .sizes import readable_size
 
 
@@ -82,20 +89,29 @@ class PublicationInline(admin.TabularInline):
     readonly_fields = ["created", "decided"]
 
 
+ENTRY_TEMPLATES = "admin/mediaspace/mediaentry/"
+
+
 @admin.register(MediaEntry)
 class MediaEntryAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "status_display", "source", "size_display", "created"]
+    change_form_template = ENTRY_TEMPLATES + "change_form.html"
+    list_display = ["name", "owner", "status_display", "source", "size_display", "duration_display", "created"]
     list_filter = ["status", "source", "created"]
     search_fields = ["name", "description", "tags", "owner__username", "owner__email", "reference_id"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
     date_hierarchy = "created"
+    actions = ["reprocess_selected"]
     readonly_fields = ["media_links", "size", "content_type", "duration", "bytes_expected", "bytes_received",
-                       "heartbeat_at", "source", "reference_id", "created", "updated"]
+                       "heartbeat_at", "source", "reference_id", "created", "updated", "processing_state",
+                       "probe_display", "renditions"]
     fieldsets = [
         (None, {"fields": ["name", "description", "tags", "owner"]}),
         (_("Status"), {"fields": ["status", "error", "bytes_expected", "bytes_received", "heartbeat_at"]}),
         (_("Media"), {"fields": ["media_links", "size", "content_type", "duration"]}),
+        (_("Processing"), {"fields": ["processing_state", "probe_display", "renditions"],
+                           "description": _("What the media pipeline found in the file and made from it. "
+                                            "“Reprocess” (top right, or the list's action) runs it again.")}),
         (_("Origin"), {"fields": ["source", "reference_id", "created", "updated"]}),
     ]
     inlines = [CollaboratorInline, CaptionTrackInline, PublicationInline]
@@ -103,19 +119,60 @@ class MediaEntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, entry):
         if entry.status == MediaEntry.Status.FAILED:
-            return cell("admin/mediaspace/mediaentry/_failed_status.html", entry=entry)
-        if entry.is_in_progress and entry.progress_percent is not None:
+            return cell(ENTRY_TEMPLATES + "_failed_status.html", entry=entry)
+        if entry.status != MediaEntry.Status.READY and entry.progress_percent is not None:
             return f"{entry.get_status_display()} ({entry.progress_percent}%)"
         return entry.get_status_display()
 
     @admin.display(description=_("media file"))
     def media_links(self, entry):
-        return cell("admin/mediaspace/mediaentry/_media_links.html", entry=entry,
+        return cell(ENTRY_TEMPLATES + "_media_links.html", entry=entry,
                     filename=posixpath.basename(entry.media.name) if entry.media else "")
 
     @admin.display(description=_("size"), ordering="size")
     def size_display(self, entry):
         return readable_size(entry.size) if entry.size is not None else "—"
+
+    @admin.display(description=_("duration"), ordering="duration")
+    def duration_display(self, entry):
+        return playback.duration_label(entry.duration) or "—"
+
+    # -- processing: what the pipeline found and made ----------------------------------------------------------
+
+    @admin.display(description=_("processing"))
+    def processing_state(self, entry):
+        return cell(ENTRY_TEMPLATES + "_processing.html", entry=entry,
+                    processing_failed=entry.status == MediaEntry.Status.FAILED and bool(entry.media))
+
+    @admin.display(description=_("what FFmpeg found"))
+    def probe_display(self, entry):
+        probe = entry.probe if isinstance(entry.probe, dict) else {}
+        return cell(ENTRY_TEMPLATES + "_probe.html", probe=probe,
+                    duration=playback.duration_label(probe.get("duration", entry.duration)))
+
+    @admin.display(description=_("files"))
+    def renditions(self, entry):
+        pictures = [(label, playback.picture_url(entry, name), posixpath.basename(getattr(entry, name).name))
+                    for name, label in (("poster", _("Poster")), ("thumbnail", _("Thumbnail")),
+                                        ("sprite", _("Seek preview sprite")))]
+        return cell(ENTRY_TEMPLATES + "_renditions.html", entry=entry, pictures=pictures,
+                    original_name=posixpath.basename(entry.media.name),
+                    playback_url=playback.playback_url(entry) if entry.playback else "",
+                    playback_name=posixpath.basename(entry.playback.name), grid=playback.sprite_grid(entry))
+
+    # -- Reprocess: the change page's button and the list's action, both confirmed first ------------------------
+
+    def get_urls(self):
+        return [path("<int:pk>/reprocess/", self.admin_site.admin_view(partial(reprocess_view, model_admin=self)),
+                     name="mediaspace_mediaentry_reprocess")] + super().get_urls()
+
+    @admin.action(description=_("Reprocess the selected entries"), permissions=["change"])
+    def reprocess_selected(self, request, queryset):
+        entries = list(queryset.order_by("pk"))
+        if request.POST.get("post") == "yes":
+            reprocess(self, request, entries)
+            return None
+        return reprocess_page(self, request, entries, action="reprocess_selected")
 
     def delete_model(self, request, entry):
         services.entry_delete(entry=entry)
@@ -123,6 +180,45 @@ class MediaEntryAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for entry in queryset:
             services.entry_delete(entry=entry)
+
+
+def reprocess(model_admin, request, entries):
+    """Queue each entry's processing again through the pipeline, which refuses what it cannot do now."""
+    queued = 0
+    for entry in entries:
+        try:
+            reprocessing.reprocess(entry)
+        except reprocessing.Refused as refusal:
+            model_admin.message_user(request, _("“%(name)s” was not queued: %(reason)s") % {
+                "name": entry.name, "reason": refusal}, messages.ERROR)
+            continue
+        model_admin.log_change(request, entry, _("Reprocess queued"))
+        queued += 1
+    if queued:
+        model_admin.message_user(request, ngettext(
+            "%d entry is queued for processing; its state shows here.",
+            "%d entries are queued for processing; their state shows here.", queued) % queued, messages.SUCCESS)
+
+
+def reprocess_page(model_admin, request, entries, *, original=None, action=""):
+    """The confirmation page: what will be processed, and what the pipeline would refuse and why."""
+    refused = [(entry, reason) for entry in entries if (reason := reprocessing.refusal(entry))]
+    refused_pks = {entry.pk for entry, _reason in refused}
+    return TemplateResponse(request, ENTRY_TEMPLATES + "reprocess_confirm.html", {
+        **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": original,
+        "entries": [entry for entry in entries if entry.pk not in refused_pks], "refused": refused,
+        "action": action, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "title": _("Reprocess"),
+    })
+
+
+def reprocess_view(request, pk, *, model_admin):
+    entry = get_object_or_404(MediaEntry, pk=pk)
+    if not model_admin.has_change_permission(request, entry):
+        raise PermissionDenied
+    if request.method == "POST":
+        reprocess(model_admin, request, [entry])
+        return redirect(reverse("admin:mediaspace_mediaentry_change", args=[entry.pk]))
+    return reprocess_page(model_admin, request, [entry], original=entry)
 
 
 @admin.register(Category)
@@ -184,8 +280,10 @@ class ModuleAdmin(admin.ModelAdmin):
 
 @admin.register(UploadModule)
 class UploadModuleAdmin(ModuleAdmin):
+    form = UploadModuleForm
     fieldsets = [(None, {"fields": ["enabled", "allowed_roles", "max_size_mb"]}),
-                 (_("allowedMediaTypes"), {"fields": ["allow_video", "allow_audio", "allow_image"]})]
+                 (_("allowedMediaTypes"), {"fields": ["allow_video", "allow_audio", "allow_image"]}),
+                 (_("Web renditions"), {"fields": ["make_renditions", "rendition_max_height"]})]
 
 
 @admin.register(CaptionTrack)

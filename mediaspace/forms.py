@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .captions import MAX_CAPTION_BYTES, TOO_LARGE, CaptionError, to_webvtt
 from .media_types import HEAD_SIZE, kind_of, sniff
-from .models import Category, MediaEntry
+from .models import Category, MediaEntry, UploadModule
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -127,3 +127,17 @@ class PublishForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", "---------")] + [(c.pk, c.path) for c in Category.objects.tree()]
 
+
+class UploadModuleForm(forms.ModelForm):
+    """The Upload module's settings named as the seed's module guides name them (camelCase keys, help that says
+    what to set)."""
+
+    class Meta:
+        model = UploadModule
+        fields = ["enabled", "allowed_roles", "max_size_mb", "allow_video", "allow_audio", "allow_image",
+                  "make_renditions", "rendition_max_height"]
+        # The guide's names, not capitalised (as the OneDrive module's form).
+        labels = {"enabled": _("enabled"), "allowed_roles": _("allowedRoles"), "max_size_mb": _("maxFileSize (MiB)"),
+                  "make_renditions": _("makeRenditions"), "rendition_max_height": _("renditionMaxHeight")}
+        help_texts = {"rendition_max_height": _("Select the largest height of a web rendition. Smaller videos keep "
+                                                "their size; videos that browsers play are never converted.")}

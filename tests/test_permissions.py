@@ -663,7 +663,8 @@ def test_unmoderated_admin_entry_is_on_the_category_page_at_once(make_user, make
 
 MODULE_CHANGE_URL = "admin:mediaspace_uploadmodule_change"
 DISABLE_FORM = {"allowed_roles": Role.ADMIN.value, "max_size_mb": "5", "allow_video": "on", "allow_audio": "on",
-                "allow_image": "on", "_save": "Save"}  # "enabled" not ticked: turns the module off
+                "allow_image": "on", "make_renditions": "on", "rendition_max_height": "1080",
+                "_save": "Save"}  # "enabled" not ticked: turns the module off
 
 
 def _module_state():
