@@ -1,5 +1,7 @@
-"""The real stack for end-to-end tests: migrate, runserver and a django-q2 cluster as processes of their own,
-pointed at the Microsoft simulator, and an administrator using the admin through plain HTTP forms.
+"""The real stack for end-to-end tests: migrate, runserver and the django-q2 clusters (the default one and the
+media processing's) as processes of their own, pointed at the Microsoft simulator, and an administrator using
+the admin through plain HTTP forms. Media processing is off unless a test turns it on
+(MEDIASPACE_PROCESSING="true"): the simulator's recordings and files are made-up bytes unless given real media.
 
 By default the stack has a SQLite database and a media folder of its own. When the tests' environment names
 services, the stack uses them instead, each stack on its own part of them: DATABASE_URL of PostgreSQL (a new
@@ -42,7 +44,8 @@ class Stack:
         self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database}", "MEDIA_ROOT": str(self.media),
                     "MICROSOFT_LOGIN_URL": simulator.url, "MICROSOFT_GRAPH_URL": simulator.url,
                     "REQUESTS_CA_BUNDLE": simulator.ca_path, "DEBUG": "false", "Q_WORKERS": "2",
-                    "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
+                    "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
+                    "MEDIASPACE_PROCESSING": "false"}
         self.processes = []
         self.postgres_url = self.bucket = None
         name = f"stack_{uuid.uuid4().hex[:10]}"
@@ -75,8 +78,8 @@ class Stack:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=True,
                               capture_output=True, text=True, timeout=120)
 
-    def start(self, *args):
-        process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
+    def start(self, *args, env=None):
+        process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=REPO, env={**self.env, **(env or {})},
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.processes.append(process)
         return process
@@ -87,6 +90,7 @@ class Stack:
         self.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.edu")
         self.start("runserver", "--noreload", *runserver_options, f"127.0.0.1:{self.port}")
         self.cluster = self.start("qcluster")
+        self.processing = self.start_processing()
         for _ in range(100):
             try:
                 requests.get(f"{self.url}/login/", timeout=2)
@@ -94,6 +98,10 @@ class Stack:
             except requests.ConnectionError:
                 time.sleep(0.1)
         raise AssertionError("the web server did not start")
+
+    def start_processing(self):
+        """The media processing's cluster (Procfile's `processing`)."""
+        return self.start("qcluster", env={"Q_QUEUE": "processing"})
 
     def down(self):
         for process in self.processes:

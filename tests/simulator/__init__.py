@@ -233,11 +233,15 @@ class Simulator:
             self.add_transcript(meeting, transcript)
         return meeting
 
-    def add_recording(self, *, organizer, subject, size, transcript=None, attendees=(), created=None):
-        """Shorthand: a meeting with one recording, created at `created`; returns the recording."""
+    def add_recording(self, *, organizer, subject, size=None, transcript=None, attendees=(), created=None, data=None):
+        """Shorthand: a meeting with one recording of `size` bytes made on the fly, or of `data` (a playable video),
+        created at `created`; returns the recording."""
         start = created - timedelta(minutes=1) if created else None
-        return self.add_meeting(organizer, subject, start, participants=attendees, recordings=[size],
-                                transcript=transcript).recordings[0]
+        recording = self.add_meeting(organizer, subject, start, participants=attendees,
+                                     recordings=[len(data) if data is not None else size],
+                                     transcript=transcript).recordings[0]
+        recording.data = data
+        return recording
 
     def add_transcript(self, meeting, text, *, created=None):
         """A transcript, also later than the recording (as Teams may publish it)."""

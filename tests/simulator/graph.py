@@ -399,7 +399,7 @@ def artifacts(sim, caller, request, user, meeting, kind, artifact=None, content=
         return HttpResponse(200, item.text.encode(), {"Content-Type": "text/vtt"})
     if sim.redirect_recordings:
         return HttpResponse(302, headers={"Location": download_url(sim, request, "recording", item.id)})
-    return stream(sim, request, item.id, item.size, "video/mp4")
+    return stream(sim, request, item.id, item.size, "video/mp4", body=lambda start, stop: item.content(start, stop - 1))
 
 
 # -- OneDrive ------------------------------------------------------------------------------------------------
@@ -537,7 +537,8 @@ def download(sim, request):
     kind, ident, _expires = state
     if kind == "recording":
         found = next((item for item in sim.recordings if item.id == ident), None)
-        return stream(sim, request, found.id, found.size, "video/mp4") if found else error(404, *ITEM_NOT_FOUND)
+        return (stream(sim, request, found.id, found.size, "video/mp4", body=lambda start, stop: found.content(
+            start, stop - 1)) if found else error(404, *ITEM_NOT_FOUND))
     found = sim.drive_items.get(ident)
     if found is None:
         return error(404, *ITEM_NOT_FOUND)
