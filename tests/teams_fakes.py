@@ -4,9 +4,10 @@
 documentation): the paged ``/users`` collection and a group's ``transitiveMembers/microsoft.graph.user``
 with ``@odata.nextLink``, ``getAllRecordings`` (callRecording items, filtered by ``startDateTime``), the JSON
 ``$batch`` endpoint (``{"responses": [{"id", "status", "headers", "body"}]}``, in any order, at most 20
-requests), ``getAllTranscripts``, one callRecording, one user, ``onlineMeeting`` with its participants (``coorganizer`` only with ``Prefer:
-include-unknown-enum-members``), callTranscript lists and their ``text/vtt`` content, and recording content
-with ``Range`` support, cuts mid-stream and injected error answers.
+requests), ``getAllTranscripts``, one callRecording, one user, ``onlineMeeting`` with its participants
+(``coorganizer`` only with ``Prefer: include-unknown-enum-members``), callTranscript lists, one callTranscript
+and their ``text/vtt`` content, and recording content with ``Range`` support, cuts mid-stream and injected
+error answers.
 
 The fixtures (`ms`, `graph`, `integration`, `portal_users`, `lecture`) are registered for every test module by
 tests/conftest.py; import the helpers and constants from here.

@@ -197,6 +197,20 @@ def test_a_recording_of_an_organizer_outside_the_opt_in_groups_is_not_ingested(
     assert json.loads(asked[0].request.body) == {"groupIds": ["5b1c9a4e-2d3f-4a6b-8c7d-9e0f1a2b3c4d"]}
 
 
+def test_a_recording_of_an_organizer_in_an_opt_out_group_is_not_ingested(client, integration, subscriptions, ms):
+    lecture = ann_lecture(ms)
+    integration.upload_policy = integration.UploadPolicy.OPT_OUT
+    integration.save()
+    group = integration.groups.create(group_id="6c2d0b5f-3e4a-4b7c-9d8e-0f1a2b3c4d5e", display_name="Staff")
+    ms.rsps.post(f"https://graph.microsoft.com/v1.0/users/{ANN['id']}/checkMemberGroups",
+                 json={"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                       "value": [group.group_id]})
+    post(client, recording_notification(lecture))
+
+    assert run_queued()["skipped"] == 1
+    assert not Recording.objects.exists()
+
+
 def test_a_recording_gone_before_its_notification_was_handled_changes_nothing(
         client, integration, subscriptions, ms):
     lecture = ann_lecture(ms)

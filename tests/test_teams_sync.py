@@ -84,7 +84,8 @@ def test_a_recording_listed_again_by_the_next_round_is_not_written_again(integra
     second, queued = discover(integration, graph)
 
     assert first["discovered"] == 1 and second == {"discovered": 0, "queued": 0} and queued == []
-    assert len(ms.recording_batches()) == 2 and all(len(batch[0]) for batch in ms.recording_batches())  # it was listed both times
+    batches = ms.recording_batches()
+    assert len(batches) == 2 and all(len(batch[0]) for batch in batches)  # it was listed both times
     assert Recording.objects.count() == 1
 
 

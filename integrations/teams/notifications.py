@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from integrations.microsoft.errors import GraphError, GraphNotFound
 from integrations.microsoft.graph import RETRY_STATUSES
-from integrations.teams.models import Recording, Subscription, TeamsIntegration
+from integrations.teams.models import Subscription, TeamsIntegration
 
 from . import api, sync
 from .diagnosis import explain
@@ -98,18 +98,18 @@ def _ours(items) -> list:
     ids = {item.get("subscriptionId") for item in items if isinstance(item.get("subscriptionId"), str)}
     subscriptions = {subscription.subscription_id: subscription for subscription in
                      Subscription.objects.filter(subscription_id__in=ids).select_related("integration")}
-    accepted = []
+    accepted, refused = [], []
     for item in items:
         subscription = subscriptions.get(item.get("subscriptionId"))
-        if subscription is None:
-            logger.warning("Notification refused: subscription %r is not one of ours", item.get("subscriptionId"))
-        elif not _same_secret(item.get("clientState"), subscription.client_state):
-            logger.warning("Notification refused: wrong clientState for subscription %s", subscription.subscription_id)
-        elif item.get("tenantId") and str(item["tenantId"]).lower() != subscription.integration.tenant_id.lower():
-            logger.warning("Notification refused: tenant %r is not the tenant of subscription %s", item["tenantId"],
-                           subscription.subscription_id)
+        if subscription is None or not _same_secret(item.get("clientState"), subscription.client_state) \
+                or str(item.get("tenantId") or subscription.integration.tenant_id).lower() \
+                != subscription.integration.tenant_id.lower():
+            refused.append(str(item.get("subscriptionId"))[:64])
         else:
             accepted.append(Accepted(subscription, item))
+    if refused:  # one line per request, whatever a forger sends; never the clientState
+        logger.warning("%s notification(s) refused (unknown subscription, wrong clientState or tenant), for "
+                       "subscription ids %s", len(refused), ", ".join(sorted(set(refused))[:5]))
     return accepted
 
 
