@@ -456,6 +456,23 @@ def test_a_longer_sprite_sheet_has_rows_of_ten_tiles_each_from_its_interval(tmp_
     assert lumas[0] < 30 and min(lumas[1:]) > 60  # tile 0 is the black first second; none is padding
 
 
+def test_the_sprite_of_an_intra_only_file_is_made_from_seeks_into_it(tmp_path, monkeypatch):
+    """ProRes: every frame is a key frame, so reading key frames alone would decode the whole file."""
+    found = probe(str(media_file("camera_prores.mov")))
+    runs, real_frame = [], pictures._frame
+
+    def recorded(source, seconds, *args, **kwargs):
+        runs.append(seconds)
+        return real_frame(source, seconds, *args, **kwargs)
+
+    monkeypatch.setattr(pictures, "_frame", recorded)
+
+    grid = pictures.sprite(str(media_file("camera_prores.mov")), found, str(tmp_path / "sprite.jpg"))
+
+    assert runs == [1.0, 2.5]  # one seek to the middle of each interval (the second ends with the file)
+    assert min(tiles_luma(tmp_path / "sprite.jpg", grid)) > 60
+
+
 def test_the_sprite_of_a_url_is_made_from_seeks_into_it(tmp_path, long_clip, http_media):
     server, base = http_media
     shared = media_file("teams.mp4").parent / f"long-{tmp_path.name}.mp4"

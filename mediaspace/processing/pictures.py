@@ -1,8 +1,8 @@
 """The pictures of an entry: poster, card thumbnail, seek-preview sprite sheet, and a waveform for audio.
 
-Every picture of a video comes from a few frames found by seeking (`-ss` before `-i`), never from decoding the
-whole file, so a one-hour recording costs about as much as a short clip, and a file in S3 is read by Range.
-FFmpeg turns each frame upright by its rotation before the filters see it.
+No picture of a video comes from decoding the whole file: the poster from a few frames found by seeking (`-ss`
+before `-i`), the sprite from key frames alone, so a one-hour recording costs little more than a short clip, and
+a file in S3 is read by Range. FFmpeg turns each frame upright by its rotation before the filters see it.
 """
 import concurrent.futures
 import math
@@ -24,6 +24,10 @@ TILE_WIDTH = 160
 SPRITE_COLUMNS = 10
 SPRITE_TILES = 100          # at most; a tile every SPRITE_INTERVAL seconds for shorter files
 SPRITE_INTERVAL = 2.0
+# Codecs whose every frame is a key frame (cameras' and editors' files): reading key frames alone would read
+# and decode the whole file, so their sprite seeks to each tile instead.
+INTRA_ONLY = {"prores", "dnxhd", "dvvideo", "mjpeg", "jpeg2000", "rawvideo", "v210", "ffv1", "huffyuv", "utvideo",
+              "cfhd", "png", "hqx", "hq_hqa"}
 WAVEFORM_SIZE = "1280x360"
 WAVEFORM_COLOUR = "#1d4ed8"
 
@@ -74,11 +78,12 @@ def sprite(source, probe, out_path) -> dict:
     """A JPEG sheet of small frames, row by row, for previews while seeking; returns its `sprite_grid`.
 
     Tile k shows the key frame at or before the middle of its interval. Only key frames are read and decoded:
-    from a local file in one pass that skips every other frame unread (`-discard nokey`); from a URL by one
-    short run per tile that seeks there, a few at a time, so only those places are fetched with Range.
+    from a local file in one pass that skips every other frame unread (`-discard nokey`); from a URL, or when
+    every frame is a key frame, by one short run per tile that seeks there, a few at a time, so only those
+    places are read (with Range from a URL).
     """
     grid = sprite_grid(probe)
-    if str(source).startswith(("http://", "https://")):
+    if str(source).startswith(("http://", "https://")) or probe.video_codec in INTRA_ONLY:
         _sprite_by_seeking(source, probe, grid, out_path)
     else:
         interval = grid["interval"]
