@@ -116,6 +116,9 @@ class MediaEntryAdmin(admin.ModelAdmin):
     ]
     inlines = [CollaboratorInline, CaptionTrackInline, PublicationInline]
 
+    class Media:
+        css = {"all": ["mediaspace/admin.css"]}
+
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, entry):
         if entry.status == MediaEntry.Status.FAILED:

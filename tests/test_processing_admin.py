@@ -142,7 +142,18 @@ def test_the_processing_state_shows_its_percent_and_reason(admin_client, entry):
 
     set_state(entry, status=Status.FAILED, processing_progress=None, error="FFmpeg could not process the file: boom")
     page = change_page(admin_client, entry)
-    assert "Failed</span>: FFmpeg could not process the file: boom" in page
+    assert '<span class="media-failed">Failed</span>: FFmpeg could not process the file: boom' in page
+
+
+def test_the_pages_use_no_inline_style_which_the_content_security_policy_blocks(admin_client, entry, files):
+    store_processed(entry, files)
+    set_state(entry, probe=PROBE, status=Status.FAILED, error="boom")
+    for url in (reverse("admin:mediaspace_mediaentry_change", args=[entry.pk]),
+                reverse("admin:mediaspace_mediaentry_changelist"), reprocess_url(entry)):
+        page = admin_client.get(url).content.decode()
+        assert " style=" not in page, url
+    assert "mediaspace/admin.css" in admin_client.get(
+        reverse("admin:mediaspace_mediaentry_change", args=[entry.pk])).content.decode()
 
 
 # -- Reprocess -----------------------------------------------------------------------------------------------
