@@ -365,7 +365,8 @@ def test_a_body_over_the_limit_without_a_declared_length_is_refused_too():
     assert refused.value.status == 413
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"value": {}}', b'{"value": ["x"]}', b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"value": {}}', b'{"value": ["x"]}', b"\xff\xfe",
+                                  b"[" * 100_000 + b"]" * 100_000])
 def test_a_malformed_body_is_refused_with_400(client, integration, subscriptions, body):
     response = client.post(reverse("integrations:notifications"), data=body, content_type="application/json")
 

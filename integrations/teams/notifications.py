@@ -79,7 +79,7 @@ def parse(body: bytes) -> list:
         raise Refused(413, f"A notification request is at most {MAX_BODY_BYTES} bytes.")
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: absurd nesting
         raise Refused(400, "The body is not JSON.") from None
     items = payload.get("value") if isinstance(payload, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
@@ -109,7 +109,7 @@ def _ours(items) -> list:
             accepted.append(Accepted(subscription, item))
     if refused:  # one line per request, whatever a forger sends; never the clientState
         logger.warning("%s notification(s) refused (unknown subscription, wrong clientState or tenant), for "
-                       "subscription ids %s", len(refused), ", ".join(sorted(set(refused))[:5]))
+                       "subscription ids %s", len(refused), ", ".join(map(repr, sorted(set(refused))[:5])))
     return accepted
 
 
