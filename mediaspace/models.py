@@ -48,13 +48,22 @@ class MediaEntryQuerySet(models.QuerySet):
         return self.filter(status=MediaEntry.Status.READY, publications__status=Publication.Status.APPROVED)
 
     def search(self, text):
-        """Entries whose name, description or tags contain the text, or whose captions say it."""
+        """Entries whose name, description or tags contain the text, or whose captions say it. On PostgreSQL an index
+        serves each of the four (trigram indexes of migration 0008, the captions' full-text index), so the planner
+        reads only the matching entries; for that the captions' entries are compared as `id = ANY(ARRAY(...))`, which
+        the primary key's index serves, where `id IN (...)` beside an OR would be checked on every row."""
         text = text.strip()
         if not text:
             return self
         spoken = CaptionCue.objects.matching(text).values("entry_id")
-        return self.filter(Q(name__icontains=text) | Q(description__icontains=text) | Q(tags__icontains=text)
-                           | Q(pk__in=spoken))
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.expressions import ArraySubquery
+
+            said = models.Func(models.F("pk"), ArraySubquery(spoken.order_by()), arg_joiner=" = ANY(",
+                               template="(%(expressions)s))", output_field=models.BooleanField())
+        else:
+            said = Q(pk__in=spoken)
+        return self.filter(Q(name__icontains=text) | Q(description__icontains=text) | Q(tags__icontains=text) | said)
 
 
 def entry_folder(entry):

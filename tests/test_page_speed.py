@@ -354,3 +354,40 @@ def test_a_category_page_lists_exactly_its_ready_approved_entries_newest_first(c
         pages += re.findall(r"Page \d+ of \d+", page)
     assert (shown, pages) == (
         [f"Lecture {number:05d}" for number in (10, 8, 7, 5, 3, 2, 0)], ["Page 1 of 2", "Page 2 of 2"])
+
+
+# --- search ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plans")
+def test_a_search_can_read_the_matching_entries_through_indexes_alone(owner):
+    """Name, description and tags through their trigram indexes, what was said through the captions' full-text index,
+    combined (BitmapOr), so the planner need not read every entry of a user or a category. With sequential scans
+    priced out, a search of every entry must still find an index path."""
+    add_entries(owner, Category.objects.create(name="Physics"), 50)
+    sql, params = MediaEntry.objects.search("chromodynamics").order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN SELECT COUNT(*) FROM (" + sql + ") AS found", params)
+        steps = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan on mediaspace_mediaentry" not in steps and "BitmapOr" in steps, steps
+    assert all(f"mediaentry_{field}_trigram" in steps for field in ("name", "description", "tags")), steps
+
+
+@pytest.mark.parametrize("name", ["my media", "category"])
+def test_a_search_finds_the_text_in_any_field_or_in_what_was_said(client_for, owner, category, name):
+    from mediaspace.models import CaptionCue, CaptionTrack
+
+    entries = add_entries(owner, category, 6)
+    MediaEntry.objects.filter(pk=entries[1].pk).update(description="About 100% of PHYSICS")
+    MediaEntry.objects.filter(pk=entries[2].pk).update(tags="math, Physics_2")
+    track = CaptionTrack.objects.create(entry=entries[3], label="English", language="en", file="captions/x.vtt")
+    CaptionCue.objects.create(track=track, entry=entries[3], start=1, end=2, text="the physics of sound")
+    client = client_for(owner)
+
+    def found(text):
+        page = client.get(page_url(name, category), {"q": text}).content.decode()
+        return sorted(int(number) for number in re.findall(r"Lecture (\d{5})", page))
+
+    assert (found("physics"), found("100%"), found("s_2"), found("LECTURE 00005"), found("nothing like it")) == (
+        [1, 2, 3], [1], [2], [5], [])
