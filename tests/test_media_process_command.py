@@ -1,18 +1,19 @@
 """`manage.py media_process`: existing entries get probe data, pictures and renditions (issue 15, item 7), and a
 migration processes nothing by itself."""
 import io
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from django_q.brokers import get_broker
 
 from mediaspace.models import MediaEntry
 from mediaspace.processing import pipeline
-from mediaspace.queueing import processing_cluster
 from tests.conftest import PNG_HEAD
 from tests.media_files import media_file
 
@@ -99,6 +100,13 @@ def test_all_processes_every_entry_with_media_again(entries, fake):
 def test_entry_processes_that_one_even_when_processed_before(entries, fake):
     run("--entry", str(entries["done"].pk))
     assert fake.processed == [entries["done"].pk]
+
+
+def test_nothing_missing_says_so(owner, make_entry, fake):
+    legacy(make_entry(owner, name="Done"), processed=timezone.now())
+    out, _err = run("--missing")
+    assert "Nothing to process: every ready audio and video entry has been processed." in out
+    assert fake.processed == []
 
 
 def test_one_of_the_choices_is_needed(entries, fake):
@@ -252,21 +260,35 @@ def test_an_entry_from_before_the_pipeline_gets_its_probe_data_and_pictures(owne
 
 # -- migrations ------------------------------------------------------------------------------------------------
 
-
-def queued_anywhere():
-    return get_broker().queue_size() + get_broker(processing_cluster()).queue_size()
+REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.django_db(transaction=True)
-def test_migrating_a_database_with_entries_processes_and_queues_nothing(make_user, make_entry, monkeypatch):
-    ran = []
-    monkeypatch.setattr(pipeline, "process", lambda *args, **kwargs: ran.append(args))
-    entry = legacy(make_entry(make_user(), name="Before the upgrade"))
-    queued = queued_anywhere()
-    executor = MigrationExecutor(connection)
-    executor.migrate([("mediaspace", "0005_page_indexes")])  # before the media pipeline's fields
-    call_command("migrate", verbosity=0)
+def manage(database, *args):
+    """manage.py in a process of its own on `database` (SQLite; its own queue: the database broker)."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME")}
+    subprocess.run([sys.executable, "manage.py", *args, "--verbosity", "0"], cwd=REPO, check=True, timeout=300,
+                   env={**env, "DATABASE_URL": f"sqlite:///{database}", "MEDIA_ROOT": str(database.parent)})
 
-    assert ran == [] and queued_anywhere() == queued
-    entry.refresh_from_db()
-    assert (entry.status, entry.processed, entry.probe) == (MediaEntry.Status.READY, None, {})
+
+def test_migrating_a_database_with_entries_processes_and_queues_nothing(tmp_path):
+    """A real upgrade, in a database of its own: a portal from before the media pipeline (mediaspace 0005) with a
+    ready video entry is migrated to the latest; no task is queued or run, and the entry is left for
+    `media_process --missing`."""
+    database = tmp_path / "upgrade.sqlite3"
+    manage(database, "migrate", "mediaspace", "0005_page_indexes")
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO auth_user (username, password, is_superuser, is_staff, is_active, first_name, "
+                   "last_name, email, date_joined) VALUES ('owner', '', 0, 0, 1, '', '', '', '2026-01-01')")
+        db.execute("INSERT INTO mediaspace_mediaentry (name, description, tags, owner_id, status, error, media, size, "
+                   "content_type, bytes_received, source, reference_id, created, updated) VALUES ('Old', '', '', 1, "
+                   "'ready', '', 'entries/1/abc/clip.webm', 100, 'video/webm', 100, 'upload', 'ref-1', '2026-01-01', "
+                   "'2026-01-01')")
+
+    manage(database, "migrate")
+
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(*) FROM django_q_ormq").fetchone() == (0,)  # every cluster's queue
+        assert db.execute("SELECT COUNT(*) FROM django_q_task").fetchone() == (0,)  # nothing ran either
+        assert db.execute("SELECT status, processed, processing_progress, heartbeat_at, poster FROM "
+                          "mediaspace_mediaentry").fetchall() == [("ready", None, None, None, "")]

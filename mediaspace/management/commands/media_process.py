@@ -37,6 +37,11 @@ class Command(BaseCommand):
         entries = self._entries(missing=missing, entry_id=entry)
         if dry_run:
             return self._dry_run(entries)
+        if not entries:
+            self.stdout.write(self.style.SUCCESS("Nothing to process: every ready audio and video entry has been "
+                                                 "processed." if missing else "Nothing to process: no audio or video "
+                                                 "entry has its file."))
+            return
         if not setting("MEDIASPACE_PROCESSING"):
             raise CommandError("Processing is turned off on this portal (MEDIASPACE_PROCESSING). "
                                "Nothing was processed.")
@@ -89,7 +94,7 @@ class Command(BaseCommand):
         queued = 0
         for done, each in enumerate(entries, start=1):
             queued += bool(pipeline.queue(each, force=force))
-            self._bar(f"{done}/{len(entries)}", done, len(entries))
+            self._bar(f"queued {done}/{len(entries)}", done, len(entries))
         left = len(entries) - queued
         self.stdout.write(self.style.SUCCESS(
             f"{self._count(queued)} queued on the processing cluster; its workers process them."
