@@ -109,6 +109,20 @@ def test_the_seek_previews_show_the_tile_under_the_pointer(page, live_server, cl
     preview.wait_for(state="hidden")
 
 
+def test_a_seek_from_the_keyboard_shows_its_tile_for_a_moment(page, live_server, client, entry):
+    open_as(page, live_server, client, entry.owner, entry.get_absolute_url())
+    video = page.locator("video#player")
+    page.wait_for_function("() => (v => v.readyState >= 1 && v.textTracks[1].cues && v.textTracks[1].cues.length)"
+                           "(document.querySelector('video#player'))")
+    video.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('video#player').currentTime > 0")
+    preview = page.locator(".seek-preview")
+    preview.wait_for(state="visible")
+    assert playback.picture_url(entry, "sprite") in preview.evaluate("p => p.style.backgroundImage")
+    preview.wait_for(state="hidden")
+
+
 def current_cue(page):
     return page.locator(".transcript button[aria-current='true']").inner_text()
 
