@@ -187,7 +187,7 @@ def entry_playback(request, entry, access):
     return serve_derived(request, entry, entry.playback)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD"])
 @entry_view("can_view")
 def entry_seek_track(request, entry, access):
     """The seek-preview thumbnails as WebVTT (each cue names its tile of the sprite)."""

@@ -100,6 +100,12 @@ def test_an_entry_page_with_its_transcript_has_no_serious_accessibility_violatio
     assert page.locator(".transcript button").count() == 2
 
 
+def test_the_page_of_an_entry_still_processing_has_no_serious_accessibility_violation(page, live_server, entries):
+    processing = MediaEntry.objects.get(name="Still processing")
+    assert serious_violations(page, f"{live_server.url}{processing.get_absolute_url()}") == []
+    assert page.get_by_role("status").inner_text().startswith("Processing 42 %")
+
+
 def test_a_category_page_has_no_serious_accessibility_violation(page, live_server, entries):
     assert serious_violations(page, f"{live_server.url}{entries['category'].get_absolute_url()}") == []
 

@@ -143,6 +143,8 @@ def test_the_seek_track_names_each_tile_of_the_sprite(client_for, entry):
     # The last tile ends with the video, not past it.
     assert cues[-1] == ("00:00:14.000", "00:00:15.000", f"{sprite}#xywh=240,45,80,45")
     assert len(cues) == GRID["count"]
+    head = client_for(entry.owner).head(reverse("mediaspace:entry_seek_track", args=[entry.pk]))
+    assert (head.status_code, head["ETag"]) == (200, response["ETag"])
 
 
 @pytest.mark.parametrize("grid", [{}, {"interval": 2}, {**GRID, "count": 9}, {**GRID, "width": 0},
