@@ -4,6 +4,8 @@ before every test when it is Redis (the database broker's rows go with each test
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
+from mediaspace.queueing import processing_cluster
+
 
 def queue_size():
     return get_broker().queue_size()
@@ -22,4 +24,6 @@ def take_queued():
 
 
 def purge_queue():
+    """The default queue and the media processing's."""
     get_broker().purge_queue()
+    get_broker(processing_cluster()).purge_queue()

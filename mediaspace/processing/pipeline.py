@@ -222,6 +222,8 @@ class _Run:
 def _make(entry, run, work, storage, folder) -> dict:
     """Probe, pictures and rendition of the entry, stored in `folder`: the entry's new fields."""
     module = UploadModule.load()
+    if entry.size == 0:  # nothing to read (and an object store answers an empty object's Range with 416)
+        raise MediaUnreadable()
     with readable(entry.media, content_type=entry.content_type) as source:
         found = probe_file(source)
         run.report(2)
