@@ -104,7 +104,7 @@
     player.addEventListener("mouseleave", hide);
     // A seek from the keyboard (arrow keys on the player) shows where it went, for a moment.
     player.addEventListener("seeking", () => {
-      if (!player.duration || preview.matches(":hover")) return;
+      if (!player.duration) return;
       show(player.currentTime, player.clientWidth * player.currentTime / player.duration);
       clearTimeout(hideLater);
       hideLater = setTimeout(hide, 1200);
