@@ -11,10 +11,11 @@ def queue_size():
     return get_broker().queue_size()
 
 
-def take_queued():
-    """Every task waiting in the queue, as django-q2's task dicts ("func", "args", "kwargs"...), in the order
-    queued; taken off the queue (acknowledged), so a second call sees only what was queued since."""
-    broker = get_broker()
+def take_queued(cluster=None):
+    """Every task waiting in the queue (the default one, or `cluster`'s, such as processing_cluster()), as
+    django-q2's task dicts ("func", "args", "kwargs"...), in the order queued; taken off the queue (acknowledged),
+    so a second call sees only what was queued since."""
+    broker = get_broker(cluster)
     tasks = []
     while broker.queue_size():
         for ack_id, payload in broker.dequeue() or []:

@@ -5,8 +5,6 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
-from django_q.brokers import get_broker
-from django_q.signing import SignedPackage
 
 from mediaspace.models import MediaEntry, UploadModule
 from mediaspace.processing import pipeline
@@ -14,6 +12,7 @@ from mediaspace.queueing import processing_cluster
 from mediaspace.roles import Role
 from tests.conftest import PNG_HEAD
 from tests.processed import make_files, store_processed
+from tests.queue import take_queued
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("processing")]
 
@@ -24,13 +23,7 @@ PROBE = {"container": "mov,mp4,m4a,3gp,3g2,mj2", "video_codec": "hevc", "audio_c
 
 
 def processing_queue():
-    """The tasks waiting for the processing cluster, taken off the queue."""
-    broker, tasks = get_broker(processing_cluster()), []
-    while broker.queue_size():
-        for ack_id, payload in broker.dequeue() or []:
-            tasks.append(SignedPackage.loads(payload))
-            broker.acknowledge(ack_id)
-    return tasks
+    return take_queued(processing_cluster())
 
 
 @pytest.fixture

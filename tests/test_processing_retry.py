@@ -2,13 +2,12 @@
 again, for every source, instead of importing it again; it is refused clearly when there is nothing to retry."""
 import pytest
 from django.urls import reverse
-from django_q.brokers import get_broker
-from django_q.signing import SignedPackage
 
 from mediaspace.models import MediaEntry
 from mediaspace.processing import pipeline
 from mediaspace.queueing import processing_cluster
 from mediaspace.services import collaborator_grant
+from tests.queue import take_queued
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("processing")]
 
@@ -17,12 +16,7 @@ REASON = "The file could not be read as audio or video."
 
 
 def processing_queue():
-    broker, tasks = get_broker(processing_cluster()), []
-    while broker.queue_size():
-        for ack_id, payload in broker.dequeue() or []:
-            tasks.append(SignedPackage.loads(payload))
-            broker.acknowledge(ack_id)
-    return tasks
+    return take_queued(processing_cluster())
 
 
 @pytest.fixture
