@@ -231,6 +231,22 @@ def test_a_notification_for_a_disabled_integration_is_left_alone(client, integra
     assert not Recording.objects.exists() and ms.calls == []
 
 
+def test_the_ledger_says_how_each_recording_was_found(client, admin_user, integration, subscriptions, ms, graph):
+    lecture, other = ann_lecture(ms), Lecture(BOB, number=2)
+    ms.add_lecture(other)
+    sync.run(integration, graph=graph, queue=lambda recording_id: None)  # a round finds both; a notification
+    Recording.objects.filter(recording_id=lecture.recording_id).update(  # had announced the first
+        found_by=Recording.FoundBy.NOTIFICATION)
+    client.force_login(admin_user)
+    ledger = reverse("admin:integrations_recording_changelist")
+
+    page = client.get(ledger).content.decode()
+    announced = client.get(ledger, {"found_by__exact": "notification"}).context["cl"].result_list
+
+    assert "Found by" in page and "Notification" in page and "Reconciliation" in page
+    assert [recording.recording_id for recording in announced] == [lecture.recording_id]
+
+
 # --- transcripts ------------------------------------------------------------------------------------------------
 
 

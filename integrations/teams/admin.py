@@ -249,10 +249,10 @@ class OwnerRuleFilter(admin.SimpleListFilter):
 class RecordingAdmin(admin.ModelAdmin):
     """The ledger: every Microsoft recording of every integration, with its state and reason."""
 
-    list_display = ["recorded_at", "organizer_display", "integration", "state", "expires", "attempts",
+    list_display = ["recorded_at", "organizer_display", "integration", "state", "found_by", "expires", "attempts",
                     "next_attempt_at", "entry_link", "owner_rule_marker", "short_reason"]
     list_display_links = ["recorded_at"]
-    list_filter = ["state", AtRiskFilter, OwnerRuleFilter, "integration", "transcript_done", "decision"]
+    list_filter = ["state", AtRiskFilter, OwnerRuleFilter, "integration", "found_by", "transcript_done", "decision"]
     search_fields = ["organizer_upn", "organizer_name", "recording_id", "meeting_id", "entry__name"]
     list_select_related = ["integration", "entry"]
     date_hierarchy = "recorded_at"
