@@ -1,6 +1,6 @@
 """Pages benchmark: My Media and a category page with many entries; prints SQL queries and median time per page.
 
-    .venv/bin/python bench/pages.py [--sizes 100,10000] [--requests 20] [--show-queries]
+    .venv/bin/python bench/pages.py [--sizes 100,10000] [--requests 20] [--show-queries] [--database-url URL | --postgres]
 
 For each size, one user owns that many ready entries (no files), all published to one category. Each
 page is requested by the Django test client signed in as that user. Targets: the number of queries of
@@ -99,10 +99,13 @@ def measure_page(client, url, cards, requests):
 
 
 def run(args):
-    workdir = setup()
+    from load import start_postgres
+
+    workdir = setup(database_url=start_postgres() if args.postgres else args.database_url)
+    from django.db import connection
     from django.test import Client
     print(f"pages benchmark: {' and '.join(map(str, args.sizes))} entries, {args.requests} requests per page, "
-          f"in {workdir}")
+          f"{connection.vendor}, in {workdir}")
     results = {}  # (label without the page number, size) -> (queries, seconds)
     for size in args.sizes:
         start = time.perf_counter()
@@ -149,6 +152,10 @@ def main():
                         help="entries per user and category, comma-separated (default 100,10000)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page (default 20)")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of every page")
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument("--database-url", help="an empty PostgreSQL database to use instead of SQLite")
+    database.add_argument("--postgres", action="store_true",
+                          help="start a throwaway PostgreSQL server (scripts/postgres.sh) and use it")
     sys.exit(0 if run(parser.parse_args()) else 1)
 
 
