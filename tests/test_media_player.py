@@ -159,6 +159,25 @@ def test_the_transcript_follows_playback_and_seeks_on_click_and_enter(page, live
     assert current_cue(page).endswith("Contrast")
 
 
+def test_the_current_cue_of_a_long_transcript_is_kept_in_sight(page, live_server, client, make_user, make_entry,
+                                                                 files):
+    owner = make_user(role=Role.PRIVATE_ONLY, username="lecturer")
+    entry = store_processed(make_entry(owner, name="Long transcript"), files)
+    cues = "".join(f"{playback.vtt_time(n * 0.25)} --> {playback.vtt_time(n * 0.25 + 0.25)}\nLine {n}\n\n"
+                   for n in range(60))
+    services.caption_add(entry=entry, label="English", language="en", content=f"WEBVTT\n\n{cues}".encode())
+    open_as(page, live_server, client, owner, entry.get_absolute_url())
+    page.set_viewport_size({"width": 1280, "height": 600})
+    page.locator("video#player").evaluate("v => { v.currentTime = 13.1; }")
+    page.wait_for_function("() => (b => b && b.textContent.endsWith('Line 52'))"
+                           "(document.querySelector('.transcript [aria-current]'))")
+    inside = page.evaluate("""() => {
+        const list = document.querySelector('.transcript ol').getBoundingClientRect();
+        const cue = document.querySelector('.transcript [aria-current]').getBoundingClientRect();
+        return cue.top >= list.top && cue.bottom <= list.bottom; }""")
+    assert inside and page.evaluate("() => document.querySelector('.transcript ol').scrollTop") > 0
+
+
 def test_the_transcript_filter_narrows_the_list(page, live_server, client, entry):
     open_as(page, live_server, client, entry.owner, entry.get_absolute_url())
     page.get_by_label("Filter the transcript").fill("OU")
