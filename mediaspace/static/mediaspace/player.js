@@ -31,7 +31,9 @@
       cue.setAttribute("aria-current", "true");
       // Keep the cue in sight within the list, without scrolling the page or taking the focus.
       const item = cue.parentElement;
-      if (!item.hidden && (item.offsetTop < list.scrollTop || item.offsetTop + item.offsetHeight > list.scrollTop + list.clientHeight)) {
+      const above = item.offsetTop < list.scrollTop;
+      const below = item.offsetTop + item.offsetHeight > list.scrollTop + list.clientHeight;
+      if (!item.hidden && (above || below)) {
         list.scrollTop = item.offsetTop - list.clientHeight / 3;
       }
     }
