@@ -173,14 +173,13 @@ def _run(entry_id, *, on_progress, queued_only):
 def _claim(entry, *, queued_only) -> bool:
     """Take the entry's run for this worker, unless a live worker holds it (a fresh heartbeat)."""
     stale = timezone.now() - timedelta(seconds=setting("MEDIASPACE_INGEST_LEASE_SECONDS"))
-    claimable = (Q(status__in=[Status.PROCESSING, Status.READY]) | Q(status=Status.FAILED) & ~Q(media="")) & (
+    claimable = Q(status__in=[Status.PROCESSING, Status.READY, Status.FAILED]) & (
         Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale))
     if queued_only:
         claimable &= Q(processing_progress__isnull=False, status__in=[Status.PROCESSING, Status.READY])
-    now = timezone.now()
-    claimed = MediaEntry.objects.filter(claimable, pk=entry.pk).exclude(media="").update(
+    claimed = MediaEntry.objects.filter(claimable, pk=entry.pk).exclude(media="").update(  # failed: in processing
         status=Case(When(status=Status.READY, then=Value(Status.READY)), default=Value(Status.PROCESSING)),
-        heartbeat_at=now, processing_progress=0, error="")
+        heartbeat_at=timezone.now(), processing_progress=0, error="")
     if claimed:
         entry.refresh_from_db()
     return bool(claimed)
