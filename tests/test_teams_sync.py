@@ -482,6 +482,23 @@ def test_the_round_learns_which_meetings_have_a_transcript_and_the_ingest_asks_o
     assert not ready[without.meeting_id].entry.captions.exists()
 
 
+def test_a_refused_transcript_listing_shows_the_missing_permission_after_the_round(integration, graph, ms, lecture):
+    forbidden = graph_error("Forbidden", "Application does not have permission to read transcripts.")
+    answer = ms.answer
+
+    def refusing_transcript_listings(path, query, headers, *, direct=True):  # in the batch and on its own
+        return (403, {}, forbidden) if "getAllTranscripts" in path else answer(path, query, headers, direct=direct)
+
+    ms.answer = refusing_transcript_listings
+
+    result, queued = discover(integration, graph)
+
+    integration.refresh_from_db()
+    assert result == {"discovered": 1, "queued": 1}  # the recording still arrives
+    assert integration.last_error == ("The provided application credentials are missing the "
+                                      "'OnlineMeetingTranscript.Read.All' permission.")
+
+
 def test_a_meeting_without_a_subject_is_named_teams_meeting(integration, graph, ms, portal_users):
     ms.users = [ANN]
     ms.add_lecture(Lecture(subject="  ", start="2026-11-24T10:00:00Z"))

@@ -9,6 +9,7 @@ rounds happen.
 """
 import logging
 from functools import partial
+from typing import NamedTuple
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -68,14 +69,18 @@ def run(integration, *, since=None, graph=None, queue=queue_ingest, progress=Non
     try:
         graph = graph or api.graph_for(integration)
         try:
-            discovered = discover(integration, graph, since=since, progress=progress)
+            found = discover(integration, graph, since=since, progress=progress)
         except GraphError as error:
             problem = explain(error)
             record_failure(integration, problem)
             return {"problem": problem.message}
         record_success(integration)
-        look_for_late_transcripts(integration, graph)  # after the success: it may set its own marker
-        return {"discovered": discovered, "queued": queue_due(integration, queue=queue)}
+        # After the success, as they may set their own marker: which meetings of the new recordings have a
+        # transcript (before their ingest is queued), and the transcripts that came late.
+        if not integration.transcription or not found.rows or learn_transcripts(
+                integration, graph, sorted({row.organizer_id for row in found.rows}), since=found.since):
+            look_for_late_transcripts(integration, graph)
+        return {"discovered": len(found.rows), "queued": queue_due(integration, queue=queue)}
     finally:  # our own lock only: after RUN_LOCK another round may hold it
         TeamsIntegration.objects.filter(pk=integration.pk, sync_lock_until=lock_until).update(sync_lock_until=None)
 
@@ -102,18 +107,21 @@ def due(integration, now=None):
     return integration.recordings.due(now).order_by(F("recorded_at").asc(nulls_last=True), "pk")
 
 
-def discover(integration, graph, *, since=None, progress=None) -> int:
+class Discovered(NamedTuple):
+    rows: list  # the new ledger rows
+    since: object  # where the round's look-up started
+
+
+def discover(integration, graph, *, since=None, progress=None) -> Discovered:
     """Write the recordings of the users in scope since `since` (or the last round) into the ledger;
-    returns how many were new."""
+    returns the new rows, and where the look-up started."""
     started = timezone.now()
     start = window_start(integration, since=since, now=started)
     new = [row for row in listed(integration, graph, since=since, now=started, progress=progress) if _record(row)]
-    if integration.transcription and new:  # which of their meetings have a transcript, for the ingest
-        learn_transcripts(integration, graph, sorted({row.organizer_id for row in new}), since=start)
     if since is None:
         TeamsIntegration.objects.filter(pk=integration.pk).update(synced_until=started)
         integration.synced_until = started
-    return len(new)
+    return Discovered(new, start)
 
 
 def window_start(integration, *, since=None, now=None):
