@@ -3,11 +3,13 @@ what they accept (notifications.accept) and what the queued work does (notificat
 fake Microsoft Graph of tests/teams_fakes.py. Bodies are shaped as Microsoft's pages show them
 (change-notifications-delivery-webhooks, teams-changenotifications-callrecording-and-calltranscript,
 change-notifications-lifecycle-events)."""
+import ast
 import json
 from datetime import timedelta
 from unittest import mock
 
 import pytest
+import responses
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.urls import reverse
@@ -17,7 +19,7 @@ from integrations.teams import notifications, sync, tasks
 from integrations.teams.models import Recording, Subscription
 from tests.microsoft import TENANT_ID
 from tests.queue import take_queued
-from tests.teams_fakes import ANN, BOB, Lecture, fake_sign_in
+from tests.teams_fakes import ANN, BOB, THROTTLED, Lecture, fake_sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("microsoft_endpoints")]
 
@@ -245,6 +247,43 @@ def test_the_ledger_says_how_each_recording_was_found(client, admin_user, integr
 
     assert "Found by" in page and "Notification" in page and "Reconciliation" in page
     assert [recording.recording_id for recording in announced] == [lecture.recording_id]
+
+
+def test_a_throttled_answer_inside_the_look_up_is_asked_again_after_its_retry_after(
+        client, integration, subscriptions, ms, sleeps):
+    lecture = ann_lecture(ms)
+    ms.sub_faults[ANN["id"]] = [(429, {"Retry-After": "7"}, THROTTLED)]  # the recording's answer in the batch
+    post(client, recording_notification(lecture))
+
+    assert run_queued()["recorded"] == 1
+    assert sleeps == [7]
+    assert ms.paths(r"/recordings/[^/]+$") == [
+        f"/v1.0/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}/recordings/{lecture.recording_id}"]
+
+
+def test_a_throttled_look_up_is_tried_again_later_then_left_to_the_reconciliation(
+        client, integration, subscriptions, ms):
+    from django_q.models import Schedule
+
+    lecture = ann_lecture(ms)
+    ms.rsps.remove(responses.POST, "https://graph.microsoft.com/v1.0/$batch")
+    ms.rsps.post("https://graph.microsoft.com/v1.0/$batch", status=429, headers={"Retry-After": "600"},
+                 json=THROTTLED)  # longer than a background task waits
+    post(client, recording_notification(lecture))
+
+    assert run_queued()["failed"] == 1
+    [again] = Schedule.objects.filter(func="integrations.teams.tasks.handle_notifications")
+    assert again.schedule_type == Schedule.ONCE
+    assert timezone.now() + timedelta(seconds=50) < again.next_run < timezone.now() + timedelta(seconds=70)
+    [items] = ast.literal_eval(again.args)  # as django-q2's scheduler reads them
+    assert [item["attempt"] for item in items] == [1] and CLIENT_STATE not in json.dumps(items)
+    assert not Recording.objects.exists()
+
+    again.delete()
+    for attempt in (1, 2, 3):
+        tasks.handle_notifications([{**items[0], "attempt": attempt}])
+    later = Schedule.objects.filter(func="integrations.teams.tasks.handle_notifications").order_by("next_run")
+    assert [ast.literal_eval(schedule.args)[0][0]["attempt"] for schedule in later] == [2, 3]  # 3 was the last
 
 
 # --- transcripts ------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # Microsoft's batches of notifications are a few KiB
 MAX_VALIDATION_TOKEN = 1024  # Microsoft's token is about 120 characters
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+# A notification whose look-up was throttled or could not reach Microsoft is handled again after these.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 
 # users/{id}/…, users('{id}')/… or communications/… then onlineMeetings('{meeting}')/recordings('{id}') or
 # /transcripts('{id}'): the forms Microsoft's pages show for a notification's resource and @odata.id.
@@ -189,10 +192,11 @@ def handle(queued: list) -> dict:
     """The queued task's work (`queued`: Accepted.queued() of each notification). Each recording announced to an
     enabled integration becomes a ledger row found by notification, then its ingest is queued; each transcript
     is remembered and attached to its recording (now, or when the recording is ingested); a notification
-    that names nothing we know, or an integration disabled since, is left alone. A failed look-up costs only
-    that notification: the reconciliation round finds the recording."""
+    that names nothing we know, or an integration disabled since, is left alone. A look-up that failed for a
+    passing reason (throttled, unreachable) is tried again later (RETRY_DELAYS); after that, or for any other
+    reason, the reconciliation round finds the recording."""
     outcome = {"recorded": 0, "known": 0, "transcripts": 0, "skipped": 0, "failed": 0}
-    graphs = {}
+    graphs, again = {}, []
     for item in queued:
         subscription = Subscription.objects.select_related("integration").filter(pk=item.get("subscription")).first()
         what = announced(item.get("resource", ""))
@@ -211,8 +215,21 @@ def handle(queued: list) -> dict:
             logger.warning("Notification of %s %s not taken up: %s", what.kind, what.item_id, error)
             if isinstance(error, sync.INTEGRATION_WIDE):  # the marker shows it, as after a round
                 record_failure(integration, explain(error))
+            elif explain(error).transient and item.get("attempt", 0) < len(RETRY_DELAYS):
+                again.append({**item, "attempt": item.get("attempt", 0) + 1})
             outcome["failed"] += 1
+    for attempt in sorted({item["attempt"] for item in again}):
+        _later([item for item in again if item["attempt"] == attempt], RETRY_DELAYS[attempt - 1])
     return outcome
+
+
+def _later(items, delay):
+    """Queue the work of `items` again after `delay` (a django-q2 schedule that runs once)."""
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    schedule("integrations.teams.tasks.handle_notifications", items, schedule_type=Schedule.ONCE, repeats=-1,
+             next_run=timezone.now() + delay)
 
 
 def recording_announced(integration, graph, what) -> str:
@@ -250,8 +267,9 @@ def transcript_announced(integration, graph, what) -> str:
 
 def _get_both(graph, paths) -> list:
     """GET `paths` in one $batch: their bodies (None for a 404). An answer that is neither is asked again on
-    its own, which waits out throttling and raises Microsoft's error."""
+    its own, after the Retry-After of a throttled one, which raises Microsoft's error if it fails again."""
     answers = api.batch(graph, paths)
+    sync.wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
     bodies = []
     for index, path in enumerate(paths):
         answer = answers.get(str(index), {})
@@ -261,8 +279,6 @@ def _get_both(graph, paths) -> list:
         if answer.get("status") == 404:
             bodies.append(None)
             continue
-        if answer.get("status") in RETRY_STATUSES:
-            graph.sleep(graph.backoff(1))
         try:
             bodies.append(graph.get(path))
         except GraphNotFound:

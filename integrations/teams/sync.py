@@ -183,7 +183,7 @@ def _recordings_of(graph, users, window_start):
     not succeed is asked again on its own (after the Retry-After of a throttled one), which retries
     throttling and raises Microsoft's error. A user deleted since the user list (404) is skipped."""
     answers = api.batch(graph, [api.all_recordings_path(user.id, window_start) for user in users])
-    _wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
+    wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
     for index, user in enumerate(users):
         answer = answers.get(str(index), {})
         body = answer.get("body") or {}
@@ -255,7 +255,7 @@ def known_transcripts(recording) -> list:
                 "transcript_id", "content_correlation_id")]
 
 
-def _wait_out_throttling(graph, throttled_answers):
+def wait_out_throttling(graph, throttled_answers):
     """Wait the longest Retry-After of throttled batch sub-responses before any is asked again, as the
     client does for a throttled request; a wait beyond the client's max_wait ends the round (GraphThrottled)."""
     if not throttled_answers:
