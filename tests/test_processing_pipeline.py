@@ -5,8 +5,13 @@ nothing partial left in storage, processing off without FFmpeg, and the original
 Real media files come from tests/media_files.py (made by FFmpeg). The processing cluster is not running: a test
 runs the queued task itself (`process_queued`), as that cluster would."""
 import io
+import json
+import os
 import posixpath
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
@@ -22,6 +27,7 @@ from tests.media_files import MEDIA, media_file
 from tests.queue import queue_size, take_queued
 from tests.storage import is_stored, store, stored_files
 
+REPO = Path(__file__).resolve().parent.parent
 Status = MediaEntry.Status
 UNREADABLE = "The file could not be read as audio or video."
 
@@ -337,3 +343,26 @@ def test_teams_marks_its_row_ready_once_the_bytes_are_in_and_never_downloads_the
     row = sync.ingest(row.pk, graph=graph)
     assert row.state == Recording.State.READY and len(ms.content_requests()) == downloads
     assert MediaEntry.objects.get().status == Status.PROCESSING
+
+
+# -- the processing cluster ----------------------------------------------------------------------------------------
+
+def cluster_of_the_project(**env):
+    """The django-q2 configuration a `qcluster` of the stand-alone project runs with, and where the pipeline
+    routes its tasks, in a fresh process with this environment."""
+    script = ("import json; from django_q.conf import Conf; from mediaspace.queueing import processing_cluster; "
+              "print(json.dumps([Conf.PREFIX, Conf.CLUSTER_NAME, Conf.WORKERS, processing_cluster()]))")
+    environment = {name: value for name, value in os.environ.items() if name not in ("Q_QUEUE", "Q_WORKERS")}
+    return subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", script], cwd=REPO,
+                          env={**environment, **env}, capture_output=True, text=True, timeout=60)
+
+
+def test_q_queue_processing_makes_a_cluster_of_the_processing_queue_with_its_own_workers():
+    default = json.loads(cluster_of_the_project(Q_CLUSTER_NAME="portal", Q_WORKERS="4").stdout)
+    processing = json.loads(cluster_of_the_project(Q_CLUSTER_NAME="portal", Q_WORKERS="4", Q_QUEUE="processing",
+                                                   MEDIASPACE_PROCESSING_WORKERS="3").stdout)
+    assert default == ["portal", "portal", 4, "portal-processing"]
+    # The same name (tasks are signed with it); the queue the pipeline routes to; the renders at once.
+    assert processing == ["portal", "portal-processing", 3, "portal-processing"]
+    refused = cluster_of_the_project(Q_QUEUE="renders")
+    assert refused.returncode != 0 and "Q_QUEUE is 'renders'" in refused.stderr
