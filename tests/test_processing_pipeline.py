@@ -119,14 +119,22 @@ def test_an_mp4_with_its_index_at_the_end_gets_a_copy_with_the_index_at_the_fron
     assert playback.index_at_front and playback.video_codec == "h264"
 
 
-def test_renditions_follow_the_upload_module(upload, renders):
+def test_renditions_follow_the_upload_module(upload, monkeypatch):
     from mediaspace.models import UploadModule
 
+    heights = []
+    real_render = renditions.render
+    monkeypatch.setattr(renditions, "render", lambda *args, max_height, **options: heights.append(max_height) or
+                        real_render(*args, max_height=max_height, **options))
     module = UploadModule.load()
     module.rendition_max_height = 360
     module.save()
-    entry = pipeline.process_queued(upload("iphone_hevc.mov").pk)
-    assert entry.status == Status.READY and len(renders) == 1  # 240 lines: kept, at most 360
+    assert pipeline.process_queued(upload("iphone_hevc.mov").pk).playback and heights == [360]
+
+    module.make_renditions = False
+    module.save()
+    entry = pipeline.process_queued(upload("lecture.wmv").pk)
+    assert entry.status == Status.READY and entry.poster and not entry.playback and heights == [360]
 
 
 @pytest.mark.parametrize("name", ["corrupt.mp4", "truncated.mp4", "empty.mp4"])
