@@ -331,6 +331,9 @@ def test_the_task_and_the_schedule(upload):
     from mediaspace import tasks
 
     assert tasks.process_entry(entry.pk) == Status.READY
+    entry.refresh_from_db()  # audio: its waveform is poster and thumbnail, stored once; no seek previews
+    assert entry.poster.name.endswith("waveform.png") and entry.thumbnail == entry.poster
+    assert not entry.sprite and entry.sprite_grid == {} and derived_files(entry) == [entry.poster.name]
 
 
 # -- the sources: the integrations' work ends when the bytes are in ------------------------------------------------
