@@ -292,3 +292,17 @@ def test_migrating_a_database_with_entries_processes_and_queues_nothing(tmp_path
         assert db.execute("SELECT COUNT(*) FROM django_q_task").fetchone() == (0,)  # nothing ran either
         assert db.execute("SELECT status, processed, processing_progress, heartbeat_at, poster FROM "
                           "mediaspace_mediaentry").fetchall() == [("ready", None, None, None, "")]
+
+
+def test_an_upgraded_database_can_go_back_to_before_the_pipeline_and_forward_again(tmp_path):
+    """Going back (an operator undoing an upgrade) works on SQLite too: the search's trigram indexes exist only
+    on PostgreSQL, and nothing of them is looked for elsewhere."""
+    database = tmp_path / "downgrade.sqlite3"
+    manage(database, "migrate")
+
+    manage(database, "migrate", "mediaspace", "0005_page_indexes")
+    manage(database, "migrate")
+
+    with sqlite3.connect(database) as db:
+        applied = {name for (name,) in db.execute("SELECT name FROM django_migrations WHERE app = 'mediaspace'")}
+    assert {"0006_media_pipeline", "0008_search_trigram_indexes"} <= applied
