@@ -15,6 +15,7 @@ var/bench/media/: about 4 GB at full size. See bench/README.md.
 import argparse
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,12 @@ def _peak_kib(pid):
     return 0
 
 
+def _children_cpu():
+    """CPU seconds (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def pictures_of(source, folder):
     """What the pipeline does to a file that plays as is: probe, plan, poster, thumbnail, sprite."""
     from mediaspace.processing import pictures, renditions
@@ -164,12 +171,14 @@ def render_rounds(source, rounds):
     def bare():
         subprocess.run(bare_command, check=True)
 
-    times = {"pipeline": [], "bare": []}
+    times, cpu = {"pipeline": [], "bare": []}, {"pipeline": [], "bare": []}
     largest_growth = 0.0
     for index in range(rounds):
         for name in (("pipeline", "bare") if index % 2 else ("bare", "pipeline")):
             os.sync()
+            cpu_before = _children_cpu()
             seconds, growth, _result = measure(pipeline if name == "pipeline" else bare)
+            cpu[name].append(_children_cpu() - cpu_before)
             times[name].append(seconds)
             if name == "pipeline":
                 largest_growth = max(largest_growth, growth)
@@ -178,7 +187,8 @@ def render_rounds(source, rounds):
     print(f"{source.name}: {found.duration:.0f} s {found.width}x{found.height} {found.video_codec}, "
           f"{rounds} round(s); progress reports {len(progress)} (last {progress[-1] if progress else None})")
     for name, values in times.items():
-        print(f"  {name:8} best {best[name]:.1f} s, rounds s: {' '.join(f'{value:.1f}' for value in values)}")
+        print(f"  {name:8} best {best[name]:.1f} s, rounds s: {' '.join(f'{value:.1f}' for value in values)}; "
+              f"FFmpeg CPU s (user + sys): {' '.join(f'{value:.1f}' for value in cpu[name])}")
     print(f"  bare command: {' '.join(bare_command)}")
     return best["bare"] / best["pipeline"], largest_growth
 
