@@ -267,7 +267,8 @@ class FakeMicrosoft:
             if self.sub_faults.get(user_id):
                 status, headers, body = self.sub_faults[user_id].pop(0)
             else:
-                status, headers, body = self.answer(path, parse_qs(split.query), {}, direct=False)
+                status, headers, body = self.answer(path, parse_qs(split.query), sub.get("headers") or {},
+                                                    direct=False)
             answers.append({"id": sub["id"], "status": status,
                             "headers": {"Cache-Control": "no-cache", "Content-Type": "application/json", **headers},
                             "body": body})

@@ -150,12 +150,14 @@ def test_notifications_go_on_working_after_the_secret_expires_and_is_updated(sim
     admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/secret/",
                  {"client_secret": simulator.new_secret(app), "secret_expires_on": ""})
 
+    # The notification that came while the portal could not sign in was taken (202) and its recording is in the
+    # ledger, waiting; the failure flagged a gap, so Update secret reconciled at once: no Sync now, no waiting
+    # TEAMS_RECONCILIATION_HOURS.
+    wait_until(lambda: stack.query("SELECT last_reconciliation_at >= reconciliation_requested_at "
+                                   "FROM integrations_teamsintegration") == [(True,)], 60, "the reconciliation")
+    ready(stack, during, "notification")
     after = simulator.add_recording(organizer=ann, subject="After the new secret", size=SIZE)
     ready(stack, after, "notification")
-    # The notification that came while the portal could not sign in was taken (202) but not followed up: the
-    # next reconciliation brings its recording (Sync now here, rather than waiting TEAMS_RECONCILIATION_HOURS).
-    admin.submit(f"/admin/integrations/teamsintegration/{integration_id}/sync/", {})
-    ready(stack, during, "reconciliation")
     assert stack.query("SELECT subscription_id, notifications_error FROM integrations_subscription s "
                        "JOIN integrations_teamsintegration i ON i.id = s.integration_id") == [(subscription_id, "")]
     assert simulator.find_subscription(subscription_id) is not None

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from integrations.teams import notifications, sync, tasks
 from integrations.teams.models import Recording, Subscription
+from mediaspace.models import MediaEntry
 from tests.microsoft import TENANT_ID
 from tests.queue import take_queued
 from tests.teams_fakes import ANN, BOB, THROTTLED, Lecture, fake_sign_in
@@ -106,7 +107,7 @@ def test_the_endpoints_take_nothing_but_posts(client):
 # --- delivery ---------------------------------------------------------------------------------------------------
 
 
-def test_a_notification_is_answered_202_at_once_and_its_work_queued_without_asking_microsoft(
+def test_a_recording_notification_is_in_the_ledger_and_its_ingest_queued_before_the_answer_without_asking_microsoft(
         client, integration, subscriptions, ms):
     lecture = ann_lecture(ms)
 
@@ -114,9 +115,14 @@ def test_a_notification_is_answered_202_at_once_and_its_work_queued_without_aski
 
     assert response.status_code == 202
     assert ms.calls == []  # no Graph request inside the request
-    assert not Recording.objects.exists()
+    recording = Recording.objects.get()  # queued at once: no wait behind the downloads in the queue
+    assert recording.found_by == Recording.FoundBy.NOTIFICATION
+    assert (recording.recording_id, recording.meeting_id, recording.organizer_id) == (
+        lecture.recording_id, lecture.meeting_id, ANN["id"])
+    assert recording.state == Recording.State.DISCOVERED and recording.queued_until is not None
     queued = take_queued()
-    assert [task["func"] for task in queued] == ["integrations.teams.tasks.handle_notifications"]
+    assert [(task["func"], task["args"]) for task in queued] == [
+        ("integrations.teams.tasks.ingest_recording", (recording.pk,))]
     assert CLIENT_STATE not in json.dumps(queued[0]["args"])  # the secret does not travel in the queue
     subscription, integration = subscriptions["recordings"], integration
     subscription.refresh_from_db()
@@ -126,39 +132,37 @@ def test_a_notification_is_answered_202_at_once_and_its_work_queued_without_aski
     assert subscriptions["transcripts"].last_notification_at is None
 
 
-def test_the_queued_work_writes_the_recording_into_the_ledger_found_by_notification_and_queues_it(
-        client, integration, subscriptions, ms):
+def test_the_ingest_of_an_announced_recording_reads_its_meeting_recording_and_organizer_in_one_batch(
+        client, integration, subscriptions, ms, graph, portal_users):
     lecture = ann_lecture(ms)
+    ms.transcripts[lecture.meeting_id] = []  # no transcript (yet)
     post(client, recording_notification(lecture))
+    [recording_id] = ingests_queued()
 
-    outcome = run_queued()
+    recording = sync.ingest(recording_id, graph=graph)
 
-    recording = Recording.objects.get()
-    assert outcome == {"recorded": 1, "known": 0, "transcripts": 0, "skipped": 0, "failed": 0}
-    assert recording.found_by == Recording.FoundBy.NOTIFICATION
-    assert (recording.recording_id, recording.meeting_id, recording.organizer_id) == (
-        lecture.recording_id, lecture.meeting_id, ANN["id"])
+    assert recording.state == Recording.State.READY and recording.found_by == Recording.FoundBy.NOTIFICATION
     assert (recording.organizer_upn, recording.organizer_name, recording.organizer_mail) == (
         ANN["userPrincipalName"], "Ann Lee", ANN["mail"])
     assert recording.content_url == lecture.content_url and recording.content_correlation_id == lecture.correlation
     assert recording.recorded_at == sync.parse_datetime(lecture.recording["createdDateTime"])
-    assert ingests_queued() == [recording.pk]
-    # one request: the recording and its organizer in one $batch
+    assert recording.entry.owner == portal_users["ann.lee"]
+    assert recording.entry.collaborators.count() == 3  # the meeting's participants (no guest): in the same batch
+    # two requests: the meeting, the recording and its organizer in one $batch; then the content
     assert [[request["url"] for request in batch] for batch in ms.batches()] == [[
+        f"/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}",
         f"/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}/recordings/{lecture.recording_id}",
         f"/users/{ANN['id']}?$select={sync.USER_FIELDS}"]]
-    assert len(ms.calls) == 1
+    assert len(ms.calls) == 2
 
 
 def test_the_same_recording_notified_twice_is_one_ledger_row_and_one_entry(
         client, integration, subscriptions, ms, portal_users, graph):
     lecture = ann_lecture(ms)
 
-    post(client, recording_notification(lecture))
-    post(client, recording_notification(lecture, with_user=True))  # Microsoft retried, in the other form
-    outcomes = run_queued()
+    assert post(client, recording_notification(lecture)).status_code == 202
+    assert post(client, recording_notification(lecture, with_user=True)).status_code == 202  # retried, other form
 
-    assert outcomes == {"recorded": 1, "known": 1, "transcripts": 0, "skipped": 0, "failed": 0}
     queued_ingests = ingests_queued()
     assert Recording.objects.count() == 1 and queued_ingests == [Recording.objects.get().pk]
     for recording_id in queued_ingests + queued_ingests:  # the ingest too may run twice
@@ -167,22 +171,22 @@ def test_the_same_recording_notified_twice_is_one_ledger_row_and_one_entry(
     assert recording.state == Recording.State.READY
     assert recording.entry.owner == portal_users["ann.lee"]
     assert len(ms.content_requests()) == 1
+    assert MediaEntry.objects.count() == 1
 
 
 def test_a_notification_and_a_reconciliation_round_make_one_row(client, integration, subscriptions, ms, graph):
     lecture = ann_lecture(ms)
     sync.run(integration, graph=graph, queue=lambda recording_id: None)  # the round finds it first
+    take_queued()
 
-    post(client, recording_notification(lecture))
-    outcome = run_queued()
+    assert post(client, recording_notification(lecture)).status_code == 202
 
-    assert outcome["known"] == 1
     assert Recording.objects.get().found_by == Recording.FoundBy.RECONCILIATION
     assert ingests_queued() == []
 
 
 def test_a_recording_of_an_organizer_outside_the_opt_in_groups_is_not_ingested(
-        client, integration, subscriptions, ms, monkeypatch):
+        client, integration, subscriptions, ms, graph):
     lecture = ann_lecture(ms)
     integration.upload_policy = integration.UploadPolicy.OPT_IN
     integration.save()
@@ -192,14 +196,17 @@ def test_a_recording_of_an_organizer_outside_the_opt_in_groups_is_not_ingested(
                        "value": []})
     post(client, recording_notification(lecture))
 
-    outcome = run_queued()
+    assert sync.ingest(ingests_queued()[0], graph=graph) is None
 
-    assert outcome["skipped"] == 1 and not Recording.objects.exists()
+    # not ingested, and no failure in the ledger: out of scope, the row is gone (as a round never lists it)
+    assert not Recording.objects.exists() and not MediaEntry.objects.exists()
+    assert ms.content_requests() == []
     asked = [call for call in ms.calls if call.request.url.endswith("/checkMemberGroups")]
     assert json.loads(asked[0].request.body) == {"groupIds": ["5b1c9a4e-2d3f-4a6b-8c7d-9e0f1a2b3c4d"]}
 
 
-def test_a_recording_of_an_organizer_in_an_opt_out_group_is_not_ingested(client, integration, subscriptions, ms):
+def test_a_recording_of_an_organizer_in_an_opt_out_group_is_not_ingested(
+        client, integration, subscriptions, ms, graph):
     lecture = ann_lecture(ms)
     integration.upload_policy = integration.UploadPolicy.OPT_OUT
     integration.save()
@@ -209,28 +216,48 @@ def test_a_recording_of_an_organizer_in_an_opt_out_group_is_not_ingested(client,
                        "value": [group.group_id]})
     post(client, recording_notification(lecture))
 
-    assert run_queued()["skipped"] == 1
-    assert not Recording.objects.exists()
+    assert sync.ingest(ingests_queued()[0], graph=graph) is None
+    assert not Recording.objects.exists() and not MediaEntry.objects.exists()
+    assert ms.content_requests() == []
 
 
 def test_a_recording_gone_before_its_notification_was_handled_changes_nothing(
-        client, integration, subscriptions, ms):
+        client, integration, subscriptions, ms, graph):
     lecture = ann_lecture(ms)
     ms.recordings.clear()  # expired or deleted since
     post(client, recording_notification(lecture))
 
-    assert run_queued()["skipped"] == 1
-    assert not Recording.objects.exists()
+    assert sync.ingest(ingests_queued()[0], graph=graph) is None
+    assert not Recording.objects.exists() and not MediaEntry.objects.exists()
 
 
 def test_a_notification_for_a_disabled_integration_is_left_alone(client, integration, subscriptions, ms):
     lecture = ann_lecture(ms)
-    post(client, recording_notification(lecture))
     integration.enabled = False
     integration.save()
 
-    assert run_queued()["skipped"] == 1
-    assert not Recording.objects.exists() and ms.calls == []
+    assert post(client, recording_notification(lecture)).status_code == 202
+
+    assert not Recording.objects.exists() and take_queued() == [] and ms.calls == []
+
+
+def test_an_announced_recording_that_cannot_sign_in_waits_and_flags_a_reconciliation(
+        client, integration, subscriptions, ms):
+    from tests.microsoft import load
+
+    lecture = Lecture()
+    ms.users = [ANN, BOB]
+    ms.add_lecture(lecture)
+    fake_sign_in(ms, status=401, body=load("token_error_7000222.json"))  # the client secret expired
+    post(client, recording_notification(lecture))
+
+    tasks.ingest_recording(ingests_queued()[0])
+
+    recording = Recording.objects.get()
+    assert recording.state == Recording.State.DISCOVERED  # kept: it is brought in once the portal can sign in
+    integration.refresh_from_db()
+    assert integration.last_error == "The provided application secret has expired."
+    assert integration.reconciliation_requested_at is not None  # Update secret reconciles the gap at once
 
 
 def test_the_ledger_says_how_each_recording_was_found(client, admin_user, integration, subscriptions, ms, graph):
@@ -250,15 +277,14 @@ def test_the_ledger_says_how_each_recording_was_found(client, admin_user, integr
 
 
 def test_a_throttled_answer_inside_the_look_up_is_asked_again_after_its_retry_after(
-        client, integration, subscriptions, ms, sleeps):
+        client, integration, subscriptions, ms, sleeps, graph, portal_users):
     lecture = ann_lecture(ms)
-    ms.sub_faults[ANN["id"]] = [(429, {"Retry-After": "7"}, THROTTLED)]  # the recording's answer in the batch
+    ms.sub_faults[ANN["id"]] = [(429, {"Retry-After": "7"}, THROTTLED)]  # the meeting's answer in the batch
     post(client, recording_notification(lecture))
 
-    assert run_queued()["recorded"] == 1
+    assert sync.ingest(ingests_queued()[0], graph=graph).state == Recording.State.READY
     assert sleeps == [7]
-    assert ms.paths(r"/recordings/[^/]+$") == [
-        f"/v1.0/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}/recordings/{lecture.recording_id}"]
+    assert ms.paths(r"/onlineMeetings/[^/]+$") == [f"/v1.0/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}"]
 
 
 def test_a_throttled_look_up_is_tried_again_later_then_left_to_the_reconciliation(
@@ -266,24 +292,43 @@ def test_a_throttled_look_up_is_tried_again_later_then_left_to_the_reconciliatio
     from django_q.models import Schedule
 
     lecture = ann_lecture(ms)
-    ms.rsps.remove(responses.POST, "https://graph.microsoft.com/v1.0/$batch")
-    ms.rsps.post("https://graph.microsoft.com/v1.0/$batch", status=429, headers={"Retry-After": "600"},
-                 json=THROTTLED)  # longer than a background task waits
-    post(client, recording_notification(lecture))
+    for number in (1, 2):  # two recordings of the meeting: the transcript's metadata says which is its own
+        Recording.objects.create(integration=integration, recording_id=f"r{number}", meeting_id=lecture.meeting_id,
+                                 organizer_id=ANN["id"], state=Recording.State.READY)
+    ms.fail(r"/transcripts/", 429, THROTTLED, {"Retry-After": "600"})  # longer than a background task waits
+    post(client, transcript_notification(lecture))
 
     assert run_queued()["failed"] == 1
     [again] = Schedule.objects.filter(func="integrations.teams.tasks.handle_notifications")
     assert again.schedule_type == Schedule.ONCE
     assert timezone.now() + timedelta(seconds=50) < again.next_run < timezone.now() + timedelta(seconds=70)
     [items] = ast.literal_eval(again.args)  # as django-q2's scheduler reads them
-    assert [item["attempt"] for item in items] == [1] and CLIENT_STATE not in json.dumps(items)
-    assert not Recording.objects.exists()
+    assert [item["attempt"] for item in items] == [1] and TRANSCRIPTS_STATE not in json.dumps(items)
 
     again.delete()
     for attempt in (1, 2, 3):
+        ms.fail(r"/transcripts/", 429, THROTTLED, {"Retry-After": "600"})
         tasks.handle_notifications([{**items[0], "attempt": attempt}])
     later = Schedule.objects.filter(func="integrations.teams.tasks.handle_notifications").order_by("next_run")
     assert [ast.literal_eval(schedule.args)[0][0]["attempt"] for schedule in later] == [2, 3]  # 3 was the last
+
+
+def test_a_transcript_notification_that_cannot_sign_in_flags_a_reconciliation(
+        client, integration, subscriptions, ms):
+    from tests.microsoft import load
+
+    lecture = Lecture()
+    ms.users = [ANN, BOB]
+    ms.add_lecture(lecture)
+    for number in (1, 2):
+        Recording.objects.create(integration=integration, recording_id=f"r{number}", meeting_id=lecture.meeting_id,
+                                 organizer_id=ANN["id"], state=Recording.State.READY)
+    fake_sign_in(ms, status=401, body=load("token_error_7000222.json"))
+    post(client, transcript_notification(lecture))
+
+    assert run_queued()["failed"] == 1
+    integration.refresh_from_db()
+    assert integration.reconciliation_requested_at is not None
 
 
 # --- transcripts ------------------------------------------------------------------------------------------------
@@ -305,18 +350,20 @@ def test_a_transcript_announced_before_its_recording_is_attached_when_the_record
     post(client, transcript_notification(lecture))
     assert run_queued()["transcripts"] == 1
     assert not Recording.objects.exists()
+    assert ms.paths() == []  # remembered: the recording's ingest asks for it with its meeting
 
     post(client, recording_notification(lecture))
-    run_queued()
-    ms.rsps.calls.reset()
     [recording_id] = ingests_queued()
     recording = sync.ingest(recording_id, graph=graph)
 
     assert recording.state == Recording.State.READY and recording.transcript_done
     [track] = recording.entry.captions.all()
     assert track.reference_id == f"teams:{lecture.transcript_id}"
-    # the ingest asks for the meeting, the recording and the transcript: not for the list of transcripts
-    assert [path.rsplit("/", 1)[-1] for path in ms.paths()] == [lecture.meeting_id, "content", "content"]
+    # three requests: the meeting, the recording, its organizer and the transcript (which recording is its own) in
+    # one $batch, then the recording's content and the transcript's
+    [batch] = ms.batches()
+    assert batch[-1]["url"] == f"/users/{ANN['id']}/onlineMeetings/{lecture.meeting_id}/transcripts/{lecture.transcript_id}"
+    assert [path.rsplit("/", 1)[-1] for path in ms.paths()] == ["$batch", "content", "content"]
 
 
 def test_a_transcript_announced_after_its_recording_is_ready_is_attached_at_once(
@@ -324,7 +371,6 @@ def test_a_transcript_announced_after_its_recording_is_ready_is_attached_at_once
     lecture = ann_lecture(ms)
     ms.transcripts[lecture.meeting_id] = []  # Teams has not finished the transcript yet
     post(client, recording_notification(lecture))
-    run_queued()
     recording = sync.ingest(ingests_queued()[0], graph=graph)
     assert recording.state == Recording.State.READY and not recording.transcript_done
     assert not ms.paths(r"/transcripts")  # no meeting known to have one: nothing asked
@@ -343,13 +389,25 @@ def test_the_transcript_of_another_recording_of_the_meeting_is_not_attached(
     lecture = ann_lecture(ms)
     other_id = lecture.transcripts[1][0]["id"]  # the meeting's other recording's transcript
     post(client, recording_notification(lecture))
-    run_queued()
     sync.ingest(ingests_queued()[0], graph=graph)
 
     post(client, transcript_notification(lecture, other_id))
     run_queued()
 
     recording = Recording.objects.get()
+    assert not recording.entry.captions.exists() and not recording.transcript_done
+
+
+def test_the_transcript_of_another_recording_announced_first_is_not_attached_either(
+        client, integration, subscriptions, ms, graph, portal_users):
+    lecture = ann_lecture(ms)
+    post(client, transcript_notification(lecture, lecture.transcripts[1][0]["id"]))
+    run_queued()
+    post(client, recording_notification(lecture))
+
+    recording = sync.ingest(ingests_queued()[0], graph=graph)
+
+    assert recording.state == Recording.State.READY
     assert not recording.entry.captions.exists() and not recording.transcript_done
 
 
@@ -396,12 +454,16 @@ def test_a_notification_of_another_tenant_is_refused(client, integration, subscr
 def test_only_the_authentic_notifications_of_a_request_are_taken(client, integration, subscriptions, ms):
     lecture = ann_lecture(ms)
 
-    response = post(client, recording_notification(lecture, client_state="a-guess"),
+    other = Lecture(BOB, number=2)
+    ms.add_lecture(other)
+
+    response = post(client, recording_notification(other, client_state="a-guess"),
                     recording_notification(lecture))
 
     assert response.status_code == 202
-    [task] = take_queued()
-    assert len(task["args"][0]) == 1
+    [recording] = Recording.objects.all()
+    assert recording.recording_id == lecture.recording_id
+    assert ingests_queued() == [recording.pk]
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(client, integration, subscriptions):

@@ -379,6 +379,26 @@ def test_update_secret_with_healthy_subscriptions_costs_no_request(integration, 
     assert subscriptions.mode(reload(integration)) == subscriptions.NOTIFICATIONS
 
 
+def test_update_secret_after_a_gap_reconciles_at_once_and_hands_out_the_recordings_held_back(
+        integration, graph_subscriptions, public, queued, monkeypatch):
+    from integrations.teams.models import Recording
+
+    integration = subscribed(integration, graph_subscriptions)
+    subscriptions.reconciled(integration, timezone.now() - timedelta(minutes=5))
+    # While the secret was expired, an announced recording could not be looked up: it waits, and a gap is flagged.
+    held = Recording.objects.create(integration=integration, recording_id="r1", meeting_id="m1", organizer_id="o1",
+                                    queued_until=timezone.now() + timedelta(minutes=15))
+    subscriptions.flag_gap(integration)
+    assert queued == []  # nothing can be reconciled before the secret works again
+    monkeypatch.setattr(services, "test_connection", lambda integration: ConnectionReport())
+
+    services.integration_update_secret(integration=integration, client_secret="Nw55Q~new.Secret-0123456789abcdef")
+
+    assert queued == [integration.pk]  # the gap reconciled at once, not in TEAMS_RECONCILIATION_HOURS
+    held.refresh_from_db()
+    assert held.queued_until is None  # due at once: the round queues it
+
+
 # -- delete -----------------------------------------------------------------------------------------
 
 

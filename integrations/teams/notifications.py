@@ -2,10 +2,11 @@
 
 The endpoints (views.notifications) call `receive`: it checks that each notification comes from one of our
 subscriptions (`accept`: the subscription id is ours and the clientState is its secret, compared in constant
-time), stamps when the integration last heard from Microsoft, and queues the work. Nothing in the request
-asks Microsoft anything: Microsoft waits about 3 seconds for the answer. The queued task
-(tasks.handle_notifications) calls `handle`, which turns each announced recording into a ledger row and a
-queued ingest, exactly as a sync round that found it would.
+time), stamps when the integration last heard from Microsoft, writes each announced recording into the ledger
+(found by notification, from the ids its resource names) and queues its ingest, so that a recording waits behind
+no download in the queue; the ingest reads the recording, its organizer and the policy's scope with its meeting
+(sync._first_look). Nothing in the request asks Microsoft anything: Microsoft waits about 3 seconds for the
+answer. Transcripts are queued: the task (tasks.handle_notifications) calls `handle`.
 (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks,
 https://learn.microsoft.com/graph/teams-changenotifications-callrecording-and-calltranscript)
 """
@@ -21,12 +22,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from integrations.microsoft.errors import GraphError, GraphNotFound
-from integrations.microsoft.graph import RETRY_STATUSES
-from integrations.teams.models import Subscription, TeamsIntegration
+from integrations.teams.models import Recording, Subscription, TeamsIntegration
 
-from . import api, sync
+from . import api, subscriptions, sync
 from .diagnosis import explain
-from .owners import TeamsUser
 from .services import record_failure
 
 logger = logging.getLogger(__name__)
@@ -137,8 +136,11 @@ def receive(body: bytes) -> int:
         Subscription.objects.filter(pk__in={item.subscription.pk for item in changes}).update(last_notification_at=now)
         TeamsIntegration.objects.filter(pk__in={item.subscription.integration_id for item in changes}).update(
             last_notification_at=now)
-        async_task("integrations.teams.tasks.handle_notifications", [item.queued() for item in changes],
-                   task_name="teams-notifications")
+        # A recording is in the ledger and its ingest queued before the answer: it waits behind no download in
+        # the queue. The rest (transcripts) needs Microsoft: queued.
+        later = [queued for queued in map(Accepted.queued, changes) if _recording_taken(queued) is None]
+        if later:
+            async_task("integrations.teams.tasks.handle_notifications", later, task_name="teams-notifications")
     for item in items:
         if item.lifecycle_event in LIFECYCLE_EVENTS:
             async_task("integrations.teams.tasks.handle_lifecycle_event", item.subscription.pk, item.lifecycle_event,
@@ -189,15 +191,19 @@ def organizer_of_meeting(meeting_id: str) -> str:
 
 
 def handle(queued: list) -> dict:
-    """The queued task's work (`queued`: Accepted.queued() of each notification). Each recording announced to an
-    enabled integration becomes a ledger row found by notification, then its ingest is queued; each transcript
-    is remembered and attached to its recording (now, or when the recording is ingested); a notification
-    that names nothing we know, or an integration disabled since, is left alone. A look-up that failed for a
-    passing reason (throttled, unreachable) is tried again later (RETRY_DELAYS); after that, or for any other
-    reason, the reconciliation round finds the recording."""
+    """The queued task's work (`queued`: Accepted.queued() of each notification). Each transcript is remembered
+    and attached to its recording (now, or when the recording is ingested); a recording (queued before the
+    endpoint took them in itself) becomes a ledger row and a queued ingest; a notification that names nothing we
+    know, or an integration disabled since, is left alone. A look-up that failed for a passing reason (throttled,
+    unreachable) is tried again later (RETRY_DELAYS); one refused for the whole integration (the secret expired)
+    flags a gap that the next reconciliation covers (Update secret runs it at once)."""
     outcome = {"recorded": 0, "known": 0, "transcripts": 0, "skipped": 0, "failed": 0}
     graphs, again = {}, []
     for item in queued:
+        taken = _recording_taken(item)  # a recording queued before it was taken in the request
+        if taken is not None:
+            outcome[taken] += 1
+            continue
         subscription = Subscription.objects.select_related("integration").filter(pk=item.get("subscription")).first()
         what = announced(item.get("resource", ""))
         if subscription is None or not subscription.integration.enabled or what is None \
@@ -207,14 +213,12 @@ def handle(queued: list) -> dict:
         integration = subscription.integration
         graph = graphs.get(integration.pk) or graphs.setdefault(integration.pk, api.graph_for(integration))
         try:
-            if what.kind == "recordings":
-                outcome[recording_announced(integration, graph, what)] += 1
-            else:
-                outcome[transcript_announced(integration, graph, what)] += 1
+            outcome[transcript_announced(integration, graph, what)] += 1
         except GraphError as error:  # TokenError too
             logger.warning("Notification of %s %s not taken up: %s", what.kind, what.item_id, error)
-            if isinstance(error, sync.INTEGRATION_WIDE):  # the marker shows it, as after a round
-                record_failure(integration, explain(error))
+            if isinstance(error, sync.INTEGRATION_WIDE):  # the marker shows it, as after a round; the gap is
+                record_failure(integration, explain(error))  # reconciled once the portal can sign in again
+                subscriptions.flag_gap(integration)
             elif explain(error).transient and item.get("attempt", 0) < len(RETRY_DELAYS):
                 again.append({**item, "attempt": item.get("attempt", 0) + 1})
             outcome["failed"] += 1
@@ -232,30 +236,42 @@ def _later(items, delay):
              next_run=timezone.now() + delay)
 
 
-def recording_announced(integration, graph, what) -> str:
-    """A recording Microsoft announced: into the ledger (once) and queued, if its organizer is in scope.
-    One request asks for the recording and its organizer (a $batch of two GETs), one more under a group policy."""
-    if integration.recordings.filter(recording_id=what.item_id).exists():
-        return "known"  # announced again, or a round found it first: one row, one entry
-    recording, user = _get_both(graph, [api.recording_path(what.organizer_id, what.meeting_id, what.item_id),
-                                        api.user_path(what.organizer_id, sync.USER_FIELDS)])
-    if recording is None or user is None or not recording.get("meetingId"):
-        return "skipped"  # gone since (expired, deleted), or not a meeting's
-    if not sync.in_scope(integration, graph, what.organizer_id):
-        logger.info("Recording %s: its organizer is not in the upload policy's scope", what.item_id)
+def _recording_taken(queued):
+    """Take in a recording notification (Accepted.queued()) without asking Microsoft: "recorded" (a new ledger
+    row, its ingest queued), "known" (one row, one entry) or "skipped" (names nothing we know, or the integration
+    is disabled); None when it is not a recording's."""
+    what = announced(queued.get("resource", ""))
+    if what is None or what.kind != "recordings":
+        return None
+    subscription = Subscription.objects.select_related("integration").filter(pk=queued.get("subscription")).first()
+    if subscription is None or not subscription.integration.enabled or queued.get("changeType") not in ("created", ""):
         return "skipped"
-    if not sync.record_announced(integration, TeamsUser.from_graph(user), recording):
-        return "known"
-    sync.queue_due(integration)
+    return recording_announced(subscription.integration, what)
+
+
+def recording_announced(integration, what) -> str:
+    """A recording Microsoft announced: into the ledger (once, found by notification) and its ingest queued. The
+    ingest reads the recording, its organizer and the upload policy's scope with its meeting (sync._first_look)."""
+    row = sync.record_announced(integration, what.organizer_id[:64], what.meeting_id[:512], what.item_id[:512])
+    if row is None:
+        return "known"  # announced again, or a round found it first: one row, one entry
+    sync.queue_ingest(row.pk)
     return "recorded"
 
 
 def transcript_announced(integration, graph, what) -> str:
-    """A transcript Microsoft announced: remembered for its meeting (with the correlation id that says which
-    recording it belongs to: one GET), and attached to the meeting's recordings that are ready already; a
-    recording that arrives later gets it from its ingest."""
+    """A transcript Microsoft announced: remembered for its meeting, and attached to the meeting's recordings that
+    are ready already, after one GET for the correlation id that says which recording it belongs to; without a
+    ready recording it costs no request (the recording's ingest reads whose it is with its meeting)."""
     if not integration.transcription:
         return "skipped"
+    announced_transcript = {"id": what.item_id, "meetingId": what.meeting_id}
+    if not integration.recordings.filter(meeting_id=what.meeting_id, state=Recording.State.READY,
+                                         transcript_done=False).exists():
+        # No recording of the meeting to attach it to yet: remembered as announced. The recording's ingest reads
+        # whose it is in the $batch that reads the meeting (sync._first_look): no request here.
+        sync.remember_transcript(integration, what.organizer_id, announced_transcript)
+        return "transcripts"
     try:
         transcript = api.transcript(graph, what.organizer_id, what.meeting_id, what.item_id)
     except GraphNotFound:
@@ -263,24 +279,3 @@ def transcript_announced(integration, graph, what) -> str:
     sync.remember_transcript(integration, what.organizer_id, {"meetingId": what.meeting_id, **transcript})
     sync.attach_known_transcripts(integration, graph, what.meeting_id)
     return "transcripts"
-
-
-def _get_both(graph, paths) -> list:
-    """GET `paths` in one $batch: their bodies (None for a 404). An answer that is neither is asked again on
-    its own, after the Retry-After of a throttled one, which raises Microsoft's error if it fails again."""
-    answers = api.batch(graph, paths)
-    sync.wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
-    bodies = []
-    for index, path in enumerate(paths):
-        answer = answers.get(str(index), {})
-        if answer.get("status") == 200:
-            bodies.append(answer.get("body") or {})
-            continue
-        if answer.get("status") == 404:
-            bodies.append(None)
-            continue
-        try:
-            bodies.append(graph.get(path))
-        except GraphNotFound:
-            bodies.append(None)
-    return bodies

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from . import participants, subscriptions
 from .subscriptions import queue_sync  # the console's Sync now and Retry queue rounds as reconciliations do
-from .models import IntegrationGroup, TeamsIntegration
+from .models import IntegrationGroup, Recording, TeamsIntegration
 from .connection import ConnectionReport, test_connection
 from .diagnosis import Code
 
@@ -44,9 +44,16 @@ def integration_update_secret(*, integration, client_secret, secret_expires_on=N
     integration.save(update_fields=["client_secret", "secret_expires_on", "updated"])
     report = integration_check(integration=integration)
     if report.ok and integration.enabled:
+        gap, asked = subscriptions.gap_flagged(integration), integration.reconciliation_requested_at
         # The next renewal signs in with the new secret; after a failed one (the old secret expired, say) the
         # subscriptions are renewed or created now.
         subscriptions.ensure(integration)
+        if gap:  # notifications came while the portal could not sign in: reconciled now, not in hours
+            # the recordings held back for the old secret's failure are due at once (the round queues them)
+            integration.recordings.filter(state=Recording.State.DISCOVERED, queued_until__gt=timezone.now()).update(
+                queued_until=None)
+            if integration.reconciliation_requested_at == asked:  # ensure did not queue a round already
+                subscriptions.request_reconciliation(integration)
     return report
 
 

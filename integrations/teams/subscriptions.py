@@ -135,11 +135,23 @@ def queue_sync(integration_id):
 
 def request_reconciliation(integration):
     """A gap in the notifications: flag it (a round that starts later covers it) and queue a round now."""
+    flag_gap(integration)
+    if integration.enabled:
+        queue_sync(integration.pk)
+
+
+def flag_gap(integration):
+    """A gap that no round can cover yet (the portal cannot sign in: what a notification announced was not
+    followed up): flagged only. The schedule's rounds are due from now on, and Update secret reconciles at once."""
     now = timezone.now()
     TeamsIntegration.objects.filter(pk=integration.pk).update(reconciliation_requested_at=now)
     integration.reconciliation_requested_at = now
-    if integration.enabled:
-        queue_sync(integration.pk)
+
+
+def gap_flagged(integration) -> bool:
+    """A gap was flagged after the last reconciliation round began."""
+    requested, last = integration.reconciliation_requested_at, integration.last_reconciliation_at
+    return requested is not None and (last is None or requested >= last)
 
 
 def reconciled(integration, started):

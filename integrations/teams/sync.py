@@ -29,7 +29,7 @@ from mediaspace.queueing import queued_grace, tasks_waiting
 from mediaspace.services import caption_add, entry_publish
 
 from .diagnosis import explain, explain_transcript_error
-from . import api, decisions, owner_mail, participants
+from . import api, decisions, owner_mail, participants, subscriptions
 from .lease import Lease, LeaseLost, lease_length
 from .owners import TeamsUser, organizer_of, resolve_owner
 
@@ -285,10 +285,20 @@ def _ledger_row(integration, user, recording, *, found_by=Recording.FoundBy.RECO
     )
 
 
-def record_announced(integration, user, recording) -> bool:
-    """Write a recording that a change notification announced into the ledger, as a round writes the ones it
-    finds (the ledger's unique key makes a repeated notification, or one a round found first, no new row)."""
-    return _record(_ledger_row(integration, user, recording, found_by=Recording.FoundBy.NOTIFICATION))
+def record_announced(integration, organizer_id, meeting_id, recording_id) -> Recording | None:
+    """Write a recording that a change notification announced into the ledger with what the notification names
+    (no Graph request: the notification endpoint calls it), already queued: the caller queues its ingest, which
+    reads the rest (`_first_look`). None when the ledger has it already (the ledger's unique key makes a repeated
+    notification, or one a round found first, no new row)."""
+    row = Recording(integration=integration, recording_id=recording_id, meeting_id=meeting_id,
+                    organizer_id=organizer_id, found_by=Recording.FoundBy.NOTIFICATION,
+                    queued_until=timezone.now() + queued_grace())
+    return row if _record(row) else None
+
+
+def announced_only(recording) -> bool:
+    """A row a notification wrote that no ingest has looked up yet: it knows the ids, not the recording."""
+    return recording.found_by == Recording.FoundBy.NOTIFICATION and recording.recorded_at is None
 
 
 def _record(row) -> bool:
@@ -356,8 +366,12 @@ def _ingest_claimed(recording, graph):
 def _ingest_steps(recording, graph, lease):
     """The steps of an ingest, with a heartbeat between them (and within them: see `Lease.watching`)."""
     integration = recording.integration
+    looked_up = not announced_only(recording)
     try:
-        meeting = meeting_of(graph, recording)
+        meeting = _first_look(recording, graph)
+        if meeting is None:
+            return None  # gone, or out of the policy's scope: the row is removed
+        looked_up = True
         lease.beat()
         owner = resolve_owner(integration, organizer_of(recording))
         if owner.user is None:
@@ -372,7 +386,7 @@ def _ingest_steps(recording, graph, lease):
         record_success(integration, downloaded=True)  # before the transcript, which may set its own marker
         # Only a meeting known to have a transcript is asked for it; one that comes later is found by a
         # notification or by the later rounds (look_for_late_transcripts).
-        known = known_transcripts(recording) if integration.transcription else []
+        known = _correlated(recording, graph, known_transcripts(recording)) if integration.transcription else []
         notes = _attach_transcripts_noting_problems(recording, graph, entry, known) if known else []
         lease.beat()
         people = participants.of_meeting(meeting)
@@ -388,6 +402,8 @@ def _ingest_steps(recording, graph, lease):
         return _release(recording, explain(error).message)
     except INTEGRATION_WIDE as error:
         record_failure(integration, explain(error))
+        if not looked_up:  # what a notification said cannot be followed up: reconciled once the portal can sign in
+            subscriptions.flag_gap(integration)
         return _release(recording, explain(error).message)
     except GraphNotFound:
         return _fail(recording, "Microsoft no longer has this recording (it expired or was deleted).", final=True)
@@ -407,6 +423,98 @@ def _ingest_steps(recording, graph, lease):
 def meeting_of(graph, recording) -> dict:
     """The recording's onlineMeeting (subject, start, participants)."""
     return api.meeting(graph, recording.organizer_id, recording.meeting_id)
+
+
+def _first_look(recording, graph):
+    """The recording's meeting (None when the row was removed). A row that a notification wrote knows only its ids:
+    the same request (a $batch) reads the recording and its organizer, then the upload policy's scope is checked
+    (one more request under a group policy); a recording gone since, or whose organizer is out of scope, is not
+    ingested and its row is removed, as a round never lists it (a failure would clutter the ledger). The
+    transcripts announced for the meeting without saying whose recording they are ride in the same $batch."""
+    integration = recording.integration
+    looking_up = announced_only(recording)
+    unsure = _uncorrelated(recording)[:BATCH_SIZE - 3]
+    if not looking_up and not unsure:
+        return meeting_of(graph, recording)
+    organizer, meeting_id = recording.organizer_id, recording.meeting_id
+    paths = [api.meeting_path(organizer, meeting_id)]
+    if looking_up:
+        paths += [api.recording_path(organizer, meeting_id, recording.recording_id),
+                  api.user_path(organizer, USER_FIELDS)]
+    paths += [api.transcript_path(organizer, meeting_id, transcript_id) for transcript_id in unsure]
+    answers = get_each(graph, paths)
+    for transcript in answers[len(paths) - len(unsure):]:
+        if transcript:
+            remember_transcript(integration, organizer, transcript)
+    meeting = answers[0]
+    if not looking_up:
+        if meeting is None:
+            raise GraphNotFound("The meeting of this recording is gone.", status=404)
+        return meeting
+    listed, user = answers[1], answers[2]
+    if meeting is None or listed is None or user is None or not listed.get("meetingId"):
+        return _forget(recording, "Microsoft no longer has it (or it is not a meeting's)")
+    if not in_scope(integration, graph, organizer):
+        return _forget(recording, "its organizer is not in the upload policy's scope")
+    row = _ledger_row(integration, TeamsUser.from_graph(user), listed, found_by=Recording.FoundBy.NOTIFICATION)
+    details = {name: getattr(row, name) for name in ("organizer_id", "organizer_upn", "organizer_name",
+                                                     "organizer_mail", "content_url", "content_correlation_id")}
+    details["recorded_at"] = row.recorded_at or timezone.now()  # no longer announced only
+    _ours(recording).update(**details)
+    for name, value in details.items():
+        setattr(recording, name, value)
+    return meeting
+
+
+def _forget(recording, why):
+    logger.info("Announced recording %s not taken: %s", recording.recording_id, why)
+    _ours(recording).delete()
+    return None
+
+
+def _uncorrelated(recording) -> list:
+    """The ids of the meeting's known transcripts that do not say whose recording they are (announced before
+    it), when that matters: the recording has a correlation id, or is not looked up yet."""
+    if not recording.integration.transcription:
+        return []
+    return list(MeetingTranscript.objects.filter(
+        integration_id=recording.integration_id, meeting_id=recording.meeting_id, content_correlation_id="")
+        .order_by("pk").values_list("transcript_id", flat=True))
+
+
+def _correlated(recording, graph, known) -> list:
+    """`known`, each transcript saying whose recording it is: one still unsure (announced while this recording
+    was downloading) is asked for, so that another recording's transcript is not attached."""
+    if not recording.content_correlation_id or all(item["contentCorrelationId"] for item in known):
+        return known
+    for item in known:
+        if not item["contentCorrelationId"]:
+            try:
+                listed = api.transcript(graph, recording.organizer_id, recording.meeting_id, item["id"])
+            except GraphNotFound:
+                continue
+            remember_transcript(recording.integration, recording.organizer_id, listed)
+    return known_transcripts(recording)
+
+
+def get_each(graph, paths) -> list:
+    """GET `paths` in one $batch: their bodies (None for a 404). An answer that is neither is asked again on
+    its own, after the Retry-After of a throttled one, which raises Microsoft's error if it fails again."""
+    answers = api.batch(graph, paths)
+    wait_out_throttling(graph, [answer for answer in answers.values() if answer.get("status") in RETRY_STATUSES])
+    bodies = []
+    for index, path in enumerate(paths):
+        answer = answers.get(str(index), {})
+        if answer.get("status") == 200:
+            bodies.append(answer.get("body") or {})
+        elif answer.get("status") == 404:
+            bodies.append(None)
+        else:
+            try:
+                bodies.append(api.get_alone(graph, path))
+            except GraphNotFound:
+                bodies.append(None)
+    return bodies
 
 
 def meeting_subject(meeting) -> str:
