@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.microsoft.errors import GraphError, GraphNotFound
@@ -133,12 +134,23 @@ def receive(body: bytes) -> int:
     changes = [item for item in items if not item.lifecycle_event]
     if changes:
         now = timezone.now()
-        Subscription.objects.filter(pk__in={item.subscription.pk for item in changes}).update(last_notification_at=now)
-        TeamsIntegration.objects.filter(pk__in={item.subscription.integration_id for item in changes}).update(
-            last_notification_at=now)
-        # A recording is in the ledger and its ingest queued before the answer: it waits behind no download in
-        # the queue. The rest (transcripts) needs Microsoft: queued.
-        later = [queued for queued in map(Accepted.queued, changes) if _recording_taken(queued) is None]
+        later, rows = [], []
+        with transaction.atomic():  # the request's writes in one commit (on SQLite, one sync to disk)
+            Subscription.objects.filter(pk__in={item.subscription.pk for item in changes}).update(
+                last_notification_at=now)
+            TeamsIntegration.objects.filter(pk__in={item.subscription.integration_id for item in changes}).update(
+                last_notification_at=now)
+            # A recording is in the ledger and its ingest queued before the answer: it waits behind no download
+            # in the queue. The rest (transcripts) needs Microsoft: queued.
+            for item in changes:
+                queued = item.queued()
+                what = announced(queued["resource"])
+                if what is None or what.kind != "recordings":
+                    later.append(queued)
+                else:
+                    rows.append(take_recording(item.subscription.integration, what, queued["changeType"])[1])
+        for row in filter(None, rows):  # once committed: a worker that takes it up finds the row
+            sync.queue_ingest(row)
         if later:
             async_task("integrations.teams.tasks.handle_notifications", later, task_name="teams-notifications")
     for item in items:
@@ -200,12 +212,14 @@ def handle(queued: list) -> dict:
     outcome = {"recorded": 0, "known": 0, "transcripts": 0, "skipped": 0, "failed": 0}
     graphs, again = {}, []
     for item in queued:
-        taken = _recording_taken(item)  # a recording queued before it was taken in the request
-        if taken is not None:
-            outcome[taken] += 1
-            continue
         subscription = Subscription.objects.select_related("integration").filter(pk=item.get("subscription")).first()
         what = announced(item.get("resource", ""))
+        if subscription is not None and what is not None and what.kind == "recordings":
+            taken, row = take_recording(subscription.integration, what, item.get("changeType"))  # queued before
+            if row:  # the endpoint took recordings in itself
+                sync.queue_ingest(row)
+            outcome[taken] += 1
+            continue
         if subscription is None or not subscription.integration.enabled or what is None \
                 or item.get("changeType") not in ("created", ""):
             outcome["skipped"] += 1
@@ -236,27 +250,15 @@ def _later(items, delay):
              next_run=timezone.now() + delay)
 
 
-def _recording_taken(queued):
-    """Take in a recording notification (Accepted.queued()) without asking Microsoft: "recorded" (a new ledger
-    row, its ingest queued), "known" (one row, one entry) or "skipped" (names nothing we know, or the integration
-    is disabled); None when it is not a recording's."""
-    what = announced(queued.get("resource", ""))
-    if what is None or what.kind != "recordings":
-        return None
-    subscription = Subscription.objects.select_related("integration").filter(pk=queued.get("subscription")).first()
-    if subscription is None or not subscription.integration.enabled or queued.get("changeType") not in ("created", ""):
-        return "skipped"
-    return recording_announced(subscription.integration, what)
-
-
-def recording_announced(integration, what) -> str:
-    """A recording Microsoft announced: into the ledger (once, found by notification) and its ingest queued. The
-    ingest reads the recording, its organizer and the upload policy's scope with its meeting (sync._first_look)."""
+def take_recording(integration, what, change_type) -> tuple:
+    """A recording Microsoft announced, into the ledger without asking Microsoft (once, found by notification):
+    ("recorded", the new row's id, whose ingest the caller queues once committed), ("known", None: announced
+    again, or a round found it first: one row, one entry) or ("skipped", None: the integration is disabled, or
+    not a creation). The ingest reads the recording, its organizer and the policy's scope (sync._first_look)."""
+    if not integration.enabled or change_type not in ("created", ""):
+        return "skipped", None
     row = sync.record_announced(integration, what.organizer_id[:64], what.meeting_id[:512], what.item_id[:512])
-    if row is None:
-        return "known"  # announced again, or a round found it first: one row, one entry
-    sync.queue_ingest(row.pk)
-    return "recorded"
+    return ("recorded", row.pk) if row else ("known", None)
 
 
 def transcript_announced(integration, graph, what) -> str:
