@@ -19,6 +19,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -120,12 +121,16 @@ def main():
             # -- 2. latency, and Graph requests per new recording ----------------------------------------------
             before = graph_requests()
             announced = {}
+            seen = {}  # watched while the recordings come in, not once they all have
+            watcher = threading.Thread(target=watch_queued, args=(Recording, announced, 120 + args.latency *
+                                                                  args.spacing * 2, args.latency, seen), daemon=True)
+            watcher.start()
             for index in range(args.latency):
                 recording = sim.add_recording(organizer=users[index % len(users)], subject=f"Lecture {index}",
                                               size=SIZE, transcript=VTT if index % 2 == 0 else None)
                 announced[recording.id] = time.monotonic()
                 time.sleep(args.spacing)
-            seen = watch_queued(Recording, announced, timeout=120)
+            watcher.join()
             sent = {item.body["value"][0]["resourceData"]["id"]: item.time for item in list(sim.deliveries)
                     if item.kind == "notification" and item.outcome == "delivered"
                     and item.body["value"][0]["resourceData"]["id"] in announced}
@@ -211,18 +216,24 @@ def start(command, port=None):
     return process
 
 
-def watch_queued(Recording, announced, timeout):
-    """{recording id: time.monotonic() when its ledger row was first seen queued (or further)}."""
-    seen = {}
+def watch_queued(Recording, announced, timeout, count, seen):
+    """Fill `seen` ({recording id: time.monotonic() when its ledger row was first seen queued, or further}) until
+    `count` recordings of `announced` (filled meanwhile) were, or for `timeout` seconds. Runs in a thread of its
+    own while the recordings are added, so that a row is seen when it is queued."""
+    from django.db import connection
+
     deadline = time.monotonic() + timeout
-    while len(seen) < len(announced) and time.monotonic() < deadline:
-        rows = (Recording.objects.filter(recording_id__in=[key for key in announced if key not in seen])
-                .exclude(queued_until=None, state=Recording.State.DISCOVERED).values_list("recording_id", flat=True))
-        now = time.monotonic()
-        for key in rows:
-            seen.setdefault(key, now)
-        time.sleep(0.02)
-    return seen
+    try:
+        while len(seen) < count and time.monotonic() < deadline:
+            rows = (Recording.objects.filter(recording_id__in=[key for key in list(announced) if key not in seen])
+                    .exclude(queued_until=None, state=Recording.State.DISCOVERED)
+                    .values_list("recording_id", flat=True))
+            now = time.monotonic()
+            for key in rows:
+                seen.setdefault(key, now)
+            time.sleep(0.02)
+    finally:
+        connection.close()
 
 
 def wait_ready(Recording, ids, timeout):
