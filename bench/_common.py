@@ -12,6 +12,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,3 +101,25 @@ def median_seconds(step, repeat):
 def verdict(ok: bool, text: str) -> bool:
     print(f"{'PASS' if ok else 'FAIL'}  {text}")
     return ok
+
+
+def s3_bucket(prefix="bench-"):
+    """A fresh bucket in the S3 that AWS_S3_ENDPOINT_URL names, or in a throwaway moto_server started here (and
+    stopped at exit) when none is named; the portal's settings are pointed at it."""
+    import subprocess
+
+    from soak import shell_vars
+
+    if not os.environ.get("AWS_S3_ENDPOINT_URL"):
+        started = shell_vars(subprocess.run(["scripts/services.sh", "start"], cwd=REPO, check=True,
+                                            capture_output=True, text=True).stdout)
+        atexit.register(subprocess.run, ["scripts/services.sh", "stop", started["SERVICES_DIR"]], cwd=REPO)
+        os.environ.update(AWS_S3_ENDPOINT_URL=started["S3_URL"], AWS_ACCESS_KEY_ID="testing",
+                          AWS_SECRET_ACCESS_KEY="testing")
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"], region_name="us-east-1")
+    bucket = f"{prefix}{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    os.environ.update(AWS_STORAGE_BUCKET_NAME=bucket, AWS_S3_REGION_NAME="us-east-1")
+    return s3, bucket

@@ -9,16 +9,13 @@ FFmpeg reads the original through a signed URL with Range requests. Targets: no 
 the worker's peak RSS growth under 64 MiB whatever the size (the file never passes through Python).
 """
 import argparse
-import atexit
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MIB, REPO, measure, setup, verdict  # noqa: E402
-from soak import shell_vars  # noqa: E402
+from _common import MIB, measure, s3_bucket, setup, verdict  # noqa: E402
 
 
 def teams_like(folder, size_mib):
@@ -38,18 +35,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=512)
     args = parser.parse_args()
-    if not os.environ.get("AWS_S3_ENDPOINT_URL"):
-        started = shell_vars(subprocess.run(["scripts/services.sh", "start"], cwd=REPO, check=True,
-                                            capture_output=True, text=True).stdout)
-        atexit.register(subprocess.run, ["scripts/services.sh", "stop", started["SERVICES_DIR"]], cwd=REPO)
-        os.environ.update(AWS_S3_ENDPOINT_URL=started["S3_URL"], AWS_ACCESS_KEY_ID="testing",
-                          AWS_SECRET_ACCESS_KEY="testing")
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"], region_name="us-east-1")
-    bucket = f"bench-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    os.environ.update(AWS_STORAGE_BUCKET_NAME=bucket, AWS_S3_REGION_NAME="us-east-1", MEDIASPACE_PROCESSING="true")
+    s3, bucket = s3_bucket()
+    os.environ["MEDIASPACE_PROCESSING"] = "true"
     workdir = setup(prefix="mediaspace-bench-processing-")
 
     from django.contrib.auth import get_user_model

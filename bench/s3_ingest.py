@@ -9,34 +9,18 @@ boto3's own upload_fileobj of the same generator (its default: 10 threads, 8 MiB
 under 64 MiB whatever the size.
 """
 import argparse
-import atexit
-import os
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MIB, REPO, measure, setup, verdict  # noqa: E402
-from soak import shell_vars  # noqa: E402
+from _common import MIB, measure, s3_bucket, setup, verdict  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     args = parser.parse_args()
-    if not os.environ.get("AWS_S3_ENDPOINT_URL"):
-        started = shell_vars(subprocess.run(["scripts/services.sh", "start"], cwd=REPO, check=True,
-                                            capture_output=True, text=True).stdout)
-        atexit.register(subprocess.run, ["scripts/services.sh", "stop", started["SERVICES_DIR"]], cwd=REPO)
-        os.environ.update(AWS_S3_ENDPOINT_URL=started["S3_URL"], AWS_ACCESS_KEY_ID="testing",
-                          AWS_SECRET_ACCESS_KEY="testing")
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"], region_name="us-east-1")
-    bucket = f"bench-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    os.environ.update(AWS_STORAGE_BUCKET_NAME=bucket, AWS_S3_REGION_NAME="us-east-1")
+    s3, bucket = s3_bucket()
     setup(prefix="mediaspace-bench-s3-")
 
     from django.contrib.auth import get_user_model
@@ -69,7 +53,7 @@ def main():
     seconds, growth, entry = measure(lambda: entry_ingest(
         source="upload", reference_id="bench", owner=owner, name="Bench", stream=source(), filename="big.webm"))
     stored = s3.head_object(Bucket=bucket, Key=entry.media.name)
-    assert entry.status == "ready" and stored["ContentLength"] == size, entry.error
+    assert entry.is_received and stored["ContentLength"] == size, entry.error  # ready, or processing next
     parts = stored["ETag"].strip('"').rsplit("-", 1)[-1]
     print(f"ingest {args.size_mib} MiB into S3: {seconds:.1f} s ({size / seconds / 1e6:.0f} MB/s), {parts} parts, "
           f"peak RSS growth {growth:.1f} MiB")

@@ -187,7 +187,7 @@ def entry_fail(entry, reason: str):
     )
     if failed:
         remove_entry_files(entry)
-    return _reloaded(entry)
+    return entry.reloaded()
 
 
 def entry_requeue(entry):
@@ -202,7 +202,7 @@ def entry_explain_failure(entry, reason: str):
     """Replace a failed entry's reason with a better one the source knows (the ingest saw only a stream that
     broke off). An entry that is not failed (any more) is left alone."""
     MediaEntry.objects.filter(pk=entry.pk, status=MediaEntry.Status.FAILED).update(error=reason[:2000])
-    return _reloaded(entry)
+    return entry.reloaded()
 
 
 def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None):
@@ -216,7 +216,7 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
     returned unchanged and the stream is not read.
     """
     if entry.status == MediaEntry.Status.READY or not entry_claim(entry):
-        return _reloaded(entry)
+        return entry.reloaded()
     if bytes_expected is not None:
         entry_expect(entry, bytes_expected)
     remove_entry_files(entry)  # left behind by a worker that died mid-import
@@ -229,24 +229,24 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
     except IngestAborted:
         logger.info("Import of entry %s stopped: another worker holds it now, or it was deleted.", entry.pk)
         remove_tree(storage, posixpath.dirname(target))
-        return _reloaded(entry)
+        return entry.reloaded()
     except NotMedia as refusal:
         logger.info("Import of entry %s refused: %s", entry.pk, refusal)
         remove_tree(storage, posixpath.dirname(target))
         _finish_if_ours(entry, status=MediaEntry.Status.FAILED, error=str(refusal), media="")
-        return _reloaded(entry)
+        return entry.reloaded()
     except Exception as exc:
         logger.warning("Import of entry %s failed: %s", entry.pk, exc, exc_info=True)
         remove_tree(storage, posixpath.dirname(target))
         _finish_if_ours(entry, status=MediaEntry.Status.FAILED, error=_reason(exc)[:2000], media="")
-        return _reloaded(entry)
+        return entry.reloaded()
     expected = MediaEntry.objects.filter(pk=entry.pk).values_list("bytes_expected", flat=True).first()
     if expected is not None and reader.count != expected:  # a stream that ended early without an error
         logger.warning("Import of entry %s ended after %s of %s bytes", entry.pk, reader.count, expected)
         remove_tree(storage, posixpath.dirname(target))
         _finish_if_ours(entry, status=MediaEntry.Status.FAILED, media="", error=(
             f"The transfer ended early: {reader.count} of {expected} bytes arrived. Try again."))
-        return _reloaded(entry)
+        return entry.reloaded()
     # Audio and video go on to the media pipeline (Processing, then Ready); without it they are Ready now.
     processing = pipeline.processes(reader.content_type)
     finished = _finish_if_ours(
@@ -264,7 +264,7 @@ def entry_receive(entry, *, stream, filename, bytes_expected=None, duration=None
         remove_tree(storage, posixpath.dirname(target))
     elif processing:
         pipeline.queue(entry)
-    return _reloaded(entry)
+    return entry.reloaded()
 
 
 def _chunked_file(reader, filename):
@@ -297,15 +297,6 @@ def entry_ingest(*, source, reference_id, owner, name, stream, filename, descrip
 def remove_entry_files(entry):
     """Delete whatever lies in the entry's own folder of the storage (partial or orphaned files)."""
     remove_tree(entry.media.storage, entry_folder(entry))
-
-
-def _reloaded(entry):
-    """The entry as stored now (as it was, if it has been deleted meanwhile)."""
-    try:
-        entry.refresh_from_db()
-    except MediaEntry.DoesNotExist:
-        pass
-    return entry
 
 
 def _reason(exc) -> str:

@@ -224,6 +224,14 @@ class MediaEntry(models.Model):
     def tag_list(self):
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
 
+    def reloaded(self):
+        """The entry as stored now (as it was, if it has been deleted meanwhile)."""
+        try:
+            self.refresh_from_db()
+        except MediaEntry.DoesNotExist:
+            pass
+        return self
+
 
 class CaptionTrack(models.Model):
     """A WebVTT caption track of an entry, for example a Teams transcript."""

@@ -145,7 +145,7 @@ def _run(entry_id, *, on_progress, queued_only):
     if not enabled():
         return _ready_unprocessed(entry)
     if not _claim(entry, queued_only=queued_only):
-        return _reloaded(entry)
+        return entry.reloaded()
     run = _Run(entry, on_progress)
     storage = entry.media.storage
     folder = posixpath.dirname(entry_derived_path(entry, "run"))
@@ -156,18 +156,18 @@ def _run(entry_id, *, on_progress, queued_only):
     except TakenOver:
         logger.info("Processing of entry %s stopped: another worker holds it now, or it was deleted.", entry.pk)
         remove_tree(storage, folder)
-        return _reloaded(entry)
+        return entry.reloaded()
     except Exception as error:  # any failure leaves the entry failed with the reason, and its run's files gone
         reason = _reason(error, entry)
         logger.warning("Processing of entry %s failed: %s", entry.pk, reason, exc_info=not _expected(error))
         remove_tree(storage, folder)
         run.finish(status=Status.FAILED, error=reason[:2000])
-        return _reloaded(entry)
+        return entry.reloaded()
     if run.finish(status=Status.READY, error="", processed=timezone.now(), **fields):
         _remove_other_runs(entry, keep=folder)  # the previous run's files
     else:
         remove_tree(storage, folder)
-    return _reloaded(entry)
+    return entry.reloaded()
 
 
 def _claim(entry, *, queued_only) -> bool:
@@ -284,7 +284,7 @@ def _remove_other_runs(entry, *, keep):
     """Remove every run folder of the entry's derived files but `keep` and those the entry shows now."""
     storage = entry.media.storage
     derived = posixpath.join(entry_folder(entry), "derived")
-    entry = _reloaded(entry)
+    entry = entry.reloaded()
     shown = {posixpath.dirname(field.name) for field in (entry.poster, entry.thumbnail, entry.sprite, entry.playback)
              if field}
     try:
@@ -305,7 +305,7 @@ def _ready_unprocessed(entry):
                               processing_progress__isnull=False,
                               status__in=[Status.PROCESSING, Status.READY]).update(
         status=Status.READY, processing_progress=None, heartbeat_at=None)
-    return _reloaded(entry)
+    return entry.reloaded()
 
 
 def _expected(error) -> bool:
@@ -327,11 +327,3 @@ def _reason(error, entry) -> str:
 def _scrub(text, entry):
     """The text without any URL (the object store's signed URL is a credential): the file's name instead."""
     return re.sub(r"https?://\S+", entry.media.name, text)
-
-
-def _reloaded(entry):
-    try:
-        entry.refresh_from_db()
-    except MediaEntry.DoesNotExist:
-        pass
-    return entry
