@@ -58,6 +58,7 @@ def change_page(client, entry):
 
 
 def set_state(entry, **fields):
+    fields = {name: value() if callable(value) else value for name, value in fields.items()}
     MediaEntry.objects.filter(pk=entry.pk).update(**fields)
     entry.refresh_from_db()
     return entry
@@ -69,7 +70,8 @@ def set_state(entry, **fields):
 STATES = {
     "never processed": dict(status=Status.READY),
     "queued": dict(status=Status.PROCESSING, processing_progress=0),
-    "processing": dict(status=Status.PROCESSING, processing_progress=45, heartbeat_at=timezone.now()),
+    # A live worker's heartbeat: taken when the state is set (a time fixed at import goes stale in a long run).
+    "processing": dict(status=Status.PROCESSING, processing_progress=45, heartbeat_at=timezone.now),
     "processing failed": dict(status=Status.FAILED, error="The file could not be read as audio or video."),
     "import failed": dict(status=Status.FAILED, media="", error="The transfer ended early."),
     "pending": dict(status=Status.PENDING, media=""),
