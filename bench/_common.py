@@ -103,6 +103,17 @@ def verdict(ok: bool, text: str) -> bool:
     return ok
 
 
+def peak_rss_kib(pid):
+    """The peak resident memory (VmHWM) of a live process, in KiB; 0 once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def s3_bucket(prefix="bench-"):
     """A fresh bucket in the S3 that AWS_S3_ENDPOINT_URL names, or in a throwaway moto_server started here (and
     stopped at exit) when none is named; the portal's settings are pointed at it."""

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MIB, REPO, measure, setup, verdict  # noqa: E402
+from _common import MIB, REPO, measure, peak_rss_kib, setup, verdict  # noqa: E402
 
 MEDIA = REPO / "var" / "bench" / "media"
 PICTURES_SECONDS, PICTURES_TREE_MIB = 15, 200
@@ -96,7 +96,7 @@ class ChildrenMemory:
 
     def _sample(self):
         while not self._stop.is_set():
-            peaks = [_peak_kib(pid) for pid in _children()]
+            peaks = [peak_rss_kib(pid) for pid in _children()]
             self.largest_sum = max(self.largest_sum, sum(peaks))
             self.largest_one = max([self.largest_one, *peaks])
             time.sleep(self.interval)
@@ -110,16 +110,6 @@ def _children():
         except OSError:
             pass
     return pids
-
-
-def _peak_kib(pid):
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _children_cpu():

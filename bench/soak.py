@@ -30,6 +30,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peak_rss_kib  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -108,16 +111,6 @@ def process_tree(pid):
         found.append(current)
         todo.extend(children.get(current, []))
     return found
-
-
-def peak_rss_kib(pid):
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def main():
