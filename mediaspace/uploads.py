@@ -26,13 +26,14 @@ class MaxSizeUploadHandler(FileUploadHandler):
         return None
 
 
-def body_too_large(request, max_bytes) -> bool:
-    """True when the declared body is so far over the limit that it is not worth reading at all."""
+def body_too_large(request, max_bytes, *, envelope=ENVELOPE_BYTES) -> bool:
+    """True when the declared body is so far over the limit that it is not worth reading at all (`envelope`: what
+    a multipart form adds around the file; 0 for a body that is all content)."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return False
-    return declared > max_bytes + ENVELOPE_BYTES
+    return declared > max_bytes + envelope
 
 
 def size_limited(max_bytes, too_large):

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from mediaspace.decorators import post_only
+from mediaspace.uploads import body_too_large
 
 from .models import Recording
 from . import decisions
@@ -48,16 +49,9 @@ def notifications(request):
             return HttpResponse(validation_answer(token), content_type="text/plain; charset=utf-8")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if _declared_length(request) > MAX_BODY_BYTES:  # refused before a byte of it is read
+        if body_too_large(request, MAX_BODY_BYTES, envelope=0):  # refused before a byte of it is read
             raise Refused(413, f"A notification request is at most {MAX_BODY_BYTES} bytes.")
         receive(request.read(MAX_BODY_BYTES + 1))
     except Refused as refused:
         return HttpResponse(str(refused), status=refused.status, content_type="text/plain; charset=utf-8")
     return HttpResponse(status=202)
-
-
-def _declared_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
