@@ -25,8 +25,9 @@ stop() {
   trap '' INT TERM HUP  # one stop at a time
   kill -TERM -- "-$server" 2>/dev/null || true
   kill -TERM "$cluster" "$processing" 2>/dev/null || true
-  # A worker finishes its task first; after ten seconds it is killed (a killed worker's work is taken over).
-  for _ in $(seq 100); do
+  # A worker may finish its task for five seconds, then it is killed (its lease lets another take the work over).
+  # The grace stays well under the ten seconds a process manager gives before its own SIGKILL.
+  for _ in $(seq 50); do
     kill -0 -- "-$cluster" 2>/dev/null || kill -0 -- "-$processing" 2>/dev/null || kill -0 -- "-$server" 2>/dev/null \
       || break
     sleep 0.1
