@@ -56,6 +56,10 @@ class SignInProblem(Exception):
         self.for_administrator = for_administrator
 
 
+def _unreadable_tokens():
+    return SignInProblem(_("Microsoft's answer could not be read (token type or lifetime). Please sign in again."))
+
+
 class SignInRequired(GraphUnauthorized):
     """The user's Microsoft sign-in has expired (or was never made): sign in again."""
 
@@ -169,11 +173,8 @@ def _implicit_tokens(answer):
         raise SignInProblem(_("Microsoft's answer has no access token or no ID token. Administrator: in Azure, "
                               "under the app's Authentication, check both “Access tokens” and “ID tokens”."),
                             for_administrator=True)
-    lifetime = str(tokens["expires_in"] or "")
-    if ((tokens["token_type"] or "").lower() != "bearer" or not re.fullmatch(r"[0-9]{1,9}", lifetime)
-            or int(lifetime) > MAX_TOKEN_SECONDS):
-        raise SignInProblem(_("Microsoft's answer could not be read (token type or lifetime). Please sign in "
-                              "again."))
+    if (tokens["token_type"] or "").lower() != "bearer" or token_lifetime(tokens["expires_in"]) is None:
+        raise _unreadable_tokens()
     return tokens
 
 
@@ -191,13 +192,24 @@ def _redeem_code(module, sign_in, answer, uri):
     if "error" in result:
         raise problem_from_error(result.get("error"), result.get("error_description"), uri,
                                  codes=result.get("error_codes"))
+    if token_lifetime(result.get("expires_in")) is None:
+        raise _unreadable_tokens()
     # We keep the refresh token ourselves, encrypted.
     return {name: result.get(name) for name in ("access_token", "id_token", "expires_in", "refresh_token")}
 
 
+def token_lifetime(expires_in):
+    """The seconds a token lasts, from Microsoft's `expires_in` (a number, or digits in a fragment), or None when
+    it is not a lifetime Microsoft gives: missing, not a whole number, zero or less, or longer than its longest."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, str)):
+        return None
+    text = str(expires_in)
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) and 0 < int(text) <= MAX_TOKEN_SECONDS else None
+
+
 def _expires_at(expires_in):
-    """When a token Microsoft says lasts `expires_in` seconds expires (never later than Microsoft's longest)."""
-    return timezone.now() + timedelta(seconds=min(int(expires_in or 3600), MAX_TOKEN_SECONDS))
+    """When a token that Microsoft says lasts `expires_in` seconds (checked by token_lifetime) expires."""
+    return timezone.now() + timedelta(seconds=token_lifetime(expires_in))
 
 
 def _keep_tokens(user, module, claims, tokens):
@@ -315,6 +327,9 @@ class UserToken:
             raise SignInRequired() from e
         if "access_token" not in result:
             logger.info("Refresh of %s's Microsoft sign-in refused: %s", account.user_id, result.get("error"))
+            raise SignInRequired()
+        if token_lifetime(result.get("expires_in")) is None:
+            logger.info("Refresh of %s's Microsoft sign-in answered an unreadable lifetime", account.user_id)
             raise SignInRequired()
         account.access_token = result["access_token"]
         account.expires_at = _expires_at(result.get("expires_in"))

@@ -681,3 +681,40 @@ def test_an_import_whose_task_may_still_wait_in_the_queue_is_not_queued_twice(mo
 
     assert imports.requeue_stalled() == 0
     assert queued() == ["ready"]
+
+
+@pytest.mark.parametrize("lifetime, expected", [
+    (-5, "could not be read"), (0, "could not be read"), (99999999999999, "could not be read"),
+    ("soon", "did not match this sign-in"),  # msal's own reading of the answer refuses it first
+])
+def test_a_code_redeemed_with_an_unreadable_lifetime_is_a_clear_400_and_keeps_nothing(module, ann, member, sim,
+                                                                                        lifetime, expected):
+    web = sim.add_app(redirect_uris=[REDIRECT])
+    module.application_id, module.client_secret = web.client_id, web.secret
+    module.save()
+    user, client = member
+    fields = microsoft_answer(client, ann.upn)
+    client.get(reverse("onedrive:signin"))
+    sim.answered_lifetime = lifetime
+
+    assert expected in problem(client.get(reverse("onedrive:blank_page"), fields))
+    assert not MicrosoftAccount.objects.exists()
+
+
+@pytest.mark.parametrize("lifetime", [-5, "soon"])
+def test_a_refresh_with_an_unreadable_lifetime_sends_the_user_to_sign_in_again(module, ann, member, sim, lifetime):
+    web = sim.add_app(redirect_uris=[REDIRECT])
+    module.application_id, module.client_secret = web.client_id, web.secret
+    module.save()
+    user, client = member
+    client.get(reverse("onedrive:signin"))
+    assert client.get(reverse("onedrive:blank_page"), microsoft_answer(client, ann.upn)).status_code == 302
+    account = MicrosoftAccount.objects.get(user=user)
+    MicrosoftAccount.objects.filter(pk=account.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    sim.answered_lifetime = lifetime
+
+    answer = client.get(PICKER)
+
+    assert answer.status_code == 302 and answer["Location"].startswith(reverse("onedrive:signin"))
+    account.refresh_from_db()
+    assert account.expires_at < timezone.now()  # the old, expired token was not given a new life

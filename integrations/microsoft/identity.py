@@ -119,6 +119,8 @@ class DelegatedApp:
             return self._application().acquire_token_by_refresh_token(refresh_token, scopes=scopes)
         except requests.RequestException as e:
             raise _unreachable(e) from e
+        except ValueError:  # msal could not read the answer (an `expires_in` that is no number): no tokens
+            return {"error": "unreadable_answer"}
 
     def _application(self):
         if self._app is None:

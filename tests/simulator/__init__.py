@@ -49,6 +49,7 @@ class Simulator:
         self.log = []  # LoggedRequest, in arrival order
         self.redirect_recordings = redirect_recordings  # recording /content: 302 to a pre-authenticated URL
         self.token_lifetime = token_lifetime  # seconds
+        self.answered_lifetime = None  # when set, the token endpoint's `expires_in` (a fault: any value, any type)
         self._sequence = 0  # last arrival number given to a recording or transcript (delta queries)
         self._lock = threading.Lock()
         self._codes, self._redeemed, self._refresh_tokens = {}, set(), {}

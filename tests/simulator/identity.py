@@ -326,8 +326,9 @@ def _redeem_code(sim, request, app, form):
 def _user_tokens(sim, request, user, app, scopes, *, nonce=None, client_info=None):
     permissions = graph_scopes(scopes)
     access = user_token(sim, user, app.client_id, permissions)
-    body = {"token_type": "Bearer", "scope": " ".join(permissions), "expires_in": sim.token_lifetime,
-            "ext_expires_in": sim.token_lifetime, "access_token": access}
+    lifetime = sim.token_lifetime if sim.answered_lifetime is None else sim.answered_lifetime
+    body = {"token_type": "Bearer", "scope": " ".join(permissions), "expires_in": lifetime,
+            "ext_expires_in": lifetime, "access_token": access}
     if "offline_access" in scopes:
         body["refresh_token"] = refresh = _b64(secrets.token_bytes(48))
         with sim._lock:
