@@ -6,6 +6,9 @@ Why these values (docs/operations.md has the rest):
   of a recording is read for minutes, and with media on local disk a player's Range requests are streamed
   through Django. With sync workers each of those holds a whole process, and a handful of viewers would block
   every page. With threads they hold one thread each while the process keeps answering pages.
+- The worker class is gthread's, in mediaspace/project/workers.py: a process whose threads are all taken leaves a
+  new connection to an idle sibling for a moment. Without it, a burst of keep-alive connections (a lecture hall, a
+  proxy's pool) often went nearly all to one process, which then served them on one CPU while the rest idled.
 - WEB_CONCURRENCY processes (default: the machine's CPUs, at least 2) x GUNICORN_THREADS threads (8): Python
   runs one thread at a time per process, so processes give CPU parallelism and threads cover waiting on the
   network and the disk.
@@ -30,7 +33,7 @@ def _int(name, default):
 
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or 8000}"
-worker_class = "gthread"
+worker_class = "mediaspace.project.workers.FairThreadWorker"  # gthread, sharing connections fairly
 workers = _int("WEB_CONCURRENCY", max(2, os.cpu_count() or 1))
 threads = _int("GUNICORN_THREADS", 8)
 timeout = _int("GUNICORN_TIMEOUT", 60)
