@@ -34,8 +34,10 @@ stop() {
   done
   kill -KILL -- "-$cluster" "-$processing" "-$server" 2>/dev/null || true
 }
+# A second signal must not cut the stop short: GNU make sends a SIGTERM it gets on to this script, which a SIGTERM
+# to the whole group has already reached. So each handler ignores further signals before anything else.
 trap stop EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'trap "" INT TERM HUP; exit 130' INT
+trap 'trap "" INT TERM HUP; exit 143' TERM
+trap 'trap "" INT TERM HUP; exit 129' HUP
 wait -n  # until a signal comes or any server stops
