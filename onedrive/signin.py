@@ -173,7 +173,8 @@ def _implicit_tokens(answer):
         raise SignInProblem(_("Microsoft's answer has no access token or no ID token. Administrator: in Azure, "
                               "under the app's Authentication, check both “Access tokens” and “ID tokens”."),
                             for_administrator=True)
-    if (tokens["token_type"] or "").lower() != "bearer" or token_lifetime(tokens["expires_in"]) is None:
+    tokens["expires_in"] = token_lifetime(tokens["expires_in"])
+    if (tokens["token_type"] or "").lower() != "bearer" or tokens["expires_in"] is None:
         raise _unreadable_tokens()
     return tokens
 
@@ -192,10 +193,12 @@ def _redeem_code(module, sign_in, answer, uri):
     if "error" in result:
         raise problem_from_error(result.get("error"), result.get("error_description"), uri,
                                  codes=result.get("error_codes"))
-    if token_lifetime(result.get("expires_in")) is None:
+    lifetime = token_lifetime(result.get("expires_in"))
+    if lifetime is None:
         raise _unreadable_tokens()
     # We keep the refresh token ourselves, encrypted.
-    return {name: result.get(name) for name in ("access_token", "id_token", "expires_in", "refresh_token")}
+    return {**{name: result.get(name) for name in ("access_token", "id_token", "refresh_token")},
+            "expires_in": lifetime}
 
 
 def token_lifetime(expires_in):
@@ -207,9 +210,9 @@ def token_lifetime(expires_in):
     return int(text) if re.fullmatch(r"[0-9]{1,9}", text) and 0 < int(text) <= MAX_TOKEN_SECONDS else None
 
 
-def _expires_at(expires_in):
-    """When a token that Microsoft says lasts `expires_in` seconds (checked by token_lifetime) expires."""
-    return timezone.now() + timedelta(seconds=token_lifetime(expires_in))
+def _expires_at(lifetime):
+    """When a token expires that lasts `lifetime` seconds (as token_lifetime read them) from now."""
+    return timezone.now() + timedelta(seconds=lifetime)
 
 
 def _keep_tokens(user, module, claims, tokens):
@@ -217,7 +220,7 @@ def _keep_tokens(user, module, claims, tokens):
         "tenant_id": claims["tid"], "object_id": claims.get("oid", ""),
         "username": claims.get("preferred_username", "")[:255], "display_name": claims.get("name", "")[:255],
         "application_id": module.application_id, "access_token": tokens["access_token"],
-        "expires_at": _expires_at(tokens.get("expires_in")),
+        "expires_at": _expires_at(tokens["expires_in"]),
         "refresh_token": tokens.get("refresh_token") or "",
     })
 
@@ -328,11 +331,12 @@ class UserToken:
         if "access_token" not in result:
             logger.info("Refresh of %s's Microsoft sign-in refused: %s", account.user_id, result.get("error"))
             raise SignInRequired()
-        if token_lifetime(result.get("expires_in")) is None:
+        lifetime = token_lifetime(result.get("expires_in"))
+        if lifetime is None:
             logger.info("Refresh of %s's Microsoft sign-in answered an unreadable lifetime", account.user_id)
             raise SignInRequired()
         account.access_token = result["access_token"]
-        account.expires_at = _expires_at(result.get("expires_in"))
+        account.expires_at = _expires_at(lifetime)
         account.refresh_token = result.get("refresh_token") or account.refresh_token
         account.save(update_fields=["access_token", "expires_at", "refresh_token", "updated"])
         return account.access_token
