@@ -7,8 +7,10 @@ tests: run them with `.venv/bin/python bench/<name>.py` from the repository root
 import atexit
 import os
 import resource
+import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,17 +116,33 @@ def peak_rss_kib(pid):
     return 0
 
 
+def shell_vars(output):
+    """`A=1; B=2` lines printed by scripts/postgres.sh and scripts/services.sh."""
+    values = {}
+    for part in output.replace("\n", ";").split(";"):
+        if "=" in part:
+            name, value = part.strip().split("=", 1)
+            values[name] = shlex.split(value)[0] if value else ""
+    return values
+
+
+def start_throwaway(script, folder):
+    """Starts scripts/`script` (postgres.sh or services.sh), which the tests use too, and returns the values it
+    prints (e.g. PG_URL, PGDIR); at exit `script stop` removes what it started, found by the value named `folder`."""
+    started = subprocess.run(["bash", str(REPO / "scripts" / script), "start"], cwd=REPO, capture_output=True,
+                             text=True)
+    if started.returncode:
+        raise SystemExit(f"scripts/{script} could not start:\n{started.stderr}")
+    values = shell_vars(started.stdout)
+    atexit.register(subprocess.run, ["bash", str(REPO / "scripts" / script), "stop", values[folder]], cwd=REPO)
+    return values
+
+
 def s3_bucket(prefix="bench-"):
     """A fresh bucket in the S3 that AWS_S3_ENDPOINT_URL names, or in a throwaway moto_server started here (and
     stopped at exit) when none is named; the portal's settings are pointed at it."""
-    import subprocess
-
-    from soak import shell_vars
-
     if not os.environ.get("AWS_S3_ENDPOINT_URL"):
-        started = shell_vars(subprocess.run(["scripts/services.sh", "start"], cwd=REPO, check=True,
-                                            capture_output=True, text=True).stdout)
-        atexit.register(subprocess.run, ["scripts/services.sh", "stop", started["SERVICES_DIR"]], cwd=REPO)
+        started = start_throwaway("services.sh", "SERVICES_DIR")
         os.environ.update(AWS_S3_ENDPOINT_URL=started["S3_URL"], AWS_ACCESS_KEY_ID="testing",
                           AWS_SECRET_ACCESS_KEY="testing")
     import boto3

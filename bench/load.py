@@ -26,7 +26,6 @@ the category page at least 0.3 x, each with a p99 under 500 ms. wrk comes from D
 installed with apt-get when missing.
 """
 import argparse
-import atexit
 import json
 import os
 import re
@@ -41,7 +40,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, setup, verdict
+from _common import REPO, setup, start_throwaway, verdict
 from pages import SEARCH, create_entries
 
 GIB = 1024 ** 3
@@ -115,12 +114,7 @@ def create_portal(entries, media_root):
 
 def start_postgres():
     """A throwaway PostgreSQL server (scripts/postgres.sh, as the tests use); returns its URL. Removed at exit."""
-    started = subprocess.run(["bash", str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True)
-    if started.returncode:
-        raise SystemExit("scripts/postgres.sh could not start PostgreSQL:\n" + started.stderr)
-    found = dict(part.split("=", 1) for part in started.stdout.strip().rstrip(";").split("; "))
-    atexit.register(subprocess.run, ["bash", str(REPO / "scripts" / "postgres.sh"), "stop", found["PGDIR"]])
-    return found["PG_URL"]
+    return start_throwaway("postgres.sh", "PGDIR")["PG_URL"]
 
 
 def milliseconds(text):

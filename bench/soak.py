@@ -20,7 +20,6 @@ import argparse
 import atexit
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -31,20 +30,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import peak_rss_kib  # noqa: E402
+from _common import peak_rss_kib, start_throwaway  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-
-
-def shell_vars(output):
-    """`A=1; B=2` lines printed by scripts/postgres.sh and scripts/services.sh."""
-    values = {}
-    for part in output.replace("\n", ";").split(";"):
-        if "=" in part:
-            name, value = part.strip().split("=", 1)
-            values[name] = shlex.split(value)[0] if value else ""
-    return values
 
 
 def start_services():
@@ -53,17 +42,13 @@ def start_services():
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         services["DATABASE_URL"] = os.environ["DATABASE_URL"]
     else:
-        started = shell_vars(subprocess.run(["scripts/postgres.sh", "start"], cwd=REPO, check=True,
-                                            capture_output=True, text=True).stdout)
-        atexit.register(subprocess.run, ["scripts/postgres.sh", "stop", started["PGDIR"]], cwd=REPO)
+        started = start_throwaway("postgres.sh", "PGDIR")
         services["DATABASE_URL"] = started["PG_URL"]
     if os.environ.get("REDIS_URL") and os.environ.get("AWS_S3_ENDPOINT_URL"):
         services["REDIS_URL"] = os.environ["REDIS_URL"]
         services["AWS_S3_ENDPOINT_URL"] = os.environ["AWS_S3_ENDPOINT_URL"]
     else:
-        started = shell_vars(subprocess.run(["scripts/services.sh", "start"], cwd=REPO, check=True,
-                                            capture_output=True, text=True).stdout)
-        atexit.register(subprocess.run, ["scripts/services.sh", "stop", started["SERVICES_DIR"]], cwd=REPO)
+        started = start_throwaway("services.sh", "SERVICES_DIR")
         services["REDIS_URL"], services["AWS_S3_ENDPOINT_URL"] = started["REDIS_URL"], started["S3_URL"]
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
