@@ -133,12 +133,12 @@ def checkout(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
-@pytest.mark.parametrize("target", ["group", "script", "group, then the script again"])
+@pytest.mark.parametrize("target", ["group", "script"])
 def test_make_run_stops_its_server_and_worker_within_seconds(checkout, tmp_path, target, signum):
     """A process manager or `timeout` sends SIGTERM to the whole process group; `kill` reaches the script alone.
-    django-q2's cluster hung for ever on the first, the web server outlived the script on the second. GNU make
-    sends a SIGTERM it receives on to its children: the script then gets a second signal while it stops, which cut
-    its stop short and left the clusters running."""
+    django-q2's cluster hung for ever on the first, the web server outlived the script on the second. On the first,
+    GNU make also passes the SIGTERM on to the script, a second signal while it stops, which used to cut its stop
+    short and leave a cluster running (about one run in five under load)."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.update(PORT=str(port), PYTHONUNBUFFERED="1")
@@ -160,11 +160,9 @@ def test_make_run_stops_its_server_and_worker_within_seconds(checkout, tmp_path,
                 time.sleep(0.2)
         script = the_script_under(process.pid)
 
-        if target == "script":
-            os.kill(script, signum)
-        else:
+        if target == "group":
             os.killpg(process.pid, signum)
-        if target == "group, then the script again":
+        else:
             os.kill(script, signum)
         deadline = time.monotonic() + 10
         while processes_in_group(process.pid) + processes_working_in(checkout) and time.monotonic() < deadline:
