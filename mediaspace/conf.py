@@ -9,6 +9,9 @@ DEFAULTS = {
     # Role of new users: viewerRole, privateOnlyRole, adminRole or unmoderatedAdminRole.
     "MEDIASPACE_DEFAULT_ROLE": "privateOnlyRole",
     "MEDIASPACE_PAGE_SIZE": 24,
+    # Bytes of rendered pages each web process keeps while the database has not changed (mediaspace/page_cache.py):
+    # My Media, category and entry pages seen again are served from memory. 0 renders every page.
+    "MEDIASPACE_PAGE_CACHE_BYTES": 32 * 1024 * 1024,
     # Bytes read from a source per step while streaming into storage.
     "MEDIASPACE_INGEST_CHUNK_SIZE": 256 * 1024,
     # An import whose worker has not reported progress for this long is taken to be dead and

@@ -19,6 +19,7 @@ from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, Upload
 from .http_range import serve_file
 from .ingest import entry_ingest
 from .listing import CategoryEntries
+from .page_cache import kept_while_unchanged
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from .permissions import EntryAccess
 from .playback import PICTURES, serve_derived, serve_seek_track, serve_stored, sprite_grid, transcript
@@ -55,6 +56,7 @@ def home(request):
 
 @login_required
 @require_GET
+@kept_while_unchanged
 def my_media(request):
     tab = "shared" if request.GET.get("tab") == "shared" else "mine"
     query = search_text(request)
@@ -86,6 +88,7 @@ def my_media_status(request):
 
 
 @require_GET
+@kept_while_unchanged  # outside the permission check: that too is a function of the database and the user
 @entry_view("can_view")
 def entry_detail(request, entry, access):
     return entry_page(request, entry, access)
@@ -293,6 +296,7 @@ def category_list(request):
 
 @login_required
 @require_GET
+@kept_while_unchanged
 def category_detail(request, pk):
     category = get_object_or_404(Category, pk=pk)
     query = search_text(request)

@@ -303,8 +303,9 @@ def project_settings(**environment):
     return json.loads(result.stdout)
 
 
-def test_connections_persist_and_sessions_are_cached_only_in_a_cache_every_process_shares():
-    assert project_settings(REDIS_URL="") == [600, True, "django.contrib.sessions.backends.db",
+def test_connections_persist_and_sessions_are_kept_only_where_a_sign_out_in_any_process_ends_them():
+    # Database sessions whose rows each process keeps until the database changes (tests/test_kept_pages.py).
+    assert project_settings(REDIS_URL="") == [600, True, "mediaspace.project.sessions",
                                               "django.core.cache.backends.locmem.LocMemCache"]
     assert project_settings(REDIS_URL="redis://127.0.0.1:6379/0", CONN_MAX_AGE="0") == [
         0, True, "django.contrib.sessions.backends.cached_db", "django.core.cache.backends.redis.RedisCache"]

@@ -82,10 +82,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (below)
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, in production too (gunicorn serves them)
+    "mediaspace.page_cache.GenerationMiddleware",  # has the database changed? (what pages and sessions may keep)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mediaspace.project.sessions.AuthenticationMiddleware",  # Django's, keeping each user while nothing changed
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
@@ -247,7 +248,9 @@ if not REDIS_URL:
 # Sessions: in the database by default, where every process sees a sign-out at once (a cache of each process's
 # own could keep serving a session that another process has ended). With Redis, every process shares one cache:
 # sessions are read from it and still written to the database (`cached_db`), so a Redis restart signs nobody out.
-# The user, their role and an entry's visibility are never in the session: each request reads them afresh.
+# The user, their role and an entry's visibility are never in the session: each request reads them afresh, or
+# keeps them while the database has not changed (mediaspace/page_cache.py); so are the database sessions' rows.
+SESSION_ENGINE = "mediaspace.project.sessions"
 if REDIS_URL:
     CACHES["sessions"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": "mediaspace-sessions"}

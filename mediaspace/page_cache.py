@@ -1,0 +1,160 @@
+"""Whole pages kept in memory while the database has not changed, so a page seen again is not built again.
+
+A GET page of the portal is a function of what the database holds, its address, the user, and the language and
+time zone. Each database connection can tell cheaply whether anything was committed since it last looked: on
+SQLite, `PRAGMA data_version` (commits by other connections) with the connection's own `total_changes`; on
+PostgreSQL, `pg_current_snapshot()` (it moves whenever a transaction that writes begins or ends). When the answer
+moves, the process's generation moves on and every kept page is dropped. So an entry's visibility, a user's role,
+a membership or anything else stored takes effect on the next request, without an invalidation rule per model.
+
+Not kept: what differs per request. The CSRF token is a placeholder in the kept copy, filled in for each request;
+a page with messages to show is never kept nor served from here. Only 200 answers rendered outside a transaction
+are kept (inside one, a page could show writes that are then rolled back).
+"""
+import re
+import threading
+from collections import OrderedDict
+from functools import wraps
+
+from django.db import connection
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils import timezone, translation
+
+from .conf import setting
+
+CSRF_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"')
+CSRF_PLACEHOLDER = b"\x00csrf-token\x00"
+
+
+def database_stamp(db):
+    """What the connection says of the database's state now (see the module's text), or None on other databases."""
+    db.ensure_connection()
+    with db.cursor() as cursor:
+        if db.vendor == "sqlite":
+            cursor.execute("PRAGMA data_version")
+            return cursor.fetchone()[0], db.connection.total_changes
+        if db.vendor == "postgresql":
+            cursor.execute("SELECT pg_current_snapshot()::text")
+            return cursor.fetchone()[0]
+    return None
+
+
+class Kept:
+    """What this process keeps for its current generation of the database; the least recently used goes first
+    beyond `limit` bytes."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.values = OrderedDict()
+        self.size = 0
+
+    def look(self, db):
+        """Ask the connection whether the database changed since it last looked; return the generation."""
+        if db.in_atomic_block:
+            return None
+        stamp = database_stamp(db)
+        if stamp is None:
+            return None
+        seen = getattr(db, "kept_stamp", None)
+        with self.lock:
+            # A new connection, or a change since this connection last looked (which other connections of this
+            # process may not have looked for yet): the generation moves on and everything kept is dropped.
+            if seen is None or seen[0] is not db.connection or seen[1] != stamp:
+                self.generation += 1
+                self.values.clear()
+                self.size = 0
+                db.kept_stamp = (db.connection, stamp)
+            return self.generation
+
+    def request_generation(self, db):
+        """The generation of the current request's reads, or None: outside a request, keeping off, or inside a
+        transaction, whose reads could include writes that are then rolled back. The connection is asked once per
+        request, before the first thing kept for the request is read (GenerationMiddleware)."""
+        generation = getattr(db, "kept_generation", None)
+        if generation is None or db.in_atomic_block:
+            return None
+        if generation is ASK:
+            generation = db.kept_generation = self.look(db)
+        return generation
+
+    def get(self, generation, key):
+        with self.lock:
+            value = self.values.get(key) if generation == self.generation else None
+            if value is not None:
+                self.values.move_to_end(key)
+            return value and value[0]
+
+    def put(self, generation, key, value, size, limit):
+        with self.lock:
+            if generation != self.generation or size > limit:
+                return  # read before a change: it may already be out of date
+            if key in self.values:
+                self.size -= self.values.pop(key)[1]
+            self.values[key] = (value, size)
+            self.size += size
+            while self.size > limit:
+                self.size -= self.values.popitem(last=False)[1][1]
+
+
+kept = Kept()
+ASK = object()  # a request's generation not asked for yet
+
+
+class GenerationMiddleware:
+    """Mark the connection's requests: each asks for the database's generation once, when first needed."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        db = connection
+        db.kept_generation = ASK if setting("MEDIASPACE_PAGE_CACHE_BYTES") else None
+        try:
+            return self.get_response(request)
+        finally:
+            db.kept_generation = None
+
+
+def has_messages(request):
+    return len(getattr(request, "_messages", ())) > 0
+
+
+def page_key(request):
+    user = request.user
+    return (request.scheme, request.get_host(), request.get_full_path(), user.pk if user.is_authenticated else None,
+            translation.get_language(), timezone.get_current_timezone_name())
+
+
+def without_csrf_tokens(content):
+    """The page with each CSRF token it shows replaced by the placeholder, wherever the token appears."""
+    for token in set(CSRF_TOKEN.findall(content)):
+        content = content.replace(token, CSRF_PLACEHOLDER)
+    return content
+
+
+def kept_while_unchanged(view):
+    """Serve the view's page from memory while nothing in the database has changed (MEDIASPACE_PAGE_CACHE_BYTES)."""
+
+    @wraps(view)
+    def served(request, *args, **kwargs):
+        limit = setting("MEDIASPACE_PAGE_CACHE_BYTES")
+        generation = kept.request_generation(connection)
+        if generation is None or request.method != "GET" or has_messages(request):
+            return view(request, *args, **kwargs)
+        key = page_key(request)
+        page = kept.get(generation, ("page", key))
+        if page is not None:
+            content, headers = page
+            if CSRF_PLACEHOLDER in content:
+                content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
+            return HttpResponse(content, headers=headers)
+        response = view(request, *args, **kwargs)
+        if (response.status_code == 200 and not response.streaming and not response.cookies
+                and not has_messages(request) and not connection.in_atomic_block):
+            content = without_csrf_tokens(response.content)
+            kept.put(generation, ("page", key), (content, dict(response.headers)), len(content), limit)
+        return response
+
+    return served
