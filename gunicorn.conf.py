@@ -17,8 +17,12 @@ Why these values (docs/operations.md has the rest):
   is not cut, and a stuck process is still replaced after 60 s.
 - `graceful_timeout`: on a restart (deploy) requests in flight get this long to finish before their process
   is stopped. Raise GUNICORN_GRACEFUL_TIMEOUT when long uploads must survive deploys.
-- `max_requests` (+ jitter): a process is replaced after that many requests, which bounds slow memory growth;
-  the jitter keeps the processes from all restarting at once.
+- `max_requests`: 0, a process is never replaced for its number of requests (gunicorn's default). A process's
+  memory stayed at 76-77 MiB over 200,000 page requests (bench/load.py's set-up), and each replacement costs:
+  Django starts again, the pages, cards, templates and connections the process keeps are dropped, and the
+  keep-alive connections of the replaced process all go to its sibling while it starts, which then serves them on
+  one CPU for as long as they stay open (the entry page at 0.28 x the static file instead of 0.5 x, in the run that
+  found it). Set GUNICORN_MAX_REQUESTS (and GUNICORN_MAX_REQUESTS_JITTER) if memory grows in a deployment.
 - `keepalive`: seconds an idle client connection stays open. Behind a load balancer, set it above the
   balancer's idle timeout (e.g. 75 behind one with 60), or the balancer may reuse a connection gunicorn has
   just closed and answer 502.
@@ -39,8 +43,8 @@ threads = _int("GUNICORN_THREADS", 8)
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 120)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 0)
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # the workers' heartbeat files: never on a slow or full disk
 # Which proxies may set X-Forwarded-Proto/-For for gunicorn: FORWARDED_ALLOW_IPS (gunicorn reads it itself).
