@@ -121,10 +121,26 @@ def has_messages(request):
     return len(getattr(request, "_messages", ())) > 0
 
 
-def page_key(request):
-    user = request.user
-    return (request.scheme, request.get_host(), request.get_full_path(), user.pk if user.is_authenticated else None,
-            translation.get_language(), timezone.get_current_timezone_name())
+def address_key(request):
+    """What besides the database and the user a page depends on."""
+    return (request.scheme, request.get_host(), request.get_full_path(), translation.get_language(),
+            timezone.get_current_timezone_name())
+
+
+def kept_html(request, build, *vary):
+    """build()'s HTML, the same for every user of the request's address, language and time zone (and `vary`, the
+    user's rights where it shows them): kept while the database has not changed. HTML that carries a CSRF token is
+    someone's own and is not kept."""
+    generation = kept.request_generation(connection)
+    if generation is None:
+        return build()
+    key = ("shared", *vary, *address_key(request))
+    html = kept.get(generation, key)
+    if html is None:
+        html = build()
+        if not CSRF_TOKEN.search(html.encode()):
+            kept.put(generation, key, html, len(html), setting("MEDIASPACE_PAGE_CACHE_BYTES"))
+    return html
 
 
 def without_csrf_tokens(content):
@@ -143,8 +159,9 @@ def kept_while_unchanged(view):
         generation = kept.request_generation(connection)
         if generation is None or request.method != "GET" or has_messages(request):
             return view(request, *args, **kwargs)
-        key = page_key(request)
-        page = kept.get(generation, ("page", key))
+        user = request.user
+        key = ("page", user.pk if user.is_authenticated else None, *address_key(request))
+        page = kept.get(generation, key)
         if page is not None:
             content, headers = page
             if CSRF_PLACEHOLDER in content:
@@ -154,7 +171,7 @@ def kept_while_unchanged(view):
         if (response.status_code == 200 and not response.streaming and not response.cookies
                 and not has_messages(request) and not connection.in_atomic_block):
             content = without_csrf_tokens(response.content)
-            kept.put(generation, ("page", key), (content, dict(response.headers)), len(content), limit)
+            kept.put(generation, key, (content, dict(response.headers)), len(content), limit)
         return response
 
     return served

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -19,7 +20,7 @@ from .forms import CaptionForm, CollaboratorForm, EntryForm, PublishForm, Upload
 from .http_range import serve_file
 from .ingest import entry_ingest
 from .listing import CategoryEntries
-from .page_cache import kept_while_unchanged
+from .page_cache import kept_html, kept_while_unchanged
 from .models import CaptionCue, CaptionTrack, Category, Collaborator, MediaEntry, Publication, UploadModule
 from .permissions import EntryAccess
 from .playback import PICTURES, serve_derived, serve_seek_track, serve_stored, sprite_grid, transcript
@@ -102,6 +103,17 @@ def start_time(request):
 
 def entry_page(request, entry, access, *, status=200, **bound_forms):
     """The entry page; an action whose form was refused shows it again here with its errors."""
+    if request.method == "GET" and not bound_forms:
+        # The same for everyone with the same rights: a lecture hall opening a recording builds it once.
+        rights = (access.is_owner, access.can_view, access.can_edit, access.can_delete,
+                  access.can_manage_collaborators, access.can_publish)
+        content = kept_html(request, lambda: entry_content(request, entry, access), *rights)
+    else:
+        content = entry_content(request, entry, access, **bound_forms)
+    return render(request, "mediaspace/entry_detail.html", {"entry": entry, "content": content}, status=status)
+
+
+def entry_content(request, entry, access, **bound_forms):
     publications = entry.publications.select_related("category__parent")
     captions = list(entry.captions.all())
     context = {
@@ -122,7 +134,7 @@ def entry_page(request, entry, access, *, status=200, **bound_forms):
     if access.can_edit:
         context["caption_form"] = CaptionForm()
     context.update(bound_forms)
-    return render(request, "mediaspace/entry_detail.html", context, status=status)
+    return render_to_string("mediaspace/includes/entry_content.html", context, request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -299,6 +311,13 @@ def category_list(request):
 @kept_while_unchanged
 def category_detail(request, pk):
     category = get_object_or_404(Category, pk=pk)
+    # What a category lists is the same for every signed-in user: built once, then kept while nothing changes,
+    # so a lecture hall opening the page builds it once, not once per student.
+    listing = kept_html(request, lambda: category_listing(request, category))
+    return render(request, "mediaspace/category_detail.html", {"category": category, "listing": listing})
+
+
+def category_listing(request, category):
     query = search_text(request)
     # Newest first, as everywhere (ids grow with `created`), read from the publications' index: no sort of the
     # whole category. Without a search, the count and the earlier pages are walked in that index alone.
@@ -312,11 +331,11 @@ def category_detail(request, pk):
         .select_related("owner")
         .order_by("-publications__entry_id")
     )
-    return render(request, "mediaspace/category_detail.html", {
+    return render_to_string("mediaspace/includes/category_listing.html", {
         "category": category, "children": category.children.all(),
         "page": with_spoken_matches(paginate(request, entries), query),
         "query": query,
-    })
+    }, request)
 
 
 def upload_too_large(request):

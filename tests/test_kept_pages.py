@@ -118,6 +118,33 @@ def test_a_user_s_kept_page_is_never_served_to_another_user(owner, entry, make_u
     assert "Thermodynamics 1" not in page and "Sign out other" in page
 
 
+def test_a_category_s_listing_is_built_once_for_everyone_and_each_user_gets_their_own_page(owner, entry, published,
+                                                                                       make_user):
+    url = reverse("mediaspace:category", args=[published.pk])
+    first, second = (signed_in(make_user(username=name, role=Role.VIEWER)) for name in ("first", "second"))
+    first = first.get(url).content.decode()
+    response, asked = queries(second, url)
+    page = response.content.decode()
+    assert not any("mediaentry" in sql or "publication" in sql for sql in asked)  # the listing was kept
+    assert "Thermodynamics 1" in page and "Sign out second" in page and "Sign out first" not in page
+    assert "Sign out first" in first
+    services.entry_unpublish(entry=entry, category=published)
+    assert "Thermodynamics 1" not in signed_in(make_user(username="third", role=Role.VIEWER)).get(url).content.decode()
+
+
+def test_an_entry_s_content_is_shared_by_viewers_with_the_same_rights_and_never_with_its_owner(owner, entry,
+                                                                                             published, make_user):
+    url = reverse("mediaspace:entry", args=[entry.pk])
+    first, second = (signed_in(make_user(username=name, role=Role.VIEWER)) for name in ("first", "second"))
+    mine = signed_in(owner)
+    assert first.get(url).status_code == 200
+    response, asked = queries(second, url)
+    assert response.status_code == 200 and "Sign out second" in response.content.decode()
+    assert not any("captiontrack" in sql for sql in asked)  # the content was kept: its captions were not read
+    owned = mine.get(url).content.decode()
+    assert "Edit details" in owned and "Edit details" not in response.content.decode()
+
+
 def test_each_request_gets_its_own_csrf_token_and_a_kept_page_s_token_is_accepted(owner, entry):
     first, second = signed_in(owner, enforce_csrf_checks=True), signed_in(owner, enforce_csrf_checks=True)
     first.get(MY_MEDIA)
