@@ -1,11 +1,12 @@
-"""Whole pages kept in memory while the database has not changed, so a page seen again is not built again.
+"""Pages, and the parts of pages that every viewer shares, kept in memory while the database has not changed.
 
 A GET page of the portal is a function of what the database holds, its address, the user, and the language and
-time zone. Each database connection can tell cheaply whether anything was committed since it last looked: on
-SQLite, `PRAGMA data_version` (commits by other connections) with the connection's own `total_changes`; on
-PostgreSQL, `pg_current_snapshot()` (it moves whenever a transaction that writes begins or ends). When the answer
-moves, the process's generation moves on and every kept page is dropped. So an entry's visibility, a user's role,
-a membership or anything else stored takes effect on the next request, without an invalidation rule per model.
+time zone; a category's listing, or an entry's content, is the same for every user (with the same rights). Each
+database connection can tell cheaply whether anything was committed since it last looked: on SQLite, `PRAGMA
+data_version` (commits by other connections) with the connection's own `total_changes`; on PostgreSQL,
+`pg_current_snapshot()` (it moves whenever a transaction that writes begins or ends). When the answer moves, the
+process's generation moves on and everything kept is dropped. So an entry's visibility, a user's role, a
+membership or anything else stored takes effect on the next request, without an invalidation rule per model.
 
 Not kept: what differs per request. The CSRF token is a placeholder in the kept copy, filled in for each request;
 a page with messages to show is never kept nor served from here. Only 200 answers rendered outside a transaction
@@ -52,8 +53,6 @@ class Kept:
 
     def look(self, db):
         """Ask the connection whether the database changed since it last looked; return the generation."""
-        if db.in_atomic_block:
-            return None
         stamp = database_stamp(db)
         if stamp is None:
             return None
