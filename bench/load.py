@@ -1,7 +1,7 @@
 """Load benchmark: gunicorn on loopback serving the portal, measured with wrk.
 
     .venv/bin/python bench/load.py [--connections 64] [--seconds 30] [--entries 200] [--category-entries 10000]
-                                   [--database-url URL | --postgres]
+                                   [--page-cache-bytes N] [--database-url URL | --postgres]
 
 Sets up a throwaway portal (SQLite and media in a temporary folder, as bench/_common.py does; `--database-url`
 an empty PostgreSQL database instead, or `--postgres` a throwaway PostgreSQL server started and removed by
@@ -22,7 +22,9 @@ configuration (gunicorn.conf.py, DEBUG off) on 127.0.0.1 and runs wrk, at `--con
 Prints requests per second of each, as a ratio to the static file's, the latencies and the errors: responses
 that are not 2xx (redirects included: a lost session would show as 302s to the sign-in page) and socket errors
 and timeouts. Targets (issue 17): 0 errors; My Media at least 0.2 x the static file's req/s, the entry page and
-the category page at least 0.3 x, each with a p99 under 500 ms. wrk comes from Debian's `wrk` package,
+the category page at least 0.3 x, each with a p99 under 500 ms. wrk repeats one user's requests, so after the
+first the pages come from memory (mediaspace/page_cache.py): `--page-cache-bytes 0` builds every page, which is
+what each first view after a change costs. wrk comes from Debian's `wrk` package,
 installed with apt-get when missing.
 """
 import argparse
@@ -70,6 +72,18 @@ function request()
 end
 """
 
+# Each request as the next of many users (a lecture hall): every user's first view of the page is built.
+USERS = COUNT_STATUS + r"""
+local cookies = {__COOKIES__}
+local next_user = 0
+function init(args) non2xx = 0; next_user = math.random(#cookies) end
+function request()
+  next_user = next_user % #cookies + 1
+  wrk.headers["Cookie"] = cookies[next_user]
+  return wrk.format("GET", "__PATH__")
+end
+"""
+
 
 def ensure_wrk():
     if shutil.which("wrk"):
@@ -110,6 +124,30 @@ def create_portal(entries, media_root):
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value, video.pk
+
+
+def create_audience(count, category, video):
+    """`count` viewers signed in (a session each), and the video published to `category`; returns their cookies."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from mediaspace.models import MediaEntry, Publication, UserRole
+    from mediaspace.roles import Role
+
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"student{number:05d}", password="!") for number in range(count))
+    UserRole.objects.bulk_create(UserRole(user=user, role=Role.VIEWER) for user in users)
+    Publication.objects.create(category=category, entry=MediaEntry.objects.get(pk=video),
+                               status=Publication.Status.APPROVED)
+    cookies = []
+    for user in users:
+        session = SessionStore()
+        session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[-1],
+                        HASH_SESSION_KEY: user.get_session_auth_hash()})
+        session.create()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+    return cookies
 
 
 def start_postgres():
@@ -184,6 +222,11 @@ def main():
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--entries", type=int, default=200, help="entries of the signed-in user (My Media)")
     parser.add_argument("--category-entries", type=int, default=10_000, help="entries of the category page")
+    parser.add_argument("--users", type=int, default=0,
+                        help="also run the category and entry pages with each request from the next of this many "
+                             "signed-in viewers (a lecture hall: each one's first view is built)")
+    parser.add_argument("--page-cache-bytes", type=int,
+                        help="MEDIASPACE_PAGE_CACHE_BYTES of the server; 0 builds every page, as after each change")
     database = parser.add_mutually_exclusive_group()
     database.add_argument("--database-url", help="an empty PostgreSQL database to use instead of SQLite")
     database.add_argument("--postgres", action="store_true",
@@ -203,6 +246,7 @@ def main():
     session, video = create_portal(options.entries, settings.MEDIA_ROOT)
     _lecturer, category = create_entries(options.category_entries)
     category_path, search_path = f"/categories/{category.pk}/", f"/categories/{category.pk}/?q={SEARCH}"
+    audience = create_audience(options.users, category, video) if options.users else []
     engine = "PostgreSQL" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "SQLite"
     cookie = f"{settings.SESSION_COOKIE_NAME}={session}"
     manifest = json.loads((static_root / "staticfiles.json").read_text())["paths"]
@@ -210,13 +254,16 @@ def main():
 
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "HTTPS": "false"}
+    if options.page_cache_bytes is not None:
+        env["MEDIASPACE_PAGE_CACHE_BYTES"] = str(options.page_cache_bytes)
+    kept = env.get("MEDIASPACE_PAGE_CACHE_BYTES", "the default")
     cpus = os.cpu_count() or 1
     server = start_gunicorn(port, env)
     base = f"http://127.0.0.1:{port}"
     print(f"gunicorn on {base}: gthread, {env.get('WEB_CONCURRENCY') or max(2, cpus)} processes x "
           f"{env.get('GUNICORN_THREADS') or 8} threads, DEBUG off, {engine}; {cpus} CPUs; wrk {options.connections} "
           f"connections x {options.seconds} s per run; My Media of {options.entries} entries, one of 1 GiB; a "
-          f"category of {options.category_entries} entries")
+          f"category of {options.category_entries} entries; pages kept in memory: {kept} bytes per process")
     try:
         import requests
 
@@ -241,6 +288,12 @@ def main():
             wrk(binary, base + search_path, connections=c, seconds=s, script=COUNT_STATUS, cookie=cookie))
         runs["Range 1 MiB of the 1 GiB video"] = parse(wrk(binary, base + f"/media/{video}/file/", connections=c,
                                                            seconds=s, script=ranged, cookie=cookie))
+        for label, path in (("category page", category_path), ("entry page", f"/media/{video}/")):
+            if audience:
+                script = USERS.replace("__COOKIES__", ",".join(f'"{cookie}"' for cookie in audience)).replace(
+                    "__PATH__", path)
+                runs[f"{label}, {len(audience)} viewers in turn"] = parse(
+                    wrk(binary, base + path, connections=c, seconds=s, script=script))
         half = max(1, c // 2)
         pages = wrk(binary, base + "/my-media/", connections=half, seconds=s, script=COUNT_STATUS, cookie=cookie)
         streams = wrk(binary, base + f"/media/{video}/file/", connections=c - half, seconds=s, script=ranged,
