@@ -44,6 +44,12 @@ def published(entry, owner):
     return category
 
 
+@pytest.fixture
+def database_sessions(settings):
+    """The stand-alone project's sessions without Redis (with REDIS_URL it reads them from Redis, cached_db)."""
+    settings.SESSION_ENGINE = "mediaspace.project.sessions"
+
+
 def signed_in(user, **options):
     client = Client(**options)
     client.force_login(user)
@@ -169,7 +175,7 @@ def test_a_message_is_shown_once_and_never_kept(owner, entry):
     assert "Saved." not in again and "Renamed" in again
 
 
-def test_a_session_ended_elsewhere_is_signed_out_on_the_next_request(owner, entry):
+def test_a_session_ended_elsewhere_is_signed_out_on_the_next_request(database_sessions, owner, entry):
     client = signed_in(owner)
     client.get(MY_MEDIA)
     assert client.get(MY_MEDIA).status_code == 200
@@ -185,7 +191,7 @@ def test_a_user_deactivated_elsewhere_is_signed_out_on_the_next_request(owner, e
     assert client.get(MY_MEDIA).status_code == 302
 
 
-def test_a_session_expires_at_its_time_though_nothing_changed(owner, entry, monkeypatch):
+def test_a_session_expires_at_its_time_though_nothing_changed(database_sessions, owner, entry, monkeypatch):
     client = signed_in(owner)
     client.get(MY_MEDIA)
     assert client.get(MY_MEDIA).status_code == 200
