@@ -13,6 +13,7 @@ a page with messages to show is never kept nor served from here. Only 200 answer
 are kept (inside one, a page could show writes that are then rolled back).
 """
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from functools import wraps
@@ -25,7 +26,8 @@ from django.utils import timezone, translation
 from .conf import setting
 
 CSRF_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"')
-CSRF_PLACEHOLDER = b"\x00csrf-token\x00"
+# Random per process: stored text (a caption cue, say) cannot carry it into a kept page to be filled in.
+CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00".encode()
 
 
 def database_stamp(db):

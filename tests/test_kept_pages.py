@@ -151,6 +151,18 @@ def test_an_entry_s_content_is_shared_by_viewers_with_the_same_rights_and_never_
     assert "Edit details" in owned and "Edit details" not in response.content.decode()
 
 
+def test_a_co_editor_and_a_viewer_never_get_the_owner_s_entry_content(owner, entry, published, make_user):
+    url = reverse("mediaspace:entry", args=[entry.pk])
+    editor, viewer = make_user(username="editor"), make_user(username="viewer", role=Role.VIEWER)
+    services.collaborator_grant(entry=entry, user=editor, co_viewer=False, co_editor=True, co_publisher=False)
+    mine, theirs, seen = (signed_in(user) for user in (owner, editor, viewer))
+    for _ in range(2):
+        owned, edited, viewed = (client.get(url).content.decode() for client in (mine, theirs, seen))
+        assert "Delete" in owned and "Edit details" in owned
+        assert "Delete" not in edited and "Edit details" in edited
+        assert "Delete" not in viewed and "Edit details" not in viewed
+
+
 def test_each_request_gets_its_own_csrf_token_and_a_kept_page_s_token_is_accepted(owner, entry):
     first, second = signed_in(owner, enforce_csrf_checks=True), signed_in(owner, enforce_csrf_checks=True)
     first.get(MY_MEDIA)
