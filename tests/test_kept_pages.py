@@ -203,6 +203,18 @@ def test_a_user_deactivated_elsewhere_is_signed_out_on_the_next_request(owner, e
     assert client.get(MY_MEDIA).status_code == 302
 
 
+def test_signing_out_and_in_as_someone_else_on_the_same_browser_shows_their_page_at_once(owner, entry, make_user):
+    make_user(username="other")
+    client = signed_in(owner)
+    client.get(MY_MEDIA)
+    assert "Sign out owner" in client.get(MY_MEDIA).content.decode()
+    assert client.post(reverse("mediaspace:logout")).status_code == 302
+    signed_in_again = client.post(reverse("mediaspace:login"), {"username": "other", "password": "pw-for-tests-1"})
+    assert signed_in_again.status_code == 302 and signed_in_again["Location"] == MY_MEDIA
+    page = client.get(MY_MEDIA).content.decode()
+    assert "Sign out other" in page and "Thermodynamics 1" not in page
+
+
 def test_a_session_expires_at_its_time_though_nothing_changed(database_sessions, owner, entry, monkeypatch):
     client = signed_in(owner)
     client.get(MY_MEDIA)
@@ -258,3 +270,19 @@ def test_what_was_read_before_a_change_is_not_kept_after_it(owner):
     assert kept.look(connection) != generation
     kept.put(generation, "late", "value", 10, limit=100)
     assert kept.get(generation, "late") is None and kept.get(kept.generation, "late") is None
+
+
+def test_a_late_store_is_dropped_once_another_connection_has_seen_the_change(owner):
+    other_thread = connections.create_connection("default")  # another thread's connection, in this process
+    try:
+        before = kept.look(connection)
+        assert kept.look(other_thread) != before  # a connection new to this process moves the generation too
+        before = kept.look(connection)
+        assert kept.look(other_thread) == before and kept.look(connection) == before  # nothing changed
+        elsewhere(f"UPDATE {table(get_user_model())} SET first_name = %s WHERE id = %s", ["Ada", owner.pk])
+        assert kept.look(other_thread) != before  # the other thread sees the change first
+        kept.put(before, "late", "read before the change", 10, limit=100)  # this thread's late store
+        assert kept.get(kept.generation, "late") is None
+        assert kept.look(connection) != before
+    finally:
+        other_thread.close()
