@@ -45,7 +45,7 @@ def database_stamp(db):
 
 class Kept:
     """What this process keeps for its current generation of the database; the least recently used goes first
-    beyond `limit` bytes."""
+    beyond MEDIASPACE_PAGE_CACHE_BYTES."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -83,11 +83,13 @@ class Kept:
     def get(self, generation, key):
         with self.lock:
             value = self.values.get(key) if generation == self.generation else None
-            if value is not None:
-                self.values.move_to_end(key)
-            return value and value[0]
+            if value is None:
+                return None
+            self.values.move_to_end(key)
+            return value[0]
 
-    def put(self, generation, key, value, size, limit):
+    def put(self, generation, key, value, size):
+        limit = setting("MEDIASPACE_PAGE_CACHE_BYTES")
         with self.lock:
             if generation != self.generation or size > limit:
                 return  # read before a change: it may already be out of date
@@ -140,7 +142,7 @@ def kept_html(request, build, *vary):
     if html is None:
         html = build()
         if not CSRF_TOKEN.search(html.encode()):
-            kept.put(generation, key, html, len(html), setting("MEDIASPACE_PAGE_CACHE_BYTES"))
+            kept.put(generation, key, html, len(html))
     return html
 
 
@@ -156,7 +158,6 @@ def kept_while_unchanged(view):
 
     @wraps(view)
     def served(request, *args, **kwargs):
-        limit = setting("MEDIASPACE_PAGE_CACHE_BYTES")
         generation = kept.request_generation(connection)
         if generation is None or request.method != "GET" or has_messages(request):
             return view(request, *args, **kwargs)
@@ -169,10 +170,9 @@ def kept_while_unchanged(view):
                 content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
             return HttpResponse(content, headers=headers)
         response = view(request, *args, **kwargs)
-        if (response.status_code == 200 and not response.streaming and not response.cookies
-                and not has_messages(request) and not connection.in_atomic_block):
+        if response.status_code == 200 and not response.streaming and not response.cookies and not has_messages(request):
             content = without_csrf_tokens(response.content)
-            kept.put(generation, key, (content, dict(response.headers)), len(content), limit)
+            kept.put(generation, key, (content, dict(response.headers)), len(content))
         return response
 
     return served

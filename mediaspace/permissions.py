@@ -37,3 +37,9 @@ class EntryAccess:
                 and entry.publications.filter(status=Publication.Status.APPROVED).exists()
             )
         )
+
+    @property
+    def rights(self):
+        """Everything here that changes what the entry page shows: pages built for equal rights are the same."""
+        return (self.is_owner, self.can_view, self.can_edit, self.can_delete, self.can_manage_collaborators,
+                self.can_publish)

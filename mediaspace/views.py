@@ -105,9 +105,7 @@ def entry_page(request, entry, access, *, status=200, **bound_forms):
     """The entry page; an action whose form was refused shows it again here with its errors."""
     if request.method == "GET" and not bound_forms:
         # The same for everyone with the same rights: a lecture hall opening a recording builds it once.
-        rights = (access.is_owner, access.can_view, access.can_edit, access.can_delete,
-                  access.can_manage_collaborators, access.can_publish)
-        content = kept_html(request, lambda: entry_content(request, entry, access), *rights)
+        content = kept_html(request, lambda: entry_content(request, entry, access), *access.rights)
     else:
         content = entry_content(request, entry, access, **bound_forms)
     return render(request, "mediaspace/entry_detail.html", {"entry": entry, "content": content}, status=status)

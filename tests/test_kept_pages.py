@@ -249,30 +249,33 @@ def test_a_failed_answer_is_not_kept(owner, entry, make_user):
     assert response.status_code == 403 and len(asked) > 1
 
 
-def test_what_is_kept_stays_within_its_bytes_and_the_least_recently_used_goes_first():
+def test_what_is_kept_stays_within_its_bytes_and_the_least_recently_used_goes_first(settings):
+    settings.MEDIASPACE_PAGE_CACHE_BYTES = 100
     store = Kept()
     generation = store.generation
     for name in "abc":
-        store.put(generation, name, name.upper(), 30, limit=100)
+        store.put(generation, name, name.upper(), 30)
     assert store.get(generation, "a") == "A"  # now the most recently used
-    store.put(generation, "d", "D", 30, limit=100)
+    store.put(generation, "d", "D", 30)
     assert [store.get(generation, name) for name in "abcd"] == ["A", None, "C", "D"]
     assert store.size == 90
-    store.put(generation, "huge", "H", 101, limit=100)
+    store.put(generation, "huge", "H", 101)
     assert store.get(generation, "huge") is None
 
 
-def test_what_was_read_before_a_change_is_not_kept_after_it(owner):
+def test_what_was_read_before_a_change_is_not_kept_after_it(owner, settings):
+    settings.MEDIASPACE_PAGE_CACHE_BYTES = 100
     with connection.cursor():
         pass
     generation = kept.look(connection)
     elsewhere(f"UPDATE {table(get_user_model())} SET first_name = %s WHERE id = %s", ["Ada", owner.pk])
     assert kept.look(connection) != generation
-    kept.put(generation, "late", "value", 10, limit=100)
+    kept.put(generation, "late", "value", 10)
     assert kept.get(generation, "late") is None and kept.get(kept.generation, "late") is None
 
 
-def test_a_late_store_is_dropped_once_another_connection_has_seen_the_change(owner):
+def test_a_late_store_is_dropped_once_another_connection_has_seen_the_change(owner, settings):
+    settings.MEDIASPACE_PAGE_CACHE_BYTES = 100
     other_thread = connections.create_connection("default")  # another thread's connection, in this process
     try:
         before = kept.look(connection)
@@ -281,7 +284,7 @@ def test_a_late_store_is_dropped_once_another_connection_has_seen_the_change(own
         assert kept.look(other_thread) == before and kept.look(connection) == before  # nothing changed
         elsewhere(f"UPDATE {table(get_user_model())} SET first_name = %s WHERE id = %s", ["Ada", owner.pk])
         assert kept.look(other_thread) != before  # the other thread sees the change first
-        kept.put(before, "late", "read before the change", 10, limit=100)  # this thread's late store
+        kept.put(before, "late", "read before the change", 10)  # this thread's late store
         assert kept.get(kept.generation, "late") is None
         assert kept.look(connection) != before
     finally:

@@ -14,7 +14,6 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
-from mediaspace.conf import setting
 from mediaspace.page_cache import kept
 
 KEPT_BYTES = 2048  # what a kept session row or user counts for, against MEDIASPACE_PAGE_CACHE_BYTES
@@ -31,7 +30,7 @@ class SessionStore(database_sessions.SessionStore):
             row = super()._get_session_from_db()
             if row is None:
                 return None
-            kept.put(generation, key, row, KEPT_BYTES + len(row.session_data), limit())
+            kept.put(generation, key, row, KEPT_BYTES + len(row.session_data))
         if row.expire_date <= timezone.now():
             self._session_key = None
             return None
@@ -51,7 +50,7 @@ def kept_user(request):
         user = auth.get_user(request)
         if generation is None or not user.is_authenticated:
             return user
-        kept.put(generation, key, user, KEPT_BYTES, limit())
+        kept.put(generation, key, user, KEPT_BYTES)
     return copy.copy(user)
 
 
@@ -59,7 +58,3 @@ class AuthenticationMiddleware(middleware.AuthenticationMiddleware):
     def process_request(self, request):
         super().process_request(request)
         request.user = SimpleLazyObject(lambda: kept_user(request))
-
-
-def limit():
-    return setting("MEDIASPACE_PAGE_CACHE_BYTES")
